@@ -1,0 +1,45 @@
+"""Ingest: reference files and landing files into the warehouse, waves registered as partitions."""
+
+import dagster as dg
+
+from pipelines.partitions import DUCKDB_POOL, waves_partitions
+from pipelines.resources import REFERENCE_FILES, JianfuResource
+from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.warehouse import check_columns_match_contract, load_reference, sync_landing
+
+
+@dg.asset(group_name="ingest", pool=DUCKDB_POOL)
+def reference_tables(jianfu: JianfuResource) -> dg.MaterializeResult:
+    """ref.* from the reference files (data-dir overrides win) and meta.* from the catalogues."""
+    paths = {name: jianfu.reference_path(name) for name in REFERENCE_FILES}
+    with jianfu.connect() as conn:
+        check_columns_match_contract(conn)
+        counts = load_reference(conn, paths)
+    return dg.MaterializeResult(metadata={**counts, "files": {k: str(v) for k, v in paths.items()}})
+
+
+def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: str) -> dg.MaterializeResult:
+    with jianfu.connect() as conn:
+        sync = sync_landing(conn, jianfu.landing_dir, source, jianfu.pseudonym_key())
+    for name, reason in sync.bad_files.items():
+        context.log.warning(f"{source}/{name}: {reason}")
+    new_waves = [w for w in sync.waves if not context.instance.has_dynamic_partition(waves_partitions.name, w)]
+    if new_waves:
+        context.instance.add_dynamic_partitions(waves_partitions.name, new_waves)
+    return dg.MaterializeResult(metadata={
+        "files_loaded": len(sync.loaded), "files_unchanged": len(sync.unchanged),
+        "files_removed": len(sync.removed), "bad_files": dg.MetadataValue.json(sync.bad_files),
+        "rows_without_wave": sync.rows_without_wave, "waves": ", ".join(sync.waves),
+    })
+
+
+@dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
+def teacher_survey_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
+    """landing.teacher_survey_rows: contract columns only, teacher_id already pseudonymised."""
+    return _ingest(context, jianfu, TEACHER_SURVEY)
+
+
+@dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
+def school_report_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
+    """landing.school_report_rows: one text row per landing row, with its file and row number."""
+    return _ingest(context, jianfu, SCHOOL_REPORT)

@@ -1,0 +1,58 @@
+"""Staging: each wave validated against the rule table; accepted rows typed, the rest quarantined."""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.partitions import DUCKDB_POOL, waves_partitions
+from pipelines.resources import JianfuResource, load_sql
+from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.warehouse import stage_wave
+
+from assets.ingest import school_report_landing, teacher_survey_landing
+
+
+def _stage(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: str) -> dg.MaterializeResult:
+    wave = context.partition_key
+    with jianfu.connect() as conn:
+        result = stage_wave(conn, source, wave)
+    context.log.info(f"{source} {wave}: {result.received} received, {result.accepted} accepted, "
+                     f"{result.rejected} rejected")
+    return dg.MaterializeResult(metadata={
+        "rows_received": result.received, "rows_accepted": result.accepted,
+        "rows_rejected": result.rejected, "rejections_by_reason": dg.MetadataValue.json(result.reasons),
+    })
+
+
+@dg.asset(group_name="staging", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[teacher_survey_landing])
+def teacher_survey_staged(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
+    """staging.teacher_survey_staged for one wave; its rejected rows in quarantine.rejected_rows."""
+    return _stage(context, jianfu, TEACHER_SURVEY)
+
+
+@dg.asset(group_name="staging", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[school_report_landing])
+def school_report_staged(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
+    """staging.school_report_staged for one wave: the latest valid report per school wins."""
+    return _stage(context, jianfu, SCHOOL_REPORT)
+
+
+def _row_accounting(jianfu: JianfuResource, source: str) -> dg.AssetCheckResult:
+    """Every landing row of a staged wave is either staged or quarantined, exactly once."""
+    with jianfu.connect(read_only=True) as conn:
+        rows = conn.sql(load_sql("marts/data_quality.sql")).pl()
+    staged = rows.filter((pl.col("source") == source) & pl.col("wave").is_not_null()
+                         & ((pl.col("rows_accepted") + pl.col("rows_rejected")) > 0))
+    broken = staged.filter(pl.col("rows_received") != pl.col("rows_accepted") + pl.col("rows_rejected"))
+    return dg.AssetCheckResult(passed=broken.height == 0, metadata={
+        "waves_checked": staged.height, "mismatches": dg.MetadataValue.json(broken.to_dicts())})
+
+
+@dg.asset_check(asset=teacher_survey_staged, blocking=True)
+def teacher_survey_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
+    """received = accepted + rejected for every staged wave of the teacher survey."""
+    return _row_accounting(jianfu, TEACHER_SURVEY)
+
+
+@dg.asset_check(asset=school_report_staged, blocking=True)
+def school_report_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
+    """received = accepted + rejected for every staged wave of the school reports."""
+    return _row_accounting(jianfu, SCHOOL_REPORT)

@@ -1,0 +1,42 @@
+"""The Dagster code location: assets by stage, jobs, the landing sensor and the schedule."""
+
+import dagster as dg
+
+from assets import ingest, marts, reports, staging
+from pipelines.partitions import waves_partitions
+from pipelines.resources import JianfuResource, MonitoringConfig
+from pipelines.schedules import build_refresh_schedule
+from pipelines.sensors import build_landing_sensor
+
+ASSET_MODULES = [ingest, staging, marts, reports]
+
+
+def build_definitions(data_dir: str = "", baseline_wave: str = "") -> dg.Definitions:
+    """Definitions bound to one data directory (empty: $JIANFU_DATA_DIR or data/)."""
+    assets = dg.load_assets_from_modules(ASSET_MODULES)
+    checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
+    wave_assets = [a for a in assets if a.partitions_def == waves_partitions]
+    cross_wave = [a for a in assets if a.partitions_def is None
+                  and "ingest" not in a.group_names_by_key.values()]
+    ingest_job = dg.define_asset_job("ingest_job", selection=dg.AssetSelection.groups("ingest"),
+                                     description="Reference and landing files into the warehouse.")
+    wave_job = dg.define_asset_job("wave_job", selection=dg.AssetSelection.assets(*wave_assets),
+                                   partitions_def=waves_partitions,
+                                   description="One wave: validation, staging and area metrics.")
+    monitoring_job = dg.define_asset_job("monitoring_job", selection=dg.AssetSelection.assets(*cross_wave),
+                                         description="Cross-wave marts and the report site.")
+    refresh_job = dg.define_asset_job("refresh_job", selection=dg.AssetSelection.all(),
+                                      partitions_def=waves_partitions,
+                                      description="Everything, for one wave: what the sensor and schedule run.")
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[ingest_job, wave_job, monitoring_job, refresh_job],
+        schedules=[build_refresh_schedule(refresh_job)],
+        sensors=[build_landing_sensor(refresh_job)],
+        resources={"jianfu": JianfuResource(data_dir=data_dir),
+                   "monitoring": MonitoringConfig(baseline_wave=baseline_wave)},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,122 @@
+"""Dagster resources: where the data lives, the DuckDB warehouse, and monitoring thresholds."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from pipelines.metrics import Thresholds
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = REPO_ROOT / "sql"
+SHIPPED_REFERENCE_DIR = REPO_ROOT / "data" / "reference"
+REFERENCE_FILES = ("divisions.csv", "schools.csv", "teacher_population.csv", "burden_items.csv")
+
+
+class FatalPipelineError(Exception):
+    """A condition no run can work around (missing reference, unreadable warehouse)."""
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """`explicit`, else $JIANFU_DATA_DIR, else the repository's `data/`."""
+    chosen = explicit or os.environ.get("JIANFU_DATA_DIR") or REPO_ROOT / "data"
+    return Path(chosen).expanduser().resolve()
+
+
+def load_sql(relative: str) -> str:
+    return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+class JianfuResource(dg.ConfigurableResource):
+    """The data directory (CONTRACT.md section 1), its warehouse and the pseudonym key.
+
+    `data_dir` empty means $JIANFU_DATA_DIR or the repository's `data/`; `id_key` empty
+    means $JIANFU_ID_KEY, else the key file `id_key` in the data directory, created once.
+    """
+
+    data_dir: str = ""
+    id_key: str = ""
+
+    @property
+    def root(self) -> Path:
+        return resolve_data_dir(self.data_dir or None)
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / "id_key"
+
+    def reference_path(self, name: str) -> Path:
+        """A reference file in the data directory wins over the shipped one."""
+        override = self.root / "reference" / name
+        if override.is_file():
+            return override
+        shipped = SHIPPED_REFERENCE_DIR / name
+        if shipped.is_file():
+            return shipped
+        raise FatalPipelineError(f"missing reference file {name} (looked in {override.parent} and {shipped.parent})")
+
+    def pseudonym_key(self) -> bytes:
+        key = self.id_key or os.environ.get("JIANFU_ID_KEY", "")
+        if key:
+            return key.encode("utf-8")
+        if not self.key_file.is_file():
+            self.key_file.parent.mkdir(parents=True, exist_ok=True)
+            self.key_file.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+            self.key_file.chmod(0o600)
+        return self.key_file.read_text(encoding="utf-8").strip().encode("utf-8")
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A warehouse connection with every schema in place; closed on exit."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(str(self.warehouse_path), read_only=read_only,
+                                  config={"autoinstall_known_extensions": False,
+                                          "autoload_known_extensions": False})
+        except duckdb.Error as exc:
+            raise FatalPipelineError(f"cannot open warehouse {self.warehouse_path}: "
+                                     f"{str(exc).splitlines()[0]}") from None
+        try:
+            if not read_only:
+                for ddl in sorted((SQL_DIR / "ddl").glob("*.sql")):
+                    conn.execute(ddl.read_text(encoding="utf-8"))
+            yield conn
+        finally:
+            conn.close()
+
+
+class MonitoringConfig(dg.ConfigurableResource):
+    """Thresholds and the inspection baseline; defaults come from `Thresholds`."""
+
+    baseline_wave: str = ""
+    min_cell_n: int = Thresholds.min_cell_n
+    rse_caution: float = Thresholds.rse_caution
+    z: float = Thresholds.z
+    significance: float = Thresholds.significance
+    min_waves_for_trend: int = Thresholds.min_waves_for_trend
+    red_line_share: float = Thresholds.red_line_share
+    completeness_min: float = Thresholds.completeness_min
+    inspection_reduction_target: float = Thresholds.inspection_reduction_target
+    consistency_ratio: float = Thresholds.consistency_ratio
+    report_due_days: int = Thresholds.report_due_days
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**{k: getattr(self, k) for k in Thresholds.__dataclass_fields__})

@@ -1,0 +1,111 @@
+"""The one declarative table of landing-column rules (CONTRACT.md sections 3 and 4).
+
+Staging SQL reads it from `meta.column_rules`, the Great Expectations suites are built
+from it, and the reports describe rejections with it: a rule is written here only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEACHER_SURVEY = "teacher_survey"
+SCHOOL_REPORT = "school_report"
+SOURCES = (TEACHER_SURVEY, SCHOOL_REPORT)
+
+WAVE_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
+SCHOOL_LEVELS = ("primary", "junior", "senior")
+HOURS_MAX = 112.0
+N_ITEMS = 26
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """What a landing column must hold; `kind` is its staged type."""
+
+    source: str
+    column: str
+    kind: str
+    required: bool = False
+    min_value: float | None = None
+    max_value: float | None = None
+    allowed: tuple[str, ...] = ()
+    unique_in_wave: bool = False
+    pseudonymised: bool = False
+    references_school: bool = False
+    latest_wins: bool = False
+
+
+def _teacher_rules() -> list[ColumnRule]:
+    s = TEACHER_SURVEY
+    rules = [
+        ColumnRule(s, "wave", "wave", required=True),
+        ColumnRule(s, "response_id", "text", required=True, unique_in_wave=True),
+        ColumnRule(s, "school_code", "text", required=True, references_school=True),
+        ColumnRule(s, "school_level", "text", required=True, allowed=SCHOOL_LEVELS),
+        ColumnRule(s, "submitted_at", "timestamp", required=True),
+    ]
+    hours = ["hours_total", "hours_teaching", "hours_teaching_related"]
+    hours += [f"hours_cat{i}" for i in range(1, 6)]
+    rules += [ColumnRule(s, c, "number", min_value=0.0, max_value=HOURS_MAX) for c in hours]
+    counts = ["n_inspections", "n_forms", "n_app_tasks", "n_nonteaching_meetings",
+              "n_invigilations", "days_seconded"]
+    rules += [ColumnRule(s, c, "integer", min_value=0.0) for c in counts]
+    rules.append(ColumnRule(s, "training_hours_nonteaching", "number", min_value=0.0))
+    rules += [ColumnRule(s, f"item_{i:02d}", "integer", allowed=("0", "1"))
+              for i in range(1, N_ITEMS + 1)]
+    rules += [ColumnRule(s, c, "integer", min_value=1.0, max_value=5.0)
+              for c in ("felt_change", "focus_on_teaching")]
+    rules.append(ColumnRule(s, "teacher_id", "text", pseudonymised=True))
+    return rules
+
+
+def _school_rules() -> list[ColumnRule]:
+    s = SCHOOL_REPORT
+    rules = [
+        ColumnRule(s, "wave", "wave", required=True),
+        ColumnRule(s, "school_code", "text", required=True, references_school=True),
+        ColumnRule(s, "reported_at", "timestamp", required=True, latest_wins=True),
+    ]
+    counts = ["n_teachers_on_staff", "n_inspections", "n_inspections_unapproved",
+              "n_campus_events", "n_campus_events_unlisted", "n_forms_requests",
+              "n_forms_duplicate", "n_teachers_seconded", "n_seconded_over_6m",
+              "n_nonteaching_meetings", "n_social_exams"]
+    rules += [ColumnRule(s, c, "integer", min_value=0.0) for c in counts]
+    return rules
+
+
+COLUMN_RULES: tuple[ColumnRule, ...] = tuple(_teacher_rules() + _school_rules())
+
+
+def rules_for(source: str) -> list[ColumnRule]:
+    return [r for r in COLUMN_RULES if r.source == source]
+
+
+def contract_columns(source: str) -> list[str]:
+    """Landing columns kept for `source`, in contract order; everything else is dropped."""
+    return [r.column for r in rules_for(source)]
+
+
+def required_columns(source: str) -> list[str]:
+    return [r.column for r in rules_for(source) if r.required]
+
+
+def rule_rows() -> list[tuple]:
+    """Rows of `meta.column_rules`, in the order violations are reported."""
+    return [
+        (r.source, r.column, position, r.kind, r.required, r.min_value, r.max_value,
+         list(r.allowed), WAVE_PATTERN if r.kind == "wave" else None, r.unique_in_wave,
+         r.references_school, r.pseudonymised)
+        for position, r in enumerate(COLUMN_RULES)
+    ]
+
+
+REASON_CODES = {
+    "missing": ("必填值缺失", "required value missing"),
+    "malformed": ("格式错误", "malformed value"),
+    "not_allowed": ("取值不在允许范围", "value not allowed"),
+    "out_of_range": ("数值超出范围", "value out of range"),
+    "unknown_school": ("学校代码不存在", "unknown school"),
+    "duplicate_response_id": ("同一轮次答卷编号重复", "response_id repeats within the wave"),
+    "superseded": ("被同校同轮次更晚的报告取代", "superseded by a later report"),
+}

@@ -1,0 +1,230 @@
+"""Plain functions that move data into the warehouse; the assets call them.
+
+Each replacement of a wave or a file happens inside one DuckDB transaction, so a crash
+leaves the old rows or the new rows, never a mix (dagster issue 14091).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from pipelines.landing import LandingFileError, list_landing_files, read_landing_file
+from pipelines.metrics import metric_rows
+from pipelines.resources import FatalPipelineError, load_sql
+from pipelines.rules import SOURCES, contract_columns, rule_rows
+
+LANDING_TABLES = {source: f"landing.{source}_rows" for source in SOURCES}
+STAGED_TABLES = {source: f"staging.{source}_staged" for source in SOURCES}
+
+REFERENCE_SCHEMAS = {
+    "divisions.csv": {"code": pl.String, "name_zh": pl.String, "name_en": pl.String,
+                      "level": pl.String, "parent_code": pl.String},
+    "schools.csv": {"school_code": pl.String, "school_name": pl.String, "county_code": pl.String,
+                    "school_type": pl.String, "urban_rural": pl.String, "n_teachers": pl.Int64},
+    "teacher_population.csv": {"county_code": pl.String, "school_level": pl.String,
+                               "n_teachers": pl.Int64},
+    "burden_items.csv": {"item_no": pl.Int64, "category_no": pl.Int64, "category_zh": pl.String,
+                         "category_en": pl.String, "text_zh": pl.String, "text_en": pl.String,
+                         "red_line": pl.Boolean},
+}
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn.execute("begin transaction")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
+def read_reference(path: Path, name: str) -> pl.DataFrame:
+    """A reference CSV typed per the contract; a missing column is fatal."""
+    from pipelines.landing import decode_text
+
+    schema = REFERENCE_SCHEMAS[name]
+    try:
+        frame = pl.read_csv(decode_text(path.read_bytes()).encode("utf-8"), infer_schema=False)
+    except (LandingFileError, pl.exceptions.PolarsError) as exc:
+        raise FatalPipelineError(f"reference file {path} unreadable: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise FatalPipelineError(f"reference file {path} lacks columns: {', '.join(missing)}")
+    casts = []
+    for column, dtype in schema.items():
+        text = pl.col(column).str.strip_chars()
+        if dtype == pl.Boolean:
+            casts.append(text.str.to_lowercase().is_in(["true", "1", "yes"]).alias(column))
+        else:
+            casts.append(text.cast(dtype, strict=False).alias(column))
+    return frame.select(casts)
+
+
+def load_reference(conn: duckdb.DuckDBPyConnection, paths: dict[str, Path]) -> dict[str, int]:
+    """Replace ref.* and meta.* from the reference files and the declarative catalogues."""
+    frames = {name: read_reference(path, name) for name, path in paths.items()}
+    counts = {}
+    with transaction(conn):
+        for name, frame in frames.items():
+            table = "ref." + name.removesuffix(".csv")
+            conn.register("reference_frame", frame)
+            conn.execute(f"create or replace table {table} as select * from reference_frame")
+            conn.unregister("reference_frame")
+            counts[table] = frame.height
+        conn.execute("delete from meta.column_rules")
+        conn.executemany("insert into meta.column_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         rule_rows())
+        conn.execute("delete from meta.metrics")
+        conn.executemany("insert into meta.metrics values (?, ?, ?, ?, ?, ?, ?, ?)", metric_rows())
+    return counts
+
+
+@dataclass
+class LandingSync:
+    """What one pass over a landing folder did."""
+
+    loaded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    bad_files: dict[str, str] = field(default_factory=dict)
+    rows_without_wave: int = 0
+    waves: list[str] = field(default_factory=list)
+
+
+def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str, key: bytes) -> LandingSync:
+    """Bring landing.<source>_rows in line with the folder, file by file, by content hash."""
+    sync = LandingSync()
+    table = LANDING_TABLES[source]
+    known = dict(conn.execute("select file, sha256 from landing.files where source = ?", [source]).fetchall())
+    present = list_landing_files(landing_dir, source)
+    for gone in sorted(set(known) - {f.name for f in present}):
+        with transaction(conn):
+            conn.execute(f"delete from {table} where file = ?", [gone])
+            conn.execute("delete from landing.files where source = ? and file = ?", [source, gone])
+            conn.execute("delete from quarantine.rejected_files where source = ? and file = ?", [source, gone])
+        sync.removed.append(gone)
+    for file in present:
+        if known.get(file.name) == file.sha256:
+            sync.unchanged.append(file.name)
+            continue
+        try:
+            frame, status, error = read_landing_file(file, key), "loaded", None
+        except LandingFileError as exc:
+            frame, status, error = None, "rejected", str(exc)
+        with transaction(conn):
+            conn.execute(f"delete from {table} where file = ?", [file.name])
+            conn.execute("delete from landing.files where source = ? and file = ?", [source, file.name])
+            conn.execute("delete from quarantine.rejected_files where source = ? and file = ?", [source, file.name])
+            if frame is not None:
+                conn.register("landing_frame", frame)
+                conn.execute(f"insert into {table} by name select * from landing_frame")
+                conn.unregister("landing_frame")
+            else:
+                conn.execute("insert into quarantine.rejected_files values (?, ?, ?)", [source, file.name, error])
+            conn.execute("insert into landing.files values (?, ?, ?, ?, ?, ?, ?)",
+                         [source, file.name, file.sha256, file.size,
+                          0 if frame is None else frame.height, status, error])
+        if frame is None:
+            sync.bad_files[file.name] = error
+        else:
+            sync.loaded.append(file.name)
+    sync.rows_without_wave = quarantine_rows_without_wave(conn, source)
+    sync.waves = landing_waves(conn, source)
+    purge_vanished_waves(conn, source, sync.waves)
+    return sync
+
+
+def purge_vanished_waves(conn: duckdb.DuckDBPyConnection, source: str, waves: list[str]) -> None:
+    """A wave whose landing rows are all gone leaves no staged, quarantined or metric rows behind."""
+    with transaction(conn):
+        conn.execute(f"delete from {STAGED_TABLES[source]} where not list_contains($waves, wave)",
+                     {"waves": waves})
+        conn.execute("delete from quarantine.rejected_rows "
+                     "where source = $source and wave is not null and not list_contains($waves, wave)",
+                     {"source": source, "waves": waves})
+        conn.execute(load_sql("ingest/purge_area_metrics.sql"))
+
+
+def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> None:
+    conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
+    conn.execute("create or replace temp table wave_rows as " + load_sql("ingest/wave_rows.sql"),
+                 {"source": source, "wave": wave})
+    conn.execute("create or replace temp table cell_violations as "
+                 + load_sql("staging/cell_violations.sql"), {"source": source})
+
+
+def landing_waves(conn: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
+    return [w for (w,) in conn.execute(load_sql("ingest/landing_waves.sql"), {"source": source}).fetchall()]
+
+
+def quarantine_rows_without_wave(conn: duckdb.DuckDBPyConnection, source: str) -> int:
+    """Rows whose wave is missing or malformed belong to no partition: quarantine them here."""
+    _select_wave_rows(conn, source, None)
+    with transaction(conn):
+        conn.execute("delete from quarantine.rejected_rows where source = ? and wave is null", [source])
+        conn.execute(
+            "insert into quarantine.rejected_rows "
+            "select ?, null, wave_rows.file, wave_rows.row_number, cell_violations.reason, "
+            "json_merge_patch(to_json(wave_rows), '{\"file\": null, \"row_number\": null}') "
+            "from wave_rows join cell_violations using (file, row_number)",
+            [source],
+        )
+    return conn.execute("select count(*) from wave_rows").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class StageResult:
+    received: int
+    accepted: int
+    rejected: int
+    reasons: dict[str, int]
+
+
+def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str) -> StageResult:
+    """Validate one wave of one source and replace its staged and quarantined rows atomically."""
+    _select_wave_rows(conn, source, wave)
+    conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
+    staged = STAGED_TABLES[source]
+    with transaction(conn):
+        conn.execute(f"delete from {staged} where wave = ?", [wave])
+        conn.execute(f"insert into {staged} by name "
+                     "select * exclude (reason, raw_json) from validated where reason is null")
+        conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
+        conn.execute("insert into quarantine.rejected_rows "
+                     "select ?, wave, source_file, source_row, reason, raw_json "
+                     "from validated where reason is not null", [source])
+    received, accepted = conn.execute(
+        "select count(*), count(*) filter (where reason is null) from validated").fetchone()
+    reasons = dict(conn.execute(
+        "select split_part(reason, '; ', 1), count(*) from validated where reason is not null "
+        "group by 1 order by 1").fetchall())
+    return StageResult(received, accepted, received - accepted, reasons)
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, params: dict | None = None) -> int:
+    """Swap a whole mart for the result of its SQL file in one transaction; returns its row count."""
+    query = load_sql(sql_file)
+    with transaction(conn):
+        conn.execute(f"delete from {table}")
+        conn.execute(f"insert into {table} by name {query}", params or {})
+    return conn.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def check_columns_match_contract(conn: duckdb.DuckDBPyConnection) -> None:
+    """The landing DDL and the rule table must list the same columns; a mismatch is a bug."""
+    for source, table in LANDING_TABLES.items():
+        schema, name = table.split(".")
+        columns = [c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position", [schema, name]).fetchall()]
+        if columns[2:] != contract_columns(source):
+            raise FatalPipelineError(f"{table} columns differ from the rule table")

@@ -1,0 +1,67 @@
+-- marts.data_quality: per wave and source, where every landing row went, and how many
+-- schools sent something. Rows whose wave is missing or malformed form a wave-null row.
+with wave_rule as (
+    select any_value(pattern) as pattern
+    from meta.column_rules
+    where kind = 'wave'
+),
+
+landed as (
+    select 'teacher_survey' as source, wave from landing.teacher_survey_rows
+    union all
+    select 'school_report' as source, wave from landing.school_report_rows
+),
+
+received as (
+    select
+        landed.source,
+        case when regexp_full_match(trim(landed.wave), wave_rule.pattern) then trim(landed.wave) end as wave,
+        count(*) as rows_received
+    from landed, wave_rule
+    group by all
+),
+
+accepted as (
+    select 'teacher_survey' as source, wave, count(*) as rows_accepted,
+           count(distinct school_code) as schools_reporting
+    from staging.teacher_survey_staged
+    group by all
+    union all
+    select 'school_report' as source, wave, count(*) as rows_accepted,
+           count(distinct school_code) as schools_reporting
+    from staging.school_report_staged
+    group by all
+),
+
+rejected as (
+    select source, wave, count(*) as rows_rejected
+    from quarantine.rejected_rows
+    group by all
+),
+
+expected as (
+    select count(*) as schools_expected
+    from ref.schools
+),
+
+final as (
+    select
+        received.wave,
+        received.source,
+        received.rows_received,
+        coalesce(accepted.rows_accepted, 0) as rows_accepted,
+        coalesce(rejected.rows_rejected, 0) as rows_rejected,
+        case when received.wave is not null then expected.schools_expected end as schools_expected,
+        case when received.wave is not null then coalesce(accepted.schools_reporting, 0) end as schools_reporting,
+        case when received.wave is not null
+            then coalesce(accepted.schools_reporting, 0) / expected.schools_expected end as completeness
+    from received
+    cross join expected
+    left join accepted
+        on accepted.source = received.source and accepted.wave is not distinct from received.wave
+    left join rejected
+        on rejected.source = received.source and rejected.wave is not distinct from received.wave
+)
+
+select * from final
+order by wave nulls last, source

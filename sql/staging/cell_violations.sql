@@ -1,0 +1,73 @@
+-- One row per landing row that breaks any rule of meta.column_rules, its violations
+-- joined in rule order. Reads temp table wave_rows; bound: $source. Shared by every
+-- staging asset, so each rule is written once.
+with source as (
+    select *
+    from wave_rows
+),
+
+cells as (
+    unpivot (
+        select file, row_number, coalesce(columns(* exclude (file, row_number)), '')
+        from source
+    )
+    on columns(* exclude (file, row_number))
+    into name column_name value raw_value
+),
+
+rules as (
+    select *
+    from meta.column_rules
+    where source = $source
+),
+
+parsed as (
+    select
+        cells.file,
+        cells.row_number,
+        rules.position,
+        rules.column_name,
+        rules.kind,
+        rules.required,
+        rules.min_value,
+        rules.max_value,
+        rules.allowed_values,
+        rules.pattern,
+        trim(cells.raw_value) as value_text,
+        try_cast(trim(cells.raw_value) as double) as value_number
+    from cells
+    inner join rules on rules.column_name = cells.column_name
+),
+
+checked as (
+    select
+        file,
+        row_number,
+        position,
+        case
+            when value_text = '' then
+                case when required then 'missing:' || column_name end
+            when kind = 'wave' and not regexp_full_match(value_text, pattern) then
+                'malformed:' || column_name
+            when kind = 'timestamp' and try_cast(value_text as timestamp) is null then
+                'malformed:' || column_name
+            when kind in ('number', 'integer')
+                and (value_number is null or not isfinite(value_number)) then
+                'malformed:' || column_name
+            when kind = 'integer' and value_number <> round(value_number) then
+                'malformed:' || column_name
+            when len(allowed_values) > 0 and not list_contains(
+                allowed_values,
+                case when kind = 'integer' then cast(cast(value_number as bigint) as varchar) else value_text end
+            ) then
+                'not_allowed:' || column_name
+            when value_number < min_value or value_number > max_value then
+                'out_of_range:' || column_name
+        end as violation
+    from parsed
+)
+
+select file, row_number, string_agg(violation, '; ' order by position) as reason
+from checked
+where violation is not null
+group by file, row_number

@@ -1,0 +1,111 @@
+"""Shared fixtures: tiny hand-made landing sets and in-process pipeline runs on temporary dirs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY, contract_columns
+from pipelines.runner import run_pipeline
+
+SCHOOLS = [
+    ("1501020001", "新城区第一小学", "150102", "primary", "urban", 50),
+    ("1501020002", "新城区第二中学", "150102", "junior", "urban", 60),
+    ("1502030001", "昆都仑区第一小学", "150203", "primary", "urban", 40),
+]
+POPULATION = [("150102", "primary", 500), ("150102", "junior", 600), ("150203", "primary", 400)]
+EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "希望少填表"}
+
+
+def good_teacher_row(**overrides) -> dict[str, str]:
+    row = {c: "" for c in contract_columns(TEACHER_SURVEY)}
+    row.update(wave="2024-05", response_id="R1", school_code="1501020001", school_level="primary",
+               submitted_at="2024-05-10 09:00:00", hours_total="50", hours_teaching="15",
+               hours_teaching_related="20", hours_cat1="3", hours_cat2="2", hours_cat3="1.5",
+               hours_cat4="1", hours_cat5="0.5", n_inspections="4", n_forms="10", n_app_tasks="3",
+               n_nonteaching_meetings="2", n_invigilations="1", days_seconded="0",
+               training_hours_nonteaching="5", felt_change="4", focus_on_teaching="4",
+               teacher_id="T100000001")
+    row.update({f"item_{i:02d}": "0" for i in range(1, 27)})
+    row.update(EXTRA_COLUMNS)
+    row.update(overrides)
+    return row
+
+
+def good_school_row(**overrides) -> dict[str, str]:
+    row = {c: "3" for c in contract_columns(SCHOOL_REPORT)}
+    row.update(wave="2024-05", school_code="1501020001", reported_at="2024-05-20 10:00:00",
+               n_seconded_over_6m="0")
+    row.update(overrides)
+    return row
+
+
+def write_table(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> Path:
+    """Rows as CSV (any encoding, 'utf-8-sig' for a BOM), XLSX or Parquet, by suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(rows[0])
+    if path.suffix == ".csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_bytes(buffer.getvalue().encode(encoding))
+    elif path.suffix == ".xlsx":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(columns)
+        for row in rows:
+            sheet.append([_excel_value(row[c]) for c in columns])
+        book.save(path)
+    elif path.suffix == ".parquet":
+        pl.DataFrame({c: [r[c] or None for r in rows] for c in columns}, schema={c: pl.String for c in columns}
+                     ).write_parquet(path)
+    return path
+
+
+def _excel_value(text: str):
+    """Numbers as numbers, as a spreadsheet export would hold them."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text or None
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory with a three-school reference override and empty landing folders."""
+    reference = tmp_path / "data" / "reference"
+    reference.mkdir(parents=True)
+    with (reference / "schools.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("school_code", "school_name", "county_code", "school_type", "urban_rural",
+                                  "n_teachers"), *SCHOOLS])
+    with (reference / "teacher_population.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("county_code", "school_level", "n_teachers"), *POPULATION])
+    for source in (TEACHER_SURVEY, SCHOOL_REPORT):
+        (tmp_path / "data" / "landing" / source).mkdir(parents=True)
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def run(monkeypatch):
+    """run(data_dir) executes the whole pipeline in-process on an ephemeral Dagster instance."""
+    monkeypatch.setenv("JIANFU_ID_KEY", "test-key-not-secret")
+
+    def _run(path: Path, instance: dg.DagsterInstance | None = None, **kwargs):
+        return run_pipeline(path, instance=instance or dg.DagsterInstance.ephemeral(), echo=lambda _: None,
+                            **kwargs)
+
+    return _run
+
+
+def query(data_dir: Path, sql: str, params: dict | None = None) -> list[tuple]:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.sql(sql, params=params or {}).fetchall()

@@ -1,0 +1,207 @@
+"""Ingest and validation: every format and encoding, every rejection rule, accounting, privacy, re-runs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import EXTRA_COLUMNS, good_school_row, good_teacher_row, query, write_table
+from pipelines.landing import LandingFile, LandingFileError, decode_text, read_landing_file
+
+T = good_teacher_row
+
+DIRTY_TEACHER_ROWS = [
+    (T(response_id="R2", hours_total="113"), "out_of_range:hours_total"),
+    (T(response_id="R3", hours_cat2="-1"), "out_of_range:hours_cat2"),
+    (T(response_id="R4", school_code="9999999999"), "unknown_school"),
+    (T(response_id="R1", submitted_at="2024-05-12 08:00:00", teacher_id="T100000009"), "duplicate_response_id"),
+    (T(response_id="R5", wave=""), "missing:wave"),
+    (T(response_id="R6", wave="2024/05"), "malformed:wave"),
+    (T(response_id=""), "missing:response_id"),
+    (T(response_id="R8", submitted_at="昨天"), "malformed:submitted_at"),
+    (T(response_id="R9", hours_teaching="abc"), "malformed:hours_teaching"),
+    (T(response_id="R10", n_forms="2.5"), "malformed:n_forms"),
+    (T(response_id="R11", school_level="high"), "not_allowed:school_level"),
+    (T(response_id="R12", item_03="2"), "not_allowed:item_03"),
+    (T(response_id="R13", n_inspections="-3"), "out_of_range:n_inspections"),
+    (T(response_id="R14", felt_change="0"), "out_of_range:felt_change"),
+    (T(response_id="R15", focus_on_teaching="7"), "out_of_range:focus_on_teaching"),
+    (T(response_id="R16", school_code=""), "missing:school_code"),
+    (T(response_id="R20", training_hours_nonteaching="-2"), "out_of_range:training_hours_nonteaching"),
+]
+GOOD_TEACHER_ROWS = [
+    T(),
+    T(response_id="R17", **{f"item_{i:02d}": "" for i in range(1, 27)}, felt_change=""),
+    T(response_id="R18", wave="2024-11", submitted_at="2024-11-03 10:00:00"),
+    T(response_id="R19", hours_total="45.5", hours_cat1="0", school_code="1502030001", teacher_id=""),
+]
+FORMATS = [("utf8.csv", "utf-8"), ("bom.csv", "utf-8-sig"), ("gbk.csv", "gbk"), ("gb18030.csv", "gb18030"),
+           ("book.xlsx", None), ("table.parquet", None)]
+
+
+def teacher_file_rows() -> list[dict[str, str]]:
+    """Good and dirty rows interleaved; the duplicate comes after the row it repeats."""
+    dirty = [row for row, _ in DIRTY_TEACHER_ROWS]
+    return [GOOD_TEACHER_ROWS[0], *dirty[:3], GOOD_TEACHER_ROWS[1], *dirty[3:], *GOOD_TEACHER_ROWS[2:]]
+
+
+@pytest.mark.parametrize("name,encoding", FORMATS)
+def test_each_format_accepts_exactly_the_good_rows(data_dir, run, name, encoding):
+    write_table(data_dir / "landing" / "teacher_survey" / name, teacher_file_rows(), encoding or "utf-8")
+    write_table(data_dir / "landing" / "school_report" / "reports.csv", [good_school_row()])
+    run(data_dir)
+
+    accepted = query(data_dir, "select wave, response_id from staging.teacher_survey_staged order by 1, 2")
+    assert accepted == [("2024-05", "R1"), ("2024-05", "R17"), ("2024-05", "R19"), ("2024-11", "R18")]
+    rejected = dict(((row, reason) for row, reason in query(
+        data_dir, "select row_number, reason from quarantine.rejected_rows where source = 'teacher_survey'")))
+    rows = teacher_file_rows()
+    expected = {rows.index(row) + 1: reason for row, reason in DIRTY_TEACHER_ROWS}
+    assert rejected == expected
+    null_wave = query(data_dir, "select row_number from quarantine.rejected_rows where wave is null order by 1")
+    assert [r for (r,) in null_wave] == sorted(k for k, v in expected.items() if v.endswith(":wave"))
+
+
+def test_staged_values_are_typed_and_located(data_dir, run):
+    write_table(data_dir / "landing" / "teacher_survey" / "t.xlsx", teacher_file_rows())
+    run(data_dir)
+    (row,) = query(data_dir, "select hours_total, hours_cat3, n_forms, item_01, felt_change, county_code, "
+                             "league_code, submitted_at::varchar from staging.teacher_survey_staged "
+                             "where response_id = 'R1'")
+    assert row == (50.0, 1.5, 10, 0, 4, "150102", "150100", "2024-05-10 09:00:00")
+    (blank,) = query(data_dir, "select item_05, felt_change from staging.teacher_survey_staged "
+                               "where response_id = 'R17'")
+    assert blank == (None, None)
+
+
+def test_typed_parquet_columns_read_as_contract_text(tmp_path):
+    frame = pl.DataFrame({**{k: [v] for k, v in T().items()}}).with_columns(
+        pl.col("hours_total").cast(pl.Float64), pl.col("n_forms").cast(pl.Int64),
+        pl.col("felt_change").cast(pl.Float64))
+    path = tmp_path / "typed.parquet"
+    frame.write_parquet(path)
+    read = read_landing_file(LandingFile("teacher_survey", path, "typed.parquet", "x", 1), key=b"k")
+    assert read.row(0, named=True)["hours_total"] == "50"
+    assert read.row(0, named=True)["felt_change"] == "4"
+    assert "teacher_name" not in read.columns and "phone" not in read.columns
+
+
+def test_school_reports_latest_valid_row_wins(data_dir, run):
+    rows = [
+        good_school_row(n_inspections="9"),
+        good_school_row(reported_at="2024-05-25 10:00:00", n_inspections="7"),
+        good_school_row(reported_at="2024-05-28 10:00:00", n_inspections="-1"),
+        good_school_row(school_code="1501020002", reported_at=""),
+        good_school_row(school_code="1502030001", n_forms_requests="x"),
+        good_school_row(school_code="9999999999"),
+    ]
+    write_table(data_dir / "landing" / "school_report" / "r.csv", rows, "gbk")
+    run(data_dir)
+    assert query(data_dir, "select school_code, n_inspections from staging.school_report_staged") == [
+        ("1501020001", 7)]
+    assert dict(query(data_dir, "select row_number, reason from quarantine.rejected_rows")) == {
+        1: "superseded", 3: "out_of_range:n_inspections", 4: "missing:reported_at",
+        5: "malformed:n_forms_requests", 6: "unknown_school"}
+
+
+def test_bad_files_get_one_line_reasons_and_others_still_load(data_dir, run):
+    folder = data_dir / "landing" / "teacher_survey"
+    write_table(folder / "good.csv", [T()])
+    (folder / "empty.csv").write_bytes(b"")
+    (folder / "header.csv").write_text("name,phone\n张伟,139\n", encoding="utf-8")
+    good_book = write_table(folder / "whole.xlsx", [T()])
+    (folder / "truncated.xlsx").write_bytes(good_book.read_bytes()[: good_book.stat().st_size // 2])
+    good_book.unlink()
+    (folder / "junk.parquet").write_bytes(bytes(range(256)) * 4)
+    (folder / "notes.txt").write_text("hello", encoding="utf-8")
+    (folder / "latin1.csv").write_bytes("wave,response_id\n".encode() + bytes([0xff, 0xfe, 0x80, 0x81]) * 3)
+    run(data_dir)
+    reasons = dict(query(data_dir, "select file, reason from quarantine.rejected_files"))
+    assert set(reasons) == {"empty.csv", "header.csv", "truncated.xlsx", "junk.parquet", "notes.txt", "latin1.csv"}
+    assert reasons["empty.csv"] == "empty file"
+    assert reasons["header.csv"].startswith("header lacks required columns: wave, response_id")
+    assert "XLSX" in reasons["truncated.xlsx"] and "Parquet" in reasons["junk.parquet"]
+    assert all("\n" not in r for r in reasons.values())
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(1,)]
+
+
+def test_row_accounting_received_equals_accepted_plus_rejected(data_dir, run):
+    write_table(data_dir / "landing" / "teacher_survey" / "a.csv", teacher_file_rows())
+    write_table(data_dir / "landing" / "teacher_survey" / "b.parquet", [T(response_id="B1"), T(response_id="B2",
+                                                                                            hours_total="-5")])
+    run(data_dir)
+    quality = query(data_dir, "select wave, rows_received, rows_accepted, rows_rejected from marts.data_quality "
+                              "where source = 'teacher_survey' order by wave nulls last")
+    assert quality == [("2024-05", 20, 4, 16), ("2024-11", 1, 1, 0), (None, 2, 0, 2)]
+    landed = query(data_dir, "select count(*) from landing.teacher_survey_rows")[0][0]
+    assert landed == sum(r[1] for r in quality) == 23
+
+
+def test_no_identifier_or_personal_value_reaches_the_warehouse(data_dir, run):
+    write_table(data_dir / "landing" / "teacher_survey" / "a.csv", teacher_file_rows(), "gbk")
+    write_table(data_dir / "landing" / "teacher_survey" / "b.xlsx", teacher_file_rows())
+    run(data_dir)
+    forbidden = {"T100000001", "T100000009", *EXTRA_COLUMNS.values()}
+    tables = query(data_dir, "select table_schema, table_name from information_schema.tables "
+                             "where table_catalog = 'warehouse'")
+    for schema, table in tables:
+        for (value,) in query(data_dir, f"select to_json(t)::varchar from {schema}.{table} as t"):
+            assert not any(f in value for f in forbidden), f"{schema}.{table} leaks {value[:80]}"
+        columns = {c for (c,) in query(data_dir, "select column_name from information_schema.columns where "
+                                                 "table_schema = $s and table_name = $t", {"s": schema, "t": table})}
+        assert not columns & {"teacher_name", "phone", "remarks", "teacher_id"} or (schema, table) == (
+            "landing", "teacher_survey_rows")
+    expected = hmac.new(b"test-key-not-secret", b"T100000001", hashlib.sha256).hexdigest()
+    assert query(data_dir, "select distinct teacher_pseudonym from staging.teacher_survey_staged "
+                           "where response_id = 'R1'") == [(expected,)]
+    landing_ids = {v for (v,) in query(data_dir, "select distinct teacher_id from landing.teacher_survey_rows "
+                                                 "where teacher_id is not null")}
+    assert landing_ids and all(len(v) == 64 for v in landing_ids)
+    raw = [json.loads(j) for (j,) in query(data_dir, "select raw_json from quarantine.rejected_rows")]
+    assert all(set(r) <= set(good_teacher_row()) - set(EXTRA_COLUMNS) for r in raw)
+
+
+def snapshot(data_dir: Path) -> dict[str, list]:
+    tables = query(data_dir, "select table_schema || '.' || table_name from information_schema.tables "
+                             "where table_catalog = 'warehouse' order by 1")
+    return {t: sorted(map(repr, query(data_dir, f"select * from {t}"))) for (t,) in tables}
+
+
+def test_rerun_changes_nothing_and_removed_files_leave_nothing(data_dir, run):
+    write_table(data_dir / "landing" / "teacher_survey" / "a.csv", teacher_file_rows())
+    write_table(data_dir / "landing" / "teacher_survey" / "late.csv", [T(response_id="L1", wave="2025-05")])
+    write_table(data_dir / "landing" / "school_report" / "r.xlsx", [good_school_row()])
+    run(data_dir)
+    first = snapshot(data_dir)
+    run(data_dir)
+    assert snapshot(data_dir) == first
+
+    (data_dir / "landing" / "teacher_survey" / "late.csv").unlink()
+    run(data_dir)
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged where wave = '2025-05'") == [(0,)]
+    assert query(data_dir, "select count(*) from marts.data_quality where wave = '2025-05'") == [(0,)]
+
+
+def test_decode_text_prefers_utf8_and_falls_back_to_gb18030():
+    text = "旗县,学校"
+    assert decode_text(text.encode("utf-8")) == text
+    assert decode_text(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
+    assert decode_text(text.encode("gbk")) == text
+    assert decode_text("𠀀".encode("gb18030")) == "𠀀"
+    with pytest.raises(LandingFileError):
+        decode_text(bytes([0x81, 0x20, 0xff]))
+
+
+def test_truncated_xlsx_raises_a_landing_error(tmp_path):
+    book = write_table(tmp_path / "b.xlsx", [T()])
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(book.read_bytes()[:300])
+    assert not zipfile.is_zipfile(cut)
+    with pytest.raises(LandingFileError, match="XLSX"):
+        read_landing_file(LandingFile("teacher_survey", cut, "cut.xlsx", "x", 300), key=b"k")
