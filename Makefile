@@ -31,7 +31,7 @@ dev: setup
 	DAGSTER_HOME=$(CURDIR) JIANFU_DATA_DIR=$(DATA_DIR) JIANFU_DAGSTER_STORAGE=$(DATA_DIR)/dagster $(BIN)/dagster dev
 
 benchmark: setup
-	$(BIN)/python benchmarks/benchmark.py
+	$(BIN)/python -m pipelines.benchmark
 
 clean:
 	rm -rf $(VENV) *.egg-info data/landing data/warehouse.duckdb data/reports data/dagster test-artifacts

@@ -38,9 +38,14 @@ def preflight(jianfu: JianfuResource) -> None:
         pass
 
 
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+"""The event log still records everything in the instance; the terminal shows progress lines."""
+
+
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance,
              partition_key: str | None = None) -> dg.ExecuteInProcessResult:
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False)
+    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
+                                    run_config=QUIET_CONSOLE)
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)
         message = _root_cause(failure.event_specific_data.error) if failure else "run failed"
@@ -49,11 +54,12 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance,
 
 
 def _root_cause(error) -> str:
-    """The innermost error's last message line: the reason a person can act on."""
+    """The innermost error's first message line: the reason a person can act on."""
     while error.cause is not None:
         error = error.cause
-    lines = error.message.strip().splitlines()
-    return lines[-1] if lines else error.cls_name or "run failed"
+    lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else error.cls_name or "run failed"
+    return first.split(": ", 1)[-1] if error.cls_name == FatalPipelineError.__name__ else first
 
 
 def _staging_progress(result: dg.ExecuteInProcessResult) -> str:
