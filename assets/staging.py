@@ -46,13 +46,13 @@ def _row_accounting(jianfu: JianfuResource, source: str) -> dg.AssetCheckResult:
         "waves_checked": staged.height, "mismatches": dg.MetadataValue.json(broken.to_dicts())})
 
 
-@dg.asset_check(asset=teacher_survey_staged, blocking=True)
+@dg.asset_check(asset=teacher_survey_staged, blocking=True, pool=DUCKDB_POOL)
 def teacher_survey_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """received = accepted + rejected for every staged wave of the teacher survey."""
     return _row_accounting(jianfu, TEACHER_SURVEY)
 
 
-@dg.asset_check(asset=school_report_staged, blocking=True)
+@dg.asset_check(asset=school_report_staged, blocking=True, pool=DUCKDB_POOL)
 def school_report_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """received = accepted + rejected for every staged wave of the school reports."""
     return _row_accounting(jianfu, SCHOOL_REPORT)

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from assets import ingest, marts, reports, staging
+from assets import ingest, marts, quality, reports, staging
 from pipelines.partitions import waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig
 from pipelines.schedules import build_refresh_schedule
 from pipelines.sensors import build_landing_sensor
 
-ASSET_MODULES = [ingest, staging, marts, reports]
+ASSET_MODULES = [ingest, staging, marts, quality, reports]
 
 
 def build_definitions(data_dir: str = "", baseline_wave: str = "") -> dg.Definitions:

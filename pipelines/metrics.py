@@ -106,5 +106,9 @@ class Thresholds:
     red_line_share: float = 0.05
     completeness_min: float = 0.80
     inspection_reduction_target: float = 0.50
-    consistency_ratio: float = 2.0
+    consistency_ratio: float = 4.0
+    paper_reduction_ratio: float = 2.0
     report_due_days: int = 10
+    outlier_score: float = 3.5
+    outlier_min_history: int = 3
+    outlier_min_peers: int = 5

@@ -116,7 +116,11 @@ class MonitoringConfig(dg.ConfigurableResource):
     completeness_min: float = Thresholds.completeness_min
     inspection_reduction_target: float = Thresholds.inspection_reduction_target
     consistency_ratio: float = Thresholds.consistency_ratio
+    paper_reduction_ratio: float = Thresholds.paper_reduction_ratio
     report_due_days: int = Thresholds.report_due_days
+    outlier_score: float = Thresholds.outlier_score
+    outlier_min_history: int = Thresholds.outlier_min_history
+    outlier_min_peers: int = Thresholds.outlier_min_peers
 
     def thresholds(self) -> Thresholds:
         return Thresholds(**{k: getattr(self, k) for k in Thresholds.__dataclass_fields__})

@@ -63,7 +63,7 @@ def _school_rules() -> list[ColumnRule]:
     s = SCHOOL_REPORT
     rules = [
         ColumnRule(s, "wave", "wave", required=True),
-        ColumnRule(s, "school_code", "text", required=True, references_school=True),
+        ColumnRule(s, "school_code", "text", required=True, references_school=True, unique_in_wave=True),
         ColumnRule(s, "reported_at", "timestamp", required=True, latest_wins=True),
     ]
     counts = ["n_teachers_on_staff", "n_inspections", "n_inspections_unapproved",

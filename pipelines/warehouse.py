@@ -150,7 +150,7 @@ def purge_vanished_waves(conn: duckdb.DuckDBPyConnection, source: str, waves: li
         conn.execute("delete from quarantine.rejected_rows "
                      "where source = $source and wave is not null and not list_contains($waves, wave)",
                      {"source": source, "waves": waves})
-        conn.execute(load_sql("ingest/purge_area_metrics.sql"))
+        conn.execute(load_sql("ingest/purge_wave_marts.sql"))
 
 
 def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> None:
@@ -178,7 +178,7 @@ def quarantine_rows_without_wave(conn: duckdb.DuckDBPyConnection, source: str) -
             "from wave_rows join cell_violations using (file, row_number)",
             [source],
         )
-    return conn.execute("select count(*) from wave_rows").fetchone()[0]
+    return conn.execute("select count(*) from wave_rows").fetchall()[0][0]
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str) -> Stage
                      "select ?, wave, source_file, source_row, reason, raw_json "
                      "from validated where reason is not null", [source])
     received, accepted = conn.execute(
-        "select count(*), count(*) filter (where reason is null) from validated").fetchone()
+        "select count(*), count(*) filter (where reason is null) from validated").fetchall()[0]
     reasons = dict(conn.execute(
         "select split_part(reason, '; ', 1), count(*) from validated where reason is not null "
         "group by 1 order by 1").fetchall())
@@ -216,7 +216,17 @@ def replace_table(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, pa
     with transaction(conn):
         conn.execute(f"delete from {table}")
         conn.execute(f"insert into {table} by name {query}", params or {})
-    return conn.execute(f"select count(*) from {table}").fetchone()[0]
+    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def replace_wave(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, params: dict) -> int:
+    """Swap one wave's rows of a mart for its SQL file's result in one transaction."""
+    query = load_sql(sql_file)
+    with transaction(conn):
+        conn.execute(f"delete from {table} where wave = $wave", {"wave": params["wave"]})
+        conn.execute(f"insert into {table} by name {query}", params)
+    return conn.execute(f"select count(*) from {table} where wave = $wave",
+                        {"wave": params["wave"]}).fetchall()[0][0]
 
 
 def check_columns_match_contract(conn: duckdb.DuckDBPyConnection) -> None:

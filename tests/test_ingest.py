@@ -51,21 +51,31 @@ def teacher_file_rows() -> list[dict[str, str]]:
     return [GOOD_TEACHER_ROWS[0], *dirty[:3], GOOD_TEACHER_ROWS[1], *dirty[3:], *GOOD_TEACHER_ROWS[2:]]
 
 
-@pytest.mark.parametrize("name,encoding", FORMATS)
-def test_each_format_accepts_exactly_the_good_rows(data_dir, run, name, encoding):
-    write_table(data_dir / "landing" / "teacher_survey" / name, teacher_file_rows(), encoding or "utf-8")
+def prefixed(rows: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
+    """The same rows with response_ids made unique to one file, so files do not duplicate each other."""
+    return [{**row, "response_id": prefix + row["response_id"] if row["response_id"] else ""} for row in rows]
+
+
+def test_each_format_accepts_exactly_the_good_rows(data_dir, run):
+    for name, encoding in FORMATS:
+        write_table(data_dir / "landing" / "teacher_survey" / name, prefixed(teacher_file_rows(), name + ":"),
+                    encoding or "utf-8")
     write_table(data_dir / "landing" / "school_report" / "reports.csv", [good_school_row()])
     run(data_dir)
 
-    accepted = query(data_dir, "select wave, response_id from staging.teacher_survey_staged order by 1, 2")
-    assert accepted == [("2024-05", "R1"), ("2024-05", "R17"), ("2024-05", "R19"), ("2024-11", "R18")]
-    rejected = dict(((row, reason) for row, reason in query(
-        data_dir, "select row_number, reason from quarantine.rejected_rows where source = 'teacher_survey'")))
     rows = teacher_file_rows()
     expected = {rows.index(row) + 1: reason for row, reason in DIRTY_TEACHER_ROWS}
-    assert rejected == expected
-    null_wave = query(data_dir, "select row_number from quarantine.rejected_rows where wave is null order by 1")
-    assert [r for (r,) in null_wave] == sorted(k for k, v in expected.items() if v.endswith(":wave"))
+    for name, _ in FORMATS:
+        accepted = query(data_dir, "select wave, response_id from staging.teacher_survey_staged "
+                                   "where source_file = $f order by 1, 2", {"f": name})
+        assert accepted == [("2024-05", f"{name}:R1"), ("2024-05", f"{name}:R17"), ("2024-05", f"{name}:R19"),
+                            ("2024-11", f"{name}:R18")], name
+        rejected = dict(query(data_dir, "select row_number, reason from quarantine.rejected_rows "
+                                        "where source = 'teacher_survey' and file = $f", {"f": name}))
+        assert rejected == expected, name
+        null_wave = query(data_dir, "select row_number from quarantine.rejected_rows "
+                                    "where wave is null and file = $f order by 1", {"f": name})
+        assert [r for (r,) in null_wave] == sorted(k for k, v in expected.items() if v.endswith(":wave"))
 
 
 def test_staged_values_are_typed_and_located(data_dir, run):

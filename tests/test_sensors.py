@@ -12,7 +12,7 @@ from pipelines.resources import JianfuResource
 
 def evaluate(data_dir, instance, cursor=None):
     sensor = defs.resolve_sensor_def("landing_sensor")
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"jianfu": JianfuResource(data_dir=str(data_dir))})
     return sensor(context)
 
@@ -56,12 +56,12 @@ def test_sensor_reruns_every_known_wave_when_a_file_disappears(data_dir):
     assert sorted(r.partition_key for r in after.run_requests) == ["2024-05", "2024-11"]
 
 
-def test_schedule_targets_the_latest_wave():
+def test_schedule_targets_the_latest_wave(tmp_path):
     schedule = defs.resolve_schedule_def("weekly_refresh")
-    with dg.instance_for_test() as instance:
-        empty = schedule(dg.build_schedule_context(instance=instance))
-        assert isinstance(empty, dg.SkipReason)
-        instance.add_dynamic_partitions("waves", ["2024-05", "2026-11", "2025-05"])
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 30, 6))
-        result = schedule(context)
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    empty = schedule(dg.build_schedule_context(instance=instance))
+    assert isinstance(empty, dg.SkipReason)
+    instance.add_dynamic_partitions("waves", ["2024-05", "2026-11", "2025-05"])
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 30, 6))
+    result = schedule(context)
     assert result.partition_key == "2026-11" and result.run_key == "2026-11:2026-11-30"

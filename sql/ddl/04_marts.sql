@@ -126,3 +126,10 @@ create or replace macro marts.two_sided_p(z) as
 
 create or replace macro marts.format_p(p) as
     case when p < 0.001 then 'p < 0.001' else format('p = {:.3f}', p) end;
+
+-- A sum that does not depend on the order DuckDB's threads add the rows in: each value is
+-- rounded to 24 decimals and added exactly as DECIMAL(38, 24), so a re-run reproduces the
+-- marts bit for bit. 14 integer digits are ample: a weighted sum is bounded by the teacher
+-- population times the largest answer.
+create or replace macro marts.exact_sum(x) as
+    cast(sum(cast(x as decimal(38, 24))) as double);

@@ -42,8 +42,7 @@ create table if not exists marts.outliers (
     follow_up_note varchar,
     reference_n bigint,
     reference_median double,
-    reference_mad double,
-    dispersion varchar
+    reference_mad double
 );
 
 -- Analysts record what they found about an outlier here (status e.g. 'open', 'confirmed',

@@ -1,5 +1,7 @@
 -- marts.data_quality: per wave and source, where every landing row went, and how many
 -- schools sent something. Rows whose wave is missing or malformed form a wave-null row.
+-- For school reports, schools_on_time and on_time_share are the region row of
+-- marts.reporting_completeness (sql/quality/reporting_completeness.sql defines "on time").
 with wave_rule as (
     select any_value(pattern) as pattern
     from meta.column_rules
@@ -44,6 +46,12 @@ expected as (
     from ref.schools
 ),
 
+timeliness as (
+    select 'school_report' as source, wave, schools_on_time, on_time_share
+    from marts.reporting_completeness
+    where area_level = 'region'
+),
+
 final as (
     select
         received.wave,
@@ -54,13 +62,17 @@ final as (
         case when received.wave is not null then expected.schools_expected end as schools_expected,
         case when received.wave is not null then coalesce(accepted.schools_reporting, 0) end as schools_reporting,
         case when received.wave is not null
-            then coalesce(accepted.schools_reporting, 0) / expected.schools_expected end as completeness
+            then coalesce(accepted.schools_reporting, 0) / expected.schools_expected end as completeness,
+        timeliness.schools_on_time,
+        timeliness.on_time_share
     from received
     cross join expected
     left join accepted
         on accepted.source = received.source and accepted.wave is not distinct from received.wave
     left join rejected
         on rejected.source = received.source and rejected.wave is not distinct from received.wave
+    left join timeliness
+        on timeliness.source = received.source and timeliness.wave = received.wave
 )
 
 select * from final

@@ -1,0 +1,471 @@
+"""Great Expectations suites built from the rule table and the marts' invariants, run on frames.
+
+Every staged-column expectation is generated from `pipelines.rules.COLUMN_RULES`, so a rule
+is still written once. GX's SQL datasource returns empty results on DuckDB (GX issues 10738
+and 11579), so suites run on pandas frames converted from Polars, one bounded batch at a time;
+batches are hash buckets of the unique key, so uniqueness holds across them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import shutil
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from pipelines.metrics import METRICS, Thresholds
+from pipelines.rules import SOURCES, WAVE_PATTERN, ColumnRule, rules_for
+
+BATCH_ROWS = 200_000
+SAMPLE_SIZE = 5
+PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"
+KIND_DTYPES = {"wave": "str", "text": "str", "timestamp": "datetime64", "number": "float64", "integer": "Int64"}
+AREA_LEVELS = ("region", "league", "county")
+SCHOOL_CODES_PARAMETER = "school_codes"
+DATA_DOCS_SITE = "jianfu"
+GX_ASSET_HOST = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+
+
+def _gx():
+    """great_expectations, imported on first use: it costs seconds and most runs need it once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.expectations.row_conditions import Column
+    return gx, gxe, Column
+
+
+def staged_column(rule: ColumnRule) -> str:
+    """The staged name of a landing column: a pseudonymised one is stored as its pseudonym."""
+    return "teacher_pseudonym" if rule.pseudonymised else rule.column
+
+
+def wave_keys(source: str) -> list[str]:
+    """Staged columns unique within a wave: the `unique_in_wave` rules."""
+    return [staged_column(r) for r in rules_for(source) if r.unique_in_wave]
+
+
+def _rule_expectations(rule: ColumnRule, keys: list[str]) -> list:
+    _, gxe, _ = _gx()
+    column = staged_column(rule)
+    meta = {"rule": f"{rule.source}.{rule.column}"}
+    found = [gxe.ExpectColumnTypeToBe(column=column, type_=KIND_DTYPES[rule.kind], meta=meta)]
+    if rule.required:
+        found.append(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=meta))
+    if rule.min_value is not None or rule.max_value is not None:
+        found.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=rule.min_value,
+                                                       max_value=rule.max_value, meta=meta))
+    if rule.allowed:
+        allowed = [int(v) for v in rule.allowed] if rule.kind == "integer" else list(rule.allowed)
+        found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=allowed, meta=meta))
+    if rule.kind == "wave":
+        found.append(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=f"^(?:{WAVE_PATTERN})$", meta=meta))
+    if rule.pseudonymised:
+        found.append(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=PSEUDONYM_PATTERN, meta=meta))
+    if rule.references_school:
+        found.append(gxe.ExpectColumnValuesToBeInSet(
+            column=column, value_set={"$PARAMETER": SCHOOL_CODES_PARAMETER}, meta=meta))
+    if column in keys:
+        found.append(gxe.ExpectColumnValuesToBeUnique(column=column, meta={**meta, "scope": "within the wave"}))
+    return found
+
+
+def staged_suite(source: str):
+    """`<source>_staged`: every rule of the source, plus the location staging adds to a row."""
+    gx, gxe, _ = _gx()
+    keys = wave_keys(source)
+    expectations = [e for rule in rules_for(source) for e in _rule_expectations(rule, keys)]
+    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": "staging: located"})
+                     for column in ("county_code", "league_code")]
+    return gx.ExpectationSuite(name=f"{source}_staged", expectations=expectations,
+                               meta={"source": source, "built_from": "pipelines.rules.COLUMN_RULES"})
+
+
+def area_metrics_suite(thresholds: Thresholds):
+    """`area_metrics`: ranges, intervals and disclosure control of the published cells."""
+    gx, gxe, Column = _gx()
+    shares = (Column("metric_kind") == "share") & (Column("metric") != "felt_net")
+    published_teacher_cell = (Column("metric_source") == "teacher_survey") & (Column("suppressed") == False)  # noqa: E712
+    expectations = [gxe.ExpectColumnValuesToNotBeNull(column=column)
+                    for column in ("wave", "area_level", "area_code", "metric", "n", "suppressed")]
+    expectations += [
+        gxe.ExpectColumnValuesToBeInSet(column="area_level", value_set=list(AREA_LEVELS)),
+        gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=[m.name for m in METRICS]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["wave", "area_level", "area_code", "metric"]),
+        gxe.ExpectColumnValuesToBeBetween(column="estimate", min_value=0, max_value=1, row_condition=shares,
+                                          meta={"invariant": "a share lies in [0, 1]"}),
+        gxe.ExpectColumnValuesToBeBetween(column="estimate", min_value=-1, max_value=1,
+                                          row_condition=Column("metric") == "felt_net",
+                                          meta={"invariant": "felt_net, lighter minus heavier, lies in [-1, 1]"}),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="estimate", column_B="ci_low", or_equal=True,
+                                                    ignore_row_if="either_value_is_missing",
+                                                    meta={"invariant": "ci_low <= estimate"}),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ci_high", column_B="estimate", or_equal=True,
+                                                    ignore_row_if="either_value_is_missing",
+                                                    meta={"invariant": "estimate <= ci_high"}),
+        gxe.ExpectColumnValuesToBeBetween(column="n", min_value=thresholds.min_cell_n,
+                                          row_condition=published_teacher_cell,
+                                          meta={"invariant": "no published teacher cell under min_cell_n"}),
+        gxe.ExpectColumnValuesToBeNull(column="estimate", row_condition=Column("suppressed") == True,  # noqa: E712
+                                       meta={"invariant": "a suppressed cell shows no estimate"}),
+    ]
+    return gx.ExpectationSuite(name="area_metrics", expectations=expectations,
+                               meta={"min_cell_n": thresholds.min_cell_n})
+
+
+def data_quality_suite():
+    """`data_quality`: row accounting, coverage and timeliness stay within their definitions."""
+    gx, gxe, _ = _gx()
+    expectations = [gxe.ExpectColumnValuesToNotBeNull(column=column)
+                    for column in ("source", "rows_received", "rows_accepted", "rows_rejected")]
+    expectations += [
+        gxe.ExpectColumnValuesToBeInSet(column="source", value_set=list(SOURCES)),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["wave", "source"], ignore_row_if="any_value_is_missing"),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="rows_received", column_B="rows_accounted",
+                                            meta={"invariant": "rows_received = rows_accepted + rows_rejected",
+                                                  "rows_accounted": "rows_accepted + rows_rejected"}),
+        gxe.ExpectColumnValuesToBeBetween(column="completeness", min_value=0, max_value=1),
+        gxe.ExpectColumnValuesToBeBetween(column="on_time_share", min_value=0, max_value=1),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="schools_expected", column_B="schools_reporting",
+                                                    or_equal=True, ignore_row_if="either_value_is_missing"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="schools_reporting", column_B="schools_on_time",
+                                                    or_equal=True, ignore_row_if="either_value_is_missing"),
+    ]
+    return gx.ExpectationSuite(name="data_quality", expectations=expectations)
+
+
+def all_suites(thresholds: Thresholds) -> list:
+    return [*(staged_suite(s) for s in SOURCES), area_metrics_suite(thresholds), data_quality_suite()]
+
+
+def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """Integers of any width as nullable Int64 and booleans as nullable boolean, so a blank
+    answer neither turns a count into a float nor a flag into an object column."""
+
+    def nullable(arrow_type: pa.DataType):
+        if pa.types.is_integer(arrow_type):
+            return pd.Int64Dtype()
+        if pa.types.is_boolean(arrow_type):
+            return pd.BooleanDtype()
+        return None
+
+    return frame.to_pandas(types_mapper=nullable)
+
+
+def frame_batches(conn: duckdb.DuckDBPyConnection, query: str, params: dict,
+                  batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The rows of `query` in hash buckets of at most about `batch_rows` rows each.
+
+    `query` binds $buckets and $bucket and keeps the rows whose key hashes to the bucket, so
+    rows that share a key always meet in one batch.
+    """
+    ((total,),) = conn.execute(f"select count(*) from ({query})", {**params, "buckets": 1, "bucket": 0}).fetchall()
+    buckets = max(1, math.ceil(total / batch_rows))
+    for bucket in range(buckets):
+        yield conn.sql(query, params={**params, "buckets": buckets, "bucket": bucket}).pl()
+
+
+@dataclass
+class Validation:
+    """One suite run over all batches of one scope (a wave, or a whole mart)."""
+
+    suite: str
+    run_name: str
+    success: bool = True
+    batches: int = 0
+    rows: int = 0
+    evaluated: int = 0
+    seconds: float = 0.0
+    failures: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def failed_expectations(self) -> list[dict]:
+        return sorted(self.failures.values(), key=lambda f: (f["expectation"], f["target"]))
+
+    def summary_lines(self) -> list[str]:
+        return [f"{f['expectation']}({f['target']}): "
+                + (f"{f['unexpected_count']} unexpected" if f["unexpected_count"] is not None
+                   else f"observed {f['observed_value']}") for f in self.failed_expectations]
+
+
+def _target(kwargs: dict) -> str:
+    """What an expectation is about: a column, a pair or a list of columns, and its condition."""
+    if "column" in kwargs:
+        target = kwargs["column"]
+    elif "column_A" in kwargs:
+        target = f"{kwargs['column_A']}, {kwargs['column_B']}"
+    else:
+        target = ", ".join(kwargs.get("column_list", []))
+    condition = kwargs.get("row_condition")
+    return f"{target} where {_condition_text(condition)}" if condition else target
+
+
+def _condition_text(condition) -> str:
+    """`kind == 'share' and metric != 'felt_net'` from GX's serialised Condition."""
+    if hasattr(condition, "dict"):
+        condition = condition.dict()
+    if not isinstance(condition, dict):
+        return str(condition)
+    if "conditions" in condition:
+        joiner = f" {condition.get('type', 'and')} "
+        return joiner.join(_condition_text(c) for c in condition["conditions"])
+    if "operator" in condition:
+        return f"{condition['column']['name']} {condition['operator']} {condition['parameter']!r}"
+    return str(condition)
+
+
+def _plain(value):
+    """A JSON-safe rendering of an unexpected value (numpy scalars, tuples, timestamps)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def _exception_message(result) -> str | None:
+    info = result.exception_info or {}
+    candidates = [info] + [v for v in info.values() if isinstance(v, dict)]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            return str(candidate.get("exception_message") or "raised an exception").splitlines()[0]
+    return None
+
+
+def _add_failures(validation: Validation, suite_result) -> None:
+    for result in suite_result.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+        target = _target(kwargs)
+        entry = validation.failures.setdefault(f"{config.type}|{target}", {
+            "expectation": config.type, "target": target, "unexpected_count": None, "element_count": 0,
+            "unexpected_sample": [], "observed_value": None, "meta": config.meta or {}, "exception": None})
+        details = result.result or {}
+        if details.get("unexpected_count") is not None:
+            entry["unexpected_count"] = (entry["unexpected_count"] or 0) + details["unexpected_count"]
+            entry["element_count"] += details.get("element_count") or 0
+            sample = entry["unexpected_sample"]
+            sample += [_plain(v) for v in details.get("partial_unexpected_list") or []][: SAMPLE_SIZE - len(sample)]
+        if details.get("observed_value") is not None:
+            entry["observed_value"] = _plain(details["observed_value"])
+        entry["exception"] = entry["exception"] or _exception_message(result)
+
+
+def gx_context(results_dir: Path | None = None, site_dir: Path | None = None):
+    """An ephemeral GX context: no analytics, no progress bars; validation results kept in
+    `results_dir` when given, a Data Docs site written to `site_dir` when given."""
+    gx, _, _ = _gx()
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    defaults = InMemoryStoreBackendDefaults()
+    stores = dict(defaults.stores)
+    if results_dir is not None:
+        stores[defaults.validation_results_store_name] = {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(results_dir)},
+        }
+    sites = {}
+    if site_dir is not None:
+        sites[DATA_DOCS_SITE] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(store_backend_defaults=defaults, stores=stores, data_docs_sites=sites,
+                               analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def validate(suite, frames: Iterable[pl.DataFrame], run_name: str, parameters: dict | None = None,
+             results_dir: Path | None = None) -> Validation:
+    """Run `suite` on each frame; the results of `run_name` replace earlier ones in `results_dir`."""
+    gx, _, _ = _gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    started = time.perf_counter()
+    if results_dir is not None:
+        shutil.rmtree(results_dir / suite.name / run_name, ignore_errors=True)
+    context = gx_context(results_dir)
+    suite = context.suites.add(suite)
+    datasource = context.data_sources.add_pandas("frames")
+    validation = Validation(suite=suite.name, run_name=run_name)
+    for number, frame in enumerate(frames, start=1):
+        batch = datasource.add_dataframe_asset(f"{suite.name}.part{number}").add_batch_definition_whole_dataframe(
+            "whole frame")
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{suite.name}.part{number}", data=batch, suite=suite))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = definition.run(
+                batch_parameters={"dataframe": to_pandas(frame)}, expectation_parameters=parameters or {},
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+                run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(timezone.utc)))
+        validation.batches += 1
+        validation.rows += frame.height
+        validation.evaluated = max(validation.evaluated, result.statistics["evaluated_expectations"])
+        validation.success = validation.success and result.success
+        _add_failures(validation, result)
+    validation.seconds = time.perf_counter() - started
+    return validation
+
+
+def check_metadata(validation: Validation) -> dict:
+    """What a Dagster check shows: every failed expectation with its count of unexpected values."""
+    return {
+        "suite": validation.suite,
+        "scope": validation.run_name,
+        "rows_validated": validation.rows,
+        "batches": validation.batches,
+        "evaluated_expectations": validation.evaluated,
+        "failed_expectation_count": len(validation.failures),
+        "failed_expectations": validation.failed_expectations,
+        "failures": "\n".join(validation.summary_lines()) or "none",
+        "seconds": round(validation.seconds, 3),
+    }
+
+
+OFFLINE_STYLE = """<style>
+body { font-family: sans-serif; margin: 1rem; }
+table { border-collapse: collapse; margin: 0.5rem 0; }
+td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; }
+.modal, .d-none, .navbar-toggler, .ge-walkthrough-modal { display: none; }
+.row { display: flex; flex-wrap: wrap; } .col-md-2 { flex: 0 0 16%; } .col-md-10 { flex: 1 1 70%; }
+.sticky { position: static !important; }
+.text-success { color: #1a7f37; } .text-danger { color: #b42318; }
+.fa-check-circle::before { content: "✔"; } .fa-times::before { content: "✘"; }
+.fa-exclamation-triangle::before { content: "⚠"; } .fa-question-circle::before { content: "?"; }
+.fa-comment::before { content: "“"; }
+</style>"""
+_REMOTE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.IGNORECASE)
+_REMOTE_LINK = re.compile(r'<link[^>]*\shref="https?://[^"]*"[^>]*>\s*', re.IGNORECASE)
+_GX_IMAGE = re.compile(re.escape(GX_ASSET_HOST) + r"([\w.\-]+)(\?[\w.\-=&]*)?")
+_REMOTE_IMAGE = re.compile(r'<img[^>]*\ssrc="https?://[^"]*"[^>]*>', re.IGNORECASE)
+
+
+def make_offline(site_dir: Path) -> int:
+    """Drop what GX's pages load from CDNs (Bootstrap, jQuery, Vega, Font Awesome: GX ships no
+    local copy) and point its logo at the copy in the site's static folder; returns pages fixed."""
+    images = site_dir / "static" / "images"
+    pages = 0
+    for page in site_dir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        depth = len(page.relative_to(site_dir).parts) - 1
+
+        def local_image(match: re.Match) -> str:
+            name = match.group(1)
+            return "../" * depth + f"static/images/{name}" if (images / name).is_file() else match.group(0)
+
+        fixed = _REMOTE_SCRIPT.sub("", text)
+        fixed = _REMOTE_LINK.sub("", fixed)
+        fixed = _GX_IMAGE.sub(local_image, fixed)
+        fixed = _REMOTE_IMAGE.sub("", fixed)
+        fixed = fixed.replace("</head>", OFFLINE_STYLE + "</head>", 1)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
+            pages += 1
+    return pages
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    suite: str
+    run_name: str
+    run_time: str
+    batch: str
+    success: bool
+    evaluated: int
+    failed: int
+    page: str
+
+
+def stored_results(context) -> list[StoredResult]:
+    """The validation results in the context's store, with the Data Docs page each one gets."""
+    store = context.validation_results_store
+    found = []
+    for key in store.list_keys():
+        result = store.get(key)
+        parts = [*key.expectation_suite_identifier.to_tuple(), key.run_id.to_tuple()[0],
+                 key.run_id.to_tuple()[1], key.batch_identifier]
+        found.append(StoredResult(
+            suite=key.expectation_suite_identifier.name, run_name=key.run_id.run_name or "",
+            run_time=key.run_id.run_time.isoformat(timespec="seconds"), batch=key.batch_identifier,
+            success=bool(result.success), evaluated=result.statistics.get("evaluated_expectations", 0),
+            failed=result.statistics.get("unsuccessful_expectations", 0),
+            page="validations/" + "/".join(quote(str(p)) for p in parts) + ".html"))
+    return sorted(found, key=lambda r: (r.suite, r.run_name, r.batch))
+
+
+def _index_page(suites: list[str], results: list[StoredResult]) -> str:
+    suite_rows = "".join(f'<li><a href="expectations/{quote(s)}.html">{html.escape(s)}</a></li>' for s in suites)
+    result_rows = "".join(
+        f"<tr><td>{'通过 passed' if r.success else '<strong>未通过 failed</strong>'}</td>"
+        f"<td>{html.escape(r.suite)}</td><td>{html.escape(r.run_name)}</td><td>{html.escape(r.batch)}</td>"
+        f"<td>{r.evaluated}</td><td>{r.failed}</td><td>{html.escape(r.run_time)}</td>"
+        f'<td><a href="{r.page}">详情 details</a></td></tr>' for r in results)
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>数据质量校验 Data Docs</title>{OFFLINE_STYLE}</head>
+<body>
+<h1>数据质量校验（Great Expectations Data Docs）</h1>
+<p>每个校验套件由规则表与指标表自动生成；下表为每个套件在每一轮次（分批）最近一次的校验结果。
+Suites are generated from the rule table and the marts' invariants; below, the latest validation of
+every suite, wave and batch.</p>
+<h2>校验套件 Expectation suites</h2><ul>{suite_rows}</ul>
+<h2>校验结果 Validation results</h2>
+<table><thead><tr><th>结果 Status</th><th>套件 Suite</th><th>范围 Scope</th><th>批次 Batch</th>
+<th>期望数 Evaluated</th><th>未通过 Failed</th><th>时间 Run time (UTC)</th><th></th></tr></thead>
+<tbody>{result_rows or '<tr><td colspan="8">尚无校验结果 no validation yet</td></tr>'}</tbody></table>
+</body></html>
+"""
+
+
+def prune_results(results_dir: Path, waves: Iterable[str]) -> list[str]:
+    """Drop stored results of waves that are gone from the warehouse; returns what was dropped."""
+    keep = set(waves)
+    dropped = []
+    for scope in sorted(results_dir.glob("*/*")):
+        if scope.is_dir() and re.fullmatch(WAVE_PATTERN, scope.name) and scope.name not in keep:
+            shutil.rmtree(scope)
+            dropped.append(f"{scope.parent.name}/{scope.name}")
+    return dropped
+
+
+def build_data_docs(results_dir: Path, site_dir: Path, suites: list) -> list[StoredResult]:
+    """Rebuild the static site in `site_dir` from the suites and the stored results, readable offline.
+
+    GX's own index draws its tables with Bootstrap Table from a CDN, so `index.html` is
+    replaced by a static page that lists the same suites and results.
+    """
+    shutil.rmtree(site_dir, ignore_errors=True)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    context = gx_context(results_dir, site_dir)
+    for suite in suites:
+        context.suites.add(suite)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    results = stored_results(context)
+    make_offline(site_dir)
+    (site_dir / "index.html").write_text(_index_page([s.name for s in suites], results), encoding="utf-8")
+    return results

@@ -1,0 +1,246 @@
+"""The report site's interface strings, Chinese first, each with its English twin.
+
+Metric, category and division names do not live here: they come from the metric catalogue
+and the reference files, so a label is stated once.
+"""
+
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+
+UI: dict[str, tuple[str, str]] = {
+    "site_title": ("内蒙古自治区中小学教师减负监测", "Inner Mongolia teacher burden-reduction monitoring"),
+    "site_subtitle": ("《内蒙古自治区中小学教师减负清单》（厅发〔2020〕3号）26项措施落实情况动态监测",
+                      "Dynamic monitoring of the 26 measures of the Inner Mongolia list to reduce "
+                      "teachers' burden (2020)"),
+    "page_index": ("报告目录", "Reports"),
+    "page_overview": ("总览", "Overview"),
+    "page_trends": ("趋势", "Trends"),
+    "page_breakdowns": ("负担构成", "Breakdowns"),
+    "page_inspection": ("督查检查减半目标", "Inspection target"),
+    "page_alerts": ("预警", "Alerts"),
+    "page_quality": ("数据质量", "Data quality"),
+    "page_leagues": ("盟市", "Leagues"),
+    "other_language": ("English", "中文"),
+    "sep": ("；", "; "),
+    "latest": ("最新轮次", "Latest wave"),
+    "wave": ("轮次", "Wave"),
+    "wave_set": ("报告轮次", "Report wave"),
+    "baseline": ("基线轮次", "Baseline wave"),
+    "region": ("全区", "Region"),
+    "league": ("盟市", "League / city"),
+    "county": ("旗县（市、区）", "County"),
+    "estimate": ("估计值", "Estimate"),
+    "interval": ("95%置信区间", "95% interval"),
+    "n_resp": ("应答人数", "Respondents"),
+    "n_schools": ("报送学校数", "Reporting schools"),
+    "no_waves": ("仓库中尚无任何轮次的数据。请先放入问卷与报表文件并运行 jianfu run。",
+                 "The warehouse holds no wave yet. Drop survey and report files in the landing folders "
+                 "and run jianfu run."),
+    "index_intro": ("每一轮次一套报告，另有“最新轮次”一套；每页均有中英文两个版本。",
+                    "One set of reports per wave plus a 'latest' set; every page exists in Chinese "
+                    "and English."),
+    "index_pages": ("页面", "Pages"),
+    "index_league_pages": ("盟市页面", "League pages"),
+    "fn_suppressed": ("‡ 已抑制：应答人数少于10人，或为防止由上级与其他单元推算出小样本数值而一并抑制。"
+                      "不表示数值为零。",
+                      "‡ Suppressed: fewer than 10 respondents, or withheld so that a small cell cannot "
+                      "be derived from its parent and siblings. It does not mean zero."),
+    "fn_missing": ("— 本轮无数据。", "— No data in this wave."),
+    "fn_caution": ("* 相对标准误不低于30%，请谨慎解读。", "* Relative standard error of 30% or more: read with care."),
+    "fn_interval": ("教师指标为调查加权估计，方括号内为95%置信区间（分层：盟市×学段；整群：学校）。"
+                    "学校报表指标为报送学校的全数统计，没有抽样区间。",
+                    "Teacher figures are survey-weighted estimates with 95% intervals in brackets "
+                    "(strata: league × school level; clusters: schools). School-report figures count "
+                    "every reporting school and carry no sampling interval."),
+    "source_survey": ("来源：教师问卷，{wave}轮，n = {n}", "Source: teacher survey, wave {wave}, n = {n}"),
+    "source_survey_waves": ("来源：教师问卷，{first}至{last}轮，共{k}轮，每轮n = {n_min}–{n_max}",
+                            "Source: teacher survey, waves {first} to {last} ({k} waves), n = {n_min}–{n_max} "
+                            "per wave"),
+    "source_school": ("来源：学校报表，{wave}轮，报送学校n = {n}", "Source: school reports, wave {wave}, n = {n} schools"),
+    "source_school_vs": ("来源：学校报表，{wave}轮（报送学校n = {n}）对比基线{baseline}轮（n = {n0}）",
+                         "Source: school reports, wave {wave} (n = {n} schools) against baseline {baseline} "
+                         "(n = {n0} schools)"),
+    "source_quality": ("来源：数据仓库入库记录，{wave}轮，接收n = {n}行",
+                       "Source: warehouse load records, wave {wave}, n = {n} rows received"),
+    "hover_suppressed": ("已抑制（‡）", "suppressed (‡)"),
+    "hover_census": ("全数统计，无抽样区间", "a full count: no sampling interval"),
+    "no_rows": ("无记录。", "None."),
+    "kpi_hours": ("周非教学负担时长", "Weekly non-teaching hours"),
+    "kpi_felt": ("减负获得感净值", "Net felt reduction"),
+    "kpi_inspection": ("校均督查检查次数较基线减少", "Inspections per school, reduction from baseline"),
+    "kpi_alerts": ("本轮预警", "Alerts this wave"),
+    "kpi_target": ("目标：减少50%以上", "Target: down by at least 50%"),
+    "kpi_met": ("已达标", "met"),
+    "kpi_not_met": ("未达标", "not met"),
+    "kpi_per_school": ("本轮{now}{unit}，基线{baseline}轮{base}{unit}", "{now} {unit} now, {base} in {baseline}"),
+    "kpi_vs_baseline": ("基线{baseline}轮：{value}", "Baseline {baseline}: {value}"),
+    "kpi_high": ("其中高级别{n}条", "{n} of them high severity"),
+    "overview_intro": ("本页对比{wave}轮与基线{baseline}轮的全区情况。教师问卷指标给出95%置信区间；"
+                       "“减负获得感净值”为感到负担减轻与感到加重的教师比例之差。",
+                       "This page compares wave {wave} with the baseline wave {baseline} for the whole "
+                       "region. Teacher figures carry 95% intervals; the net felt reduction is the share "
+                       "feeling a lighter burden minus the share feeling a heavier one."),
+    "chart_region_compare": ("全区：{wave}轮与基线{baseline}轮对比", "Region: wave {wave} against baseline {baseline}"),
+    "chart_league_hours": ("各盟市周非教学负担时长（{wave}轮）", "Weekly non-teaching hours by league (wave {wave})"),
+    "chart_league_felt": ("各盟市减负获得感净值（{wave}轮）", "Net felt reduction by league (wave {wave})"),
+    "chart_trends": ("各盟市趋势：测得的负担与感受到的减负（至{wave}轮）",
+                     "Trends by league: measured burden and felt reduction (to wave {wave})"),
+    "trends_intro": ("左列为教师报告的每周非教学负担时长（越低越好），右列为减负获得感净值（越高越好）。"
+                     "阴影为95%置信区间；‡ 表示该轮数据已抑制。方向判定采用Mann-Kendall检验（5%水平）。",
+                     "Left: weekly non-teaching hours reported by teachers (lower is better); right: net "
+                     "felt reduction (higher is better). Shading is the 95% interval; ‡ marks a suppressed "
+                     "wave. Direction from a Mann-Kendall test at 5%."),
+    "chart_categories": ("各盟市周非教学负担时长的构成（{wave}轮）",
+                         "Weekly non-teaching hours by category and league (wave {wave})"),
+    "chart_heatmap": ("各盟市清单26条所列情形发生比例（{wave}轮）",
+                      "Share of teachers experiencing each of the 26 list items, by league (wave {wave})"),
+    "breakdowns_intro": ("上图按清单五类负担拆分教师每周非教学时长；下图为教师报告经历清单各条所禁止或限制情形的比例，"
+                         "【红线】标注清单中写明“严禁”的11条，红框为比例达到5%预警阈值的单元。",
+                         "Top: weekly non-teaching hours split into the list's five categories. Bottom: share "
+                         "of teachers who experienced what each list item forbids or limits; [red line] marks "
+                         "the items the list strictly prohibits (严禁), and red boxes the cells at or above the "
+                         "5% alert threshold."),
+    "red_line": ("红线", "red line"),
+    "red_line_tag": ("【红线】", "[red line] "),
+    "item_no": ("第{no}条", "Item {no}"),
+    "item": ("清单条目", "List item"),
+    "items_table": ("清单26条", "The 26 list items"),
+    "category": ("类别", "Category"),
+    "axis_league": ("盟市", "League / city"),
+    "axis_item": ("清单条目", "List item"),
+    "axis_wave": ("轮次（年-月）", "Wave (year-month)"),
+    "axis_reduction": ("较基线减少（%）", "Reduction from baseline (%)"),
+    "axis_rows": ("拒收行数（行）", "Rejected rows (rows)"),
+    "axis_share_colour": ("发生比例", "Share"),
+    "chart_inspection": ("各盟市校均督查检查次数较基线减少幅度（{wave}轮，目标≥50%）",
+                         "Reduction of inspections per school from baseline by league (wave {wave}; target ≥ 50%)"),
+    "inspection_intro": ("清单要求对中小学校和教师的督查检查评比考核事项“在现有基础上减少50%以上”。"
+                         "此处以学校报表中的校均督查检查次数衡量，基线为{baseline}轮。",
+                         "The list requires inspection and assessment items for schools and teachers to be "
+                         "cut 'by at least 50% from the current level'. Measured here by inspections per "
+                         "school from the school reports, against the baseline wave {baseline}."),
+    "target_line": ("目标：减少50%", "Target: −50%"),
+    "target_met": ("是否达标", "Target met"),
+    "per_school_now": ("本轮校均次数", "Per school, this wave"),
+    "per_school_base": ("基线校均次数", "Per school, baseline"),
+    "reduction": ("减少幅度", "Reduction"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "alerts_intro": ("预警规则逐盟市评估。点击表头排序，用下拉框按规则、盟市和轮次筛选。",
+                     "Alert rules are evaluated per league. Click a column heading to sort; use the "
+                     "menus to filter by rule, league and wave."),
+    "filter_all": ("全部", "All"),
+    "rule": ("规则", "Rule"),
+    "severity": ("级别", "Severity"),
+    "message": ("说明", "Message"),
+    "value": ("数值", "Value"),
+    "quality_intro": ("本页说明数据从何而来、哪些被拒收及原因。拒收行按原因汇总，不展示任何原始记录。",
+                      "Where the data came from and what was rejected, and why. Rejected rows are counted "
+                      "by reason; no raw record is shown."),
+    "chart_completeness": ("各盟市学校报表填报率（各轮次）", "School-report reporting rate by league and wave"),
+    "chart_rejected": ("拒收行数（按原因，{wave}轮）", "Rejected rows by reason (wave {wave})"),
+    "completeness_table": ("各盟市填报率", "Reporting rate by league"),
+    "loads_table": ("各轮次入库情况", "Rows received per wave"),
+    "source": ("数据来源", "Source"),
+    "rows_received": ("接收行数", "Rows received"),
+    "rows_accepted": ("入库行数", "Rows accepted"),
+    "rows_rejected": ("拒收行数", "Rows rejected"),
+    "schools_expected": ("应报学校", "Schools expected"),
+    "schools_reporting": ("已报学校", "Schools reporting"),
+    "completeness": ("填报率", "Reporting rate"),
+    "coverage": ("学校覆盖率", "School coverage"),
+    "rejected_reasons": ("拒收原因", "Rejection reasons"),
+    "reason": ("原因", "Reason"),
+    "rows": ("行数", "Rows"),
+    "rejected_files": ("无法读取的文件", "Unreadable files"),
+    "file": ("文件", "File"),
+    "outliers": ("异常值", "Outliers"),
+    "source_consistency": ("问卷与报表一致性", "Survey and report consistency"),
+    "completeness_intro": ("填报率为已报送学校报表的学校占名录学校的比例，低于80%触发预警；按时率为在截止日期前报送的学校比例。",
+                           "Reporting rate: schools that sent an accepted school report over the schools in the "
+                           "register; under 80% raises an alert. On time: schools that reported by the due date."),
+    "on_time_share": ("按时报送率", "Reported on time"),
+    "outliers_intro": ("学校报表数值明显偏离本校历史或同旗县学校（修正z分数绝对值大于3.5）的学校数，按盟市和指标汇总，待逐一核实。",
+                       "Schools whose reported counts lie far from their own history or their county peers "
+                       "(modified z-score beyond 3.5), counted per league and count, for follow-up."),
+    "consistency_intro": ("学校上报的校均督查检查次数与教师报告的次数之比；比值高于2或低于0.5视为不一致。",
+                          "Inspections per school as the schools report them against the number teachers "
+                          "report; a ratio above 2 or below 0.5 is flagged."),
+    "outlier_schools": ("涉及学校数", "Schools with an outlier"),
+    "outlier_open": ("其中待核实", "Awaiting follow-up"),
+    "ratio": ("比值", "Ratio"),
+    "flagged": ("是否不一致", "Flagged"),
+    "schools_compared": ("比对学校数", "Schools compared"),
+    "schools_flagged": ("不一致学校数", "Schools flagged"),
+    "quality_extra_missing": ("该质量表尚未生成。", "This quality table has not been built yet."),
+    "data_docs": ("Great Expectations 数据文档（逐项校验结果）", "Great Expectations Data Docs (every validation)"),
+    "data_docs_missing": ("数据文档尚未生成。", "Data Docs have not been built yet."),
+    "wave_null": ("轮次缺失或格式错误", "wave missing or malformed"),
+    "league_intro": ("{league}各旗县（市、区）{wave}轮情况；教师指标附95%置信区间。",
+                     "Counties of {league}, wave {wave}; teacher figures with 95% intervals."),
+    "chart_county": ("{league}各旗县：周非教学负担时长与减负获得感净值（{wave}轮）",
+                     "Counties of {league}: weekly non-teaching hours and net felt reduction (wave {wave})"),
+    "chart_league_trend": ("{league}：测得的负担与感受到的减负（至{wave}轮）",
+                           "{league}: measured burden and felt reduction (to wave {wave})"),
+    "county_table": ("各旗县指标", "County figures"),
+    "league_alerts": ("本盟市预警（{wave}轮）", "Alerts for this league (wave {wave})"),
+    "footnotes": ("说明", "Notes"),
+    "generated_from": ("由 jianfu 流水线依据数据仓库汇总表生成；仅含汇总数据。",
+                       "Built by the jianfu pipeline from the warehouse marts; aggregates only."),
+}
+
+RULES: dict[str, tuple[str, str]] = {
+    "red_line_item": ("红线事项发生", "Red-line item occurring"),
+    "burden_rebound": ("负担反弹", "Burden rebound"),
+    "inspection_target_missed": ("督查检查未减半", "Inspection target missed"),
+    "secondment_over_6m": ("借用超过半年", "Secondment over six months"),
+    "low_completeness": ("填报率偏低", "Low reporting rate"),
+    "not_felt": ("减负教师无感", "Reduction not felt"),
+    "paper_reduction": ("疑似纸面减负", "Reduction on paper only"),
+}
+
+SEVERITY: dict[str, tuple[str, str]] = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
+
+DIRECTION: dict[str, tuple[str, str]] = {
+    "improving": ("改善", "improving"),
+    "worsening": ("恶化", "worsening"),
+    "no_change": ("无显著变化", "no significant change"),
+}
+
+SOURCES: dict[str, tuple[str, str]] = {
+    "teacher_survey": ("教师问卷", "Teacher survey"),
+    "school_report": ("学校报表", "School report"),
+}
+
+REJECT_KINDS: dict[str, tuple[str, str]] = {
+    "missing": ("必填项缺失", "required value missing"),
+    "malformed": ("格式错误", "malformed value"),
+    "not_allowed": ("取值不在允许范围", "value not allowed"),
+    "out_of_range": ("数值越界", "value out of range"),
+    "unknown_school": ("学校代码不在名录中", "unknown school"),
+    "duplicate_response_id": ("应答编号重复", "duplicate response id"),
+    "superseded": ("被更晚的报表替代", "superseded by a later report"),
+}
+
+SCHOOL_COUNTS: dict[str, tuple[str, str]] = {
+    "n_inspections": ("督查检查次数", "Inspections"),
+    "n_inspections_unapproved": ("未经审批的督查检查次数", "Unapproved inspections"),
+    "n_campus_events": ("进校园活动次数", "Campus events"),
+    "n_forms_requests": ("填表要求次数", "Form requests"),
+    "n_nonteaching_meetings": ("非教学会议次数", "Non-teaching meetings"),
+    "n_social_exams": ("社会考试次数", "Social exams"),
+}
+
+def text(key: str, lang: str, **values) -> str:
+    """The UI string `key` in `lang`, with `values` filled in."""
+    template = UI[key][LANGS.index(lang)]
+    return template.format(**values) if values else template
+
+
+def label(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str:
+    """A coded value's name in `lang`; an unknown code shows as itself."""
+    if key is None:
+        return "—"
+    pair = table.get(key)
+    return pair[LANGS.index(lang)] if pair else key

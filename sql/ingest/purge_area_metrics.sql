@@ -1,7 +1,0 @@
--- Metrics of waves that no longer have a landing row in either source.
-delete from marts.area_metrics
-where wave not in (
-    select trim(wave) from landing.teacher_survey_rows where wave is not null
-    union
-    select trim(wave) from landing.school_report_rows where wave is not null
-)
