@@ -47,10 +47,23 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance,
     result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
                                     run_config=QUIET_CONSOLE)
     if not result.success:
+        failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
         failure = next((e for e in result.all_events if e.is_step_failure), None)
-        message = _root_cause(failure.event_specific_data.error) if failure else "run failed"
+        if failed_checks:
+            message = "; ".join(_check_summary(c) for c in failed_checks)
+        else:
+            message = _root_cause(failure.event_specific_data.error) if failure else "run failed"
         raise FatalPipelineError(f"{job.name}{' ' + partition_key if partition_key else ''}: {message}")
     return result
+
+
+def _check_summary(evaluation) -> str:
+    """'check X failed: expectation(column): 3 unexpected; …' on one line, for the terminal."""
+    metadata = evaluation.metadata
+    detail = metadata.get("failures") or metadata.get("violations") or metadata.get("mismatches")
+    text = str(getattr(detail, "value", detail or "")).replace("- `", "").replace("`", "")
+    text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    return f"check {evaluation.check_name} failed" + (f": {text[:300]}" if text else "")
 
 
 def _root_cause(error) -> str:
