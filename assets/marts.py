@@ -19,6 +19,14 @@ def data_quality(jianfu: JianfuResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": rows})
 
 
+@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[teacher_survey_staged, reference_tables])
+def metrics_not_collected(jianfu: JianfuResource) -> dg.MaterializeResult:
+    """marts.metrics_not_collected: metrics whose question the area's files lacked, shown as "not collected"."""
+    with jianfu.connect() as conn:
+        rows = replace_table(conn, "marts.metrics_not_collected", "marts/metrics_not_collected.sql")
+    return dg.MaterializeResult(metadata={"rows": rows})
+
+
 def _violations(jianfu: JianfuResource, query: str, params: dict | None = None) -> dg.AssetCheckResult:
     """Passes when `query` returns no rows; up to 20 offending rows go into the metadata."""
     with jianfu.connect(read_only=True) as conn:

@@ -5,13 +5,12 @@ The Great Expectations checks are blocking: a failed expectation stops every dow
 asset of the run, so no mart or report is built on data that broke a rule.
 """
 
-import warnings
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines import expectations
-from pipelines.partitions import DUCKDB_POOL, waves_partitions
+from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
 from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY
 from pipelines.warehouse import replace_table, replace_wave
@@ -67,18 +66,6 @@ def source_consistency(jianfu: JianfuResource, monitoring: MonitoringConfig) -> 
     return dg.MaterializeResult(metadata={"rows": rows, "flagged": dg.MetadataValue.json(flagged)})
 
 
-def _wave_check(asset):
-    """A blocking check of one wave partition (Dagster's partitioned checks are in preview).
-
-    Checks read DuckDB, which no process may open while another one writes it: hence the pool.
-    """
-    def decorate(fn):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", dg.PreviewWarning)
-            return dg.asset_check(asset=asset, blocking=True, partitions_def=waves_partitions, pool=DUCKDB_POOL)(fn)
-    return decorate
-
-
 def _result(validation: expectations.Validation) -> dg.AssetCheckResult:
     metadata = expectations.check_metadata(validation)
     metadata["failed_expectations"] = dg.MetadataValue.json(metadata["failed_expectations"])
@@ -106,21 +93,21 @@ def _check_staged(context: dg.AssetCheckExecutionContext, jianfu: JianfuResource
                      wave, {"wave": wave}, with_school_codes=True)
 
 
-@_wave_check(teacher_survey_staged)
+@wave_check(teacher_survey_staged)
 def teacher_survey_staged_expectations(context: dg.AssetCheckExecutionContext,
                                        jianfu: JianfuResource) -> dg.AssetCheckResult:
     """The wave's staged teacher rows meet the GX suite generated from the rule table."""
     return _check_staged(context, jianfu, TEACHER_SURVEY)
 
 
-@_wave_check(school_report_staged)
+@wave_check(school_report_staged)
 def school_report_staged_expectations(context: dg.AssetCheckExecutionContext,
                                       jianfu: JianfuResource) -> dg.AssetCheckResult:
     """The wave's staged school reports meet the GX suite generated from the rule table."""
     return _check_staged(context, jianfu, SCHOOL_REPORT)
 
 
-@_wave_check(area_metrics)
+@wave_check(area_metrics)
 def area_metrics_expectations(context: dg.AssetCheckExecutionContext, jianfu: JianfuResource,
                               monitoring: MonitoringConfig) -> dg.AssetCheckResult:
     """The wave's cells keep their ranges, intervals and disclosure control (GX suite)."""

@@ -11,7 +11,7 @@ from pipelines.sensors import build_landing_sensor
 ASSET_MODULES = [ingest, staging, marts, quality, reports]
 
 
-def build_definitions(data_dir: str = "", baseline_wave: str = "") -> dg.Definitions:
+def build_definitions(data_dir: str = "", baseline_wave: str = "", lock_timeout: float = 60.0) -> dg.Definitions:
     """Definitions bound to one data directory (empty: $JIANFU_DATA_DIR or data/)."""
     assets = dg.load_assets_from_modules(ASSET_MODULES)
     checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
@@ -34,7 +34,7 @@ def build_definitions(data_dir: str = "", baseline_wave: str = "") -> dg.Definit
         jobs=[ingest_job, wave_job, monitoring_job, refresh_job],
         schedules=[build_refresh_schedule(refresh_job)],
         sensors=[build_landing_sensor(refresh_job)],
-        resources={"jianfu": JianfuResource(data_dir=data_dir),
+        resources={"jianfu": JianfuResource(data_dir=data_dir, lock_timeout=lock_timeout),
                    "monitoring": MonitoringConfig(baseline_wave=baseline_wave)},
     )
 

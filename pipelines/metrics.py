@@ -89,6 +89,20 @@ METRICS: tuple[Metric, ...] = tuple(_catalogue())
 METRIC_BY_NAME = {m.name: m for m in METRICS}
 
 
+def metric_columns(metric: Metric) -> tuple[str, ...]:
+    """The landing columns a teacher metric is computed from: without them it is "not collected"."""
+    hours = tuple(f"hours_cat{i}" for i in CATEGORY_LABELS)
+    derived = {"hours_nonteaching": hours, "nonteaching_share": (*hours, "hours_total"),
+               "felt_lighter_share": ("felt_change",), "felt_heavier_share": ("felt_change",),
+               "felt_net": ("felt_change",), "focus_share": ("focus_on_teaching",)}
+    return derived.get(metric.name, (metric.name,))
+
+
+def metric_column_rows() -> list[tuple[str, str]]:
+    """Rows of `meta.metric_columns` for the teacher metrics."""
+    return [(m.name, c) for m in METRICS if m.source == "teacher_survey" for c in metric_columns(m)]
+
+
 def metric_rows() -> list[tuple]:
     """Rows of `meta.metrics`."""
     return [tuple(getattr(m, f.name) for f in fields(Metric)) for m in METRICS]

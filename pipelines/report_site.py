@@ -27,13 +27,14 @@ from pipelines.metrics import CATEGORY_LABELS, METRIC_BY_NAME, Thresholds
 from pipelines.report_text import (DIRECTION, LANGS, REJECT_KINDS, RULES,
                                    SCHOOL_COUNTS, SEVERITY, SOURCES, label, text)
 from pipelines.resources import load_sql
+from pipelines.rules import WAVE_PATTERN
 
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 SUPPRESSED = "‡"
 MISSING = "—"
 CAUTION = "*"
 LATEST = "latest"
-WAVE_PATTERN = re.compile(r"^\d{4}-\d{2}$")
+WAVE_KEY = re.compile(WAVE_PATTERN)
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ITEMS = tuple(f"item_{i:02d}" for i in range(1, 27))
@@ -83,7 +84,14 @@ class ReportData:
     @property
     def waves(self) -> list[str]:
         found = set(self.metrics["wave"].to_list()) | set(self.loads["wave"].drop_nulls().to_list())
-        return sorted(w for w in found if w and WAVE_PATTERN.match(w))
+        return sorted(w for w in found if w and WAVE_KEY.fullmatch(w))
+
+    @property
+    def latest_wave(self) -> str | None:
+        """The latest wave with accepted teacher responses: a stray row of a later wave is not "latest"."""
+        taught = self.loads.filter((pl.col("source") == "teacher_survey") & (pl.col("rows_accepted") > 0))
+        waves = sorted(w for w in taught["wave"].drop_nulls().to_list() if w in self.waves)
+        return waves[-1] if waves else (self.waves[-1] if self.waves else None)
 
     @property
     def region(self) -> str:
@@ -196,12 +204,28 @@ def format_value(metric: str, value: float | None) -> str:
     return {"per_school": f"{value:.2f}", "total": f"{value:.0f}"}.get(kind, f"{value:.1f}")
 
 
-def format_cell(metric: str, cell: dict | None) -> str:
-    """A published cell as 'estimate [low–high]', a suppressed one as ‡, an absent one as —."""
+def absent_mark(cell: dict | None, lang: str) -> str:
+    """What stands where no estimate is shown: not collected, suppressed (‡) or no data (—)."""
     if cell is None:
         return MISSING
-    if cell["suppressed"]:
-        return SUPPRESSED
+    return text("not_collected", lang) if cell.get("not_collected") else SUPPRESSED
+
+
+def absent_hover(cell: dict | None, lang: str) -> str:
+    if cell is None:
+        return text("fn_missing", lang)
+    return text("hover_not_collected", lang) if cell.get("not_collected") else text("hover_suppressed", lang)
+
+
+def format_cell(metric: str, cell: dict | None, lang: str = "zh") -> str:
+    """A published cell as 'estimate [low–high]', a suppressed one as ‡, an absent one as —.
+
+    A metric whose question was not in the area's files reads "not collected", never ‡.
+    """
+    if cell is None:
+        return MISSING
+    if cell["suppressed"] or cell.get("not_collected"):
+        return absent_mark(cell, lang)
     if cell["estimate"] is None:
         return MISSING
     shown = format_value(metric, cell["estimate"])
@@ -296,9 +320,9 @@ class Page:
 
 def metric_cell(metric: str, cell: dict | None, lang: str) -> Cell:
     """A table cell of a metric: sortable by its estimate, ‡ explained in its tooltip."""
-    shown = format_cell(metric, cell)
-    if shown == SUPPRESSED:
-        return Cell(shown, None, "suppressed", text("hover_suppressed", lang))
+    shown = format_cell(metric, cell, lang)
+    if cell is not None and (cell["suppressed"] or cell.get("not_collected")):
+        return Cell(shown, None, "suppressed", absent_hover(cell, lang))
     return Cell(shown, None if cell is None else cell["estimate"], "num")
 
 
@@ -360,8 +384,8 @@ def _add_dots(fig: go.Figure, data: ReportData, wave: str, metric: str, areas: l
     for name, cell in cells:
         if not _published(cell):
             fig.add_annotation(x=0.01, xref=f"{xref} domain", y=name, yref=yref, showarrow=False, xanchor="left",
-                               text=SUPPRESSED if cell else MISSING, font={"size": 15, "color": COLOURS["red"]},
-                               hovertext=text("hover_suppressed", lang) if cell else text("fn_missing", lang))
+                               text=absent_mark(cell, lang), font={"size": 15, "color": COLOURS["red"]},
+                               hovertext=absent_hover(cell, lang))
     parent_cell = data.cell(wave, parent, metric)
     if _published(parent_cell):
         value = parent_cell["estimate"]
@@ -412,9 +436,9 @@ def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str)
         for w, cell in zip(waves, cells):
             if not _published(cell):
                 fig.add_annotation(x=w, y=0.1, xref=_axis_ref("x", col), yref=f"{_axis_ref('y', col)} domain",
-                                   text=SUPPRESSED if cell else MISSING, showarrow=False,
+                                   text=absent_mark(cell, lang), showarrow=False,
                                    font={"size": 15, "color": COLOURS["red"]},
-                                   hovertext=text("hover_suppressed", lang) if cell else text("fn_missing", lang))
+                                   hovertext=absent_hover(cell, lang))
                 continue
             colour = COLOURS["baseline"] if w == baseline and w != wave else COLOURS["measured"]
             low = cell["ci_low"] if cell["ci_low"] is not None else cell["estimate"]
@@ -504,9 +528,8 @@ def trend_figure(data: ReportData, wave: str, areas: list[str], lang: str, title
                 if shown is None:
                     fig.add_annotation(x=w, xref=_axis_ref("x", index), y=0.12,
                                        yref=f"{_axis_ref('y', index)} domain", showarrow=False,
-                                       text=SUPPRESSED if cell else MISSING, font={"size": 14, "color": COLOURS["red"]},
-                                       hovertext=f"{w}: " + (text("hover_suppressed", lang) if cell
-                                                             else text("fn_missing", lang)))
+                                       text=absent_mark(cell, lang), font={"size": 14, "color": COLOURS["red"]},
+                                       hovertext=f"{w}: " + absent_hover(cell, lang))
             unit_title = metric_unit(metric, lang) + (("，%" if lang == "zh" else ", %") if _is_share(metric) else "")
             fig.update_yaxes(title_text=unit_title, title_standoff=4, row=row, col=col, **_axis_format(metric))
             fig.update_xaxes(type="category", categoryorder="array", categoryarray=waves, tickangle=0,
@@ -535,10 +558,11 @@ def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) ->
             hovertemplate=_hover(metric, lang).replace("<b>%{y}</b>", f"<b>%{{y}}</b> · {category}")))
     for code, name in zip(areas, names):
         total = data.cell(wave, code, "hours_nonteaching")
-        if any((c := data.cell(wave, code, m)) is None or c["suppressed"] for m in CATEGORIES):
-            fig.add_annotation(x=0.99, xref="x domain", y=name, yref="y", text=SUPPRESSED, showarrow=False,
-                               xanchor="right", font={"size": 15, "color": COLOURS["red"]},
-                               hovertext=text("hover_suppressed", lang))
+        hidden = [c for m in CATEGORIES if not _published(c := data.cell(wave, code, m))]
+        if hidden:
+            fig.add_annotation(x=0.99, xref="x domain", y=name, yref="y", text=absent_mark(hidden[0], lang),
+                               showarrow=False, xanchor="right", font={"size": 15, "color": COLOURS["red"]},
+                               hovertext=absent_hover(hidden[0], lang))
         elif total and total["estimate"] is not None:
             fig.add_annotation(x=total["estimate"], y=name, text=format_cell("hours_nonteaching", total),
                                showarrow=False, xanchor="left", xshift=4, font={"size": 11, "color": "#333"})
@@ -578,10 +602,10 @@ def item_heatmap_figure(data: ReportData, wave: str, areas: list[str], lang: str
             cell = data.cell(wave, code, metric)
             ok = _published(cell)
             z_row.append(cell["estimate"] if ok else None)
-            t_row.append(format_value(metric, cell["estimate"]) if ok else (SUPPRESSED if cell else MISSING))
+            t_row.append(format_value(metric, cell["estimate"]) if ok else absent_mark(cell, lang))
             c_row.append([cell["ci_low"] if ok else None, cell["ci_high"] if ok else None, cell["n"] if ok else None])
             if not ok:
-                marks.append((name, labels[len(z)], SUPPRESSED if cell else MISSING))
+                marks.append((name, labels[len(z)], absent_mark(cell, lang), absent_hover(cell, lang)))
         z.append(z_row)
         texts.append(t_row)
         custom.append(c_row)
@@ -595,8 +619,7 @@ def item_heatmap_figure(data: ReportData, wave: str, areas: list[str], lang: str
     if marks:
         fig.add_trace(go.Scatter(x=[m[0] for m in marks], y=[m[1] for m in marks], mode="text",
                                  text=[m[2] for m in marks], textfont={"size": 13, "color": COLOURS["red"]},
-                                 hovertext=[text("hover_suppressed", lang) if m[2] == SUPPRESSED
-                                            else text("fn_missing", lang) for m in marks],
+                                 hovertext=[m[3] for m in marks],
                                  hoverinfo="text", showlegend=False))
     for i, item in enumerate(items):
         if not item["red_line"]:
@@ -718,11 +741,11 @@ def kpis(data: ReportData, wave: str, baseline: str, lang: str) -> list[dict]:
     cards = []
     for metric, key in (("hours_nonteaching", "kpi_hours"), ("felt_net", "kpi_felt")):
         now, base = data.cell(wave, data.region, metric), data.cell(baseline, data.region, metric)
-        cards.append({"title": text(key, lang), "value": format_cell(metric, now).split(" [")[0],
+        cards.append({"title": text(key, lang), "value": format_cell(metric, now, lang).split(" [")[0],
                       "unit": "" if _is_share(metric) else metric_unit(metric, lang),
-                      "detail": (f"{text('interval', lang)} " + format_cell(metric, now).partition(" ")[2]
+                      "detail": (f"{text('interval', lang)} " + format_cell(metric, now, lang).partition(" ")[2]
                                  if now and not now["suppressed"] else ""),
-                      "foot": text("kpi_vs_baseline", lang, baseline=baseline, value=format_cell(metric, base)),
+                      "foot": text("kpi_vs_baseline", lang, baseline=baseline, value=format_cell(metric, base, lang)),
                       "n": format_n(now["n"]) if now and not now["suppressed"] else "", "status": ""})
     target = data.inspection.filter((pl.col("wave") == wave) & (pl.col("area_code") == data.region))
     row = target.row(0, named=True) if target.height else {}
@@ -949,7 +972,8 @@ def consistency_table(data: ReportData, wave: str, lang: str) -> Table:
 
 
 def _footnotes(lang: str) -> list[str]:
-    return [text("fn_suppressed", lang), text("fn_interval", lang), text("fn_caution", lang), text("fn_missing", lang)]
+    return [text("fn_suppressed", lang), text("fn_not_collected", lang), text("fn_interval", lang),
+            text("fn_caution", lang), text("fn_missing", lang)]
 
 
 def overview_page(data: ReportData, wave: str, lang: str) -> Page:
@@ -968,7 +992,7 @@ def overview_page(data: ReportData, wave: str, lang: str) -> Page:
 
 
 def trends_page(data: ReportData, wave: str, lang: str) -> Page:
-    latest = bool(data.waves) and wave == data.waves[-1]
+    latest = wave == data.latest_wave
     return Page("trends", text("page_trends", lang), [
         Section("", [
             Chart("trends", trend_figure(data, wave, [data.region, *data.leagues], lang,
@@ -1028,7 +1052,7 @@ def quality_page(data: ReportData, wave: str, lang: str, data_docs: str | None) 
 
 def league_page(data: ReportData, wave: str, league: str, lang: str) -> Page:
     name = data.name(league, lang)
-    latest = bool(data.waves) and wave == data.waves[-1]
+    latest = wave == data.latest_wave
     compare = county_figure(data, wave, league, lang)
     return Page(f"league-{league}", name, [
         Section("", [Chart(f"league-{league}-counties", compare)], text("league_intro", lang, league=name, wave=wave)),
@@ -1079,7 +1103,7 @@ def _owned_paths(out_dir: Path) -> list[Path]:
     if not out_dir.is_dir():
         return []
     return [p for p in out_dir.iterdir() if p.name in ("index.html", "en", "assets", LATEST)
-            or (p.is_dir() and WAVE_PATTERN.match(p.name))]
+            or (p.is_dir() and WAVE_KEY.fullmatch(p.name))]
 
 
 def _write_set_pages(env: jinja2.Environment, out_dir: Path, pages: list[Page], wave: str, lang: str,
@@ -1130,7 +1154,7 @@ def build_site(data: ReportData, out_dir: Path) -> SiteSummary:
     shutil.copyfile(TEMPLATES / "site.css", out_dir / "assets" / "site.css")
     env = _environment()
     waves = data.waves
-    sets = ([(LATEST, waves[-1])] if waves else []) + [(w, w) for w in reversed(waves)]
+    sets = ([(LATEST, data.latest_wave)] if waves else []) + [(w, w) for w in reversed(waves)]
     has_docs = (out_dir / "data_docs" / "index.html").is_file()
     summary = SiteSummary(sets=[s for s, _ in sets])
     for wave in waves:

@@ -6,6 +6,8 @@ and the reference files, so a label is stated once.
 
 from __future__ import annotations
 
+from pipelines.rules import REASON_CODES
+
 LANGS = ("zh", "en")
 
 UI: dict[str, tuple[str, str]] = {
@@ -47,6 +49,11 @@ UI: dict[str, tuple[str, str]] = {
                       "‡ Suppressed: fewer than 10 respondents, or withheld so that a small cell cannot "
                       "be derived from its parent and siblings. It does not mean zero."),
     "fn_missing": ("— 本轮无数据。", "— No data in this wave."),
+    "fn_not_collected": ("未采集：该地区本轮上报的问卷文件不含此题，不是抑制。",
+                         "Not collected: this area's files for the wave did not include the question; "
+                         "this is not suppression."),
+    "not_collected": ("未采集", "not collected"),
+    "hover_not_collected": ("未采集：本轮文件不含此题", "not collected: the wave's files lack this question"),
     "fn_caution": ("* 相对标准误不低于30%，请谨慎解读。", "* Relative standard error of 30% or more: read with care."),
     "fn_interval": ("教师指标为调查加权估计，方括号内为95%置信区间（分层：盟市×学段；整群：学校）。"
                     "学校报表指标为报送学校的全数统计，没有抽样区间。",
@@ -213,15 +220,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "school_report": ("学校报表", "School report"),
 }
 
-REJECT_KINDS: dict[str, tuple[str, str]] = {
-    "missing": ("必填项缺失", "required value missing"),
-    "malformed": ("格式错误", "malformed value"),
-    "not_allowed": ("取值不在允许范围", "value not allowed"),
-    "out_of_range": ("数值越界", "value out of range"),
-    "unknown_school": ("学校代码不在名录中", "unknown school"),
-    "duplicate_response_id": ("应答编号重复", "duplicate response id"),
-    "superseded": ("被更晚的报表替代", "superseded by a later report"),
-}
+REJECT_KINDS = REASON_CODES
 
 SCHOOL_COUNTS: dict[str, tuple[str, str]] = {
     "n_inspections": ("督查检查次数", "Inspections"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -38,10 +39,12 @@ class JianfuResource(dg.ConfigurableResource):
 
     `data_dir` empty means $JIANFU_DATA_DIR or the repository's `data/`; `id_key` empty
     means $JIANFU_ID_KEY, else the key file `id_key` in the data directory, created once.
+    `lock_timeout` is how long a connection waits for another process holding the warehouse.
     """
 
     data_dir: str = ""
     id_key: str = ""
+    lock_timeout: float = 60.0
 
     @property
     def root(self) -> Path:
@@ -58,6 +61,10 @@ class JianfuResource(dg.ConfigurableResource):
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def mappings_dir(self) -> Path:
+        return self.root / "mappings"
 
     @property
     def key_file(self) -> Path:
@@ -85,22 +92,58 @@ class JianfuResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A warehouse connection with every schema in place; closed on exit."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = duckdb.connect(str(self.warehouse_path), read_only=read_only,
-                                  config={"autoinstall_known_extensions": False,
-                                          "autoload_known_extensions": False})
-        except duckdb.Error as exc:
-            raise FatalPipelineError(f"cannot open warehouse {self.warehouse_path}: "
-                                     f"{str(exc).splitlines()[0]}") from None
+        """A warehouse connection with every schema in place; closed on exit.
+
+        Waits up to `lock_timeout` seconds while another process holds the file (DuckDB allows
+        one writer and no readers beside it), then fails with one line.
+        """
+        if not self.root.is_dir():
+            raise FatalPipelineError(f"data directory {self.root} does not exist (create it with: jianfu init DIR)")
+        conn = open_warehouse(self.warehouse_path, read_only, self.lock_timeout)
         try:
             if not read_only:
+                migrate_legacy_landing(conn)
                 for ddl in sorted((SQL_DIR / "ddl").glob("*.sql")):
                     conn.execute(ddl.read_text(encoding="utf-8"))
             yield conn
         finally:
             conn.close()
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower() and ("conflicting" in str(exc).lower() or "could not set" in str(exc).lower())
+
+
+def open_warehouse(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried while another process holds the lock; errors as one line."""
+    deadline = time.monotonic() + max(0.0, lock_timeout)
+    delay = 0.1
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only,
+                                  config={"autoinstall_known_extensions": False,
+                                          "autoload_known_extensions": False})
+        except duckdb.Error as exc:
+            if _is_lock_conflict(exc) and time.monotonic() < deadline:
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 2.0)
+                continue
+            if _is_lock_conflict(exc):
+                raise FatalPipelineError(f"warehouse {path} is held by another process; waited "
+                                         f"{lock_timeout:g} s (--lock-timeout)") from None
+            raise FatalPipelineError(f"cannot open warehouse {path}: {str(exc).splitlines()[0][:160]}") from None
+
+
+def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> None:
+    """Landing tables from before wave keys are a cache of the files: drop them so every file is re-read."""
+    has_table = conn.execute("select count(*) from information_schema.tables where table_schema = 'landing' "
+                             "and table_name = 'teacher_survey_rows'").fetchone()[0]
+    has_key = conn.execute("select count(*) from information_schema.columns where table_schema = 'landing' "
+                           "and table_name = 'teacher_survey_rows' and column_name = 'wave_key'").fetchone()[0]
+    if has_table and not has_key:
+        for table in ("landing.teacher_survey_rows", "landing.school_report_rows", "landing.files",
+                      "quarantine.rejected_files"):
+            conn.execute(f"drop table if exists {table}")
 
 
 class MonitoringConfig(dg.ConfigurableResource):

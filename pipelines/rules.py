@@ -17,6 +17,18 @@ SCHOOL_LEVELS = ("primary", "junior", "senior")
 HOURS_MAX = 112.0
 N_ITEMS = 26
 
+MAX_REASON_LENGTH = 200
+"""Every rejection reason (file or row) is one line of at most this many characters."""
+TEXT_MAX_LENGTH = 256
+"""A text value longer than this is malformed: no contract text column holds a paragraph."""
+UNREADABLE_CELL = "#NO_CACHED_VALUE!"
+"""What the XLSX reader puts where a formula has no cached value."""
+UNREADABLE_CELL_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                          "#GETTING_DATA", UNREADABLE_CELL)
+"""Spreadsheet error values: malformed in every column, whatever its kind."""
+NON_METRIC_OPTIONAL_COLUMNS = ("teacher_id", "seconds_taken")
+"""Optional columns whose absence is not a metric "not collected"."""
+
 
 @dataclass(frozen=True)
 class ColumnRule:
@@ -108,4 +120,6 @@ REASON_CODES = {
     "unknown_school": ("学校代码不存在", "unknown school"),
     "duplicate_response_id": ("同一轮次答卷编号重复", "response_id repeats within the wave"),
     "superseded": ("被同校同轮次更晚的报告取代", "superseded by a later report"),
+    "malformed_row": ("该行字段数与表头不符", "row has a different number of fields than the header"),
+    "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
 }

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import dagster as dg
 
+from pipelines import state
 from pipelines.resources import REFERENCE_FILES, REPO_ROOT, FatalPipelineError, JianfuResource
 from pipelines.rules import SOURCES
 from pipelines.warehouse import landing_waves
@@ -19,6 +23,9 @@ class RunSummary:
     waves: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
     bad_files: dict[str, str] = field(default_factory=dict)
+    missing_columns: dict[str, list[str]] = field(default_factory=dict)
+    files_loaded: int = 0
+    restaged: list[str] = field(default_factory=list)
     reports_dir: Path | None = None
 
 
@@ -87,32 +94,104 @@ def _staging_progress(result: dg.ExecuteInProcessResult) -> str:
     return ", ".join(sorted(parts))
 
 
+def _settings(defs: dg.Definitions) -> dict:
+    """The configured values every wave and mart is built with, for the fingerprints."""
+    monitoring = defs.resources["monitoring"]
+    return {"monitoring": monitoring.model_dump() if hasattr(monitoring, "model_dump") else dict(monitoring)}
+
+
+def _report_inputs(conn, echo: Callable[[str], None], summary: "RunSummary") -> None:
+    summary.bad_files = {f"{s}/{f}": r for s, f, r in conn.execute(
+        "select source, file, reason from quarantine.rejected_files order by 1, 2").fetchall()}
+    for name, reason in summary.bad_files.items():
+        echo(f"bad file {name}: {reason}")
+    summary.missing_columns = {f"{s}/{f}": c for s, f, c in conn.execute(
+        "select source, file, missing_columns from landing.files where len(missing_columns) > 0 "
+        "order by 1, 2").fetchall()}
+    for name, columns in summary.missing_columns.items():
+        echo(f"file {name} lacks {len(columns)} optional columns, shown as not collected: {', '.join(columns)}")
+    summary.files_loaded = conn.execute("select count(*) from landing.files where status = 'loaded'").fetchone()[0]
+
+
 def run_pipeline(data_dir: Path, instance: dg.DagsterInstance | None = None,
-                 echo: Callable[[str], None] = print, baseline_wave: str = "") -> RunSummary:
-    """Materialize every asset for every wave in the landing folders; raises FatalPipelineError."""
+                 echo: Callable[[str], None] = print, baseline_wave: str = "",
+                 lock_timeout: float = 60.0) -> RunSummary:
+    """Materialize what the landing files changed, as real Dagster runs; raises FatalPipelineError.
+
+    The ingest run always reads the folders (unchanged files by hash only); then each wave whose
+    inputs changed is restaged, and the cross-wave marts and the site are rebuilt when any wave,
+    the code or the settings changed. One run at a time per data directory: a second one waits
+    up to `lock_timeout` seconds for the first.
+    """
     from pipelines.definitions import build_definitions
 
     data_dir = Path(data_dir).resolve()
-    jianfu = JianfuResource(data_dir=str(data_dir))
-    preflight(jianfu)
-    instance = instance or project_instance(data_dir)
-    defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave)
-    summary = RunSummary(reports_dir=jianfu.reports_dir)
+    jianfu = JianfuResource(data_dir=str(data_dir), lock_timeout=lock_timeout)
+    if not data_dir.is_dir():
+        raise FatalPipelineError(f"data directory {data_dir} does not exist (create it with: jianfu init {data_dir})")
+    with run_lock(data_dir, lock_timeout):
+        preflight(jianfu)
+        instance = instance or project_instance(data_dir)
+        defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave, lock_timeout=lock_timeout)
+        return _run_locked(defs, jianfu, instance, echo)
 
+
+def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.DagsterInstance,
+                echo: Callable[[str], None]) -> RunSummary:
+    summary = RunSummary(reports_dir=jianfu.reports_dir)
     summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance).run_id)
-    with jianfu.connect(read_only=True) as conn:
+    context = state.context_digest([jianfu.reference_path(n) for n in REFERENCE_FILES], _settings(defs))
+    with jianfu.connect() as conn:
         summary.waves = sorted({w for source in SOURCES for w in landing_waves(conn, source)})
-        summary.bad_files = {f"{s}/{f}": r for s, f, r in conn.execute(
-            "select source, file, reason from quarantine.rejected_files order by 1, 2").fetchall()}
-    for name, reason in summary.bad_files.items():
-        echo(f"bad file {name}: {reason}")
-    echo(f"waves found: {', '.join(summary.waves) or 'none'}")
+        _report_inputs(conn, echo, summary)
+        digests = state.wave_digests(conn, context)
+        state.forget_vanished_waves(conn, summary.waves)
+        stale = state.stale_waves(conn, digests)
+        site_digest = state.run_digest(digests, context)
+        site_current = (state.recorded_run(conn, "monitoring") == site_digest
+                        and (jianfu.reports_dir / "index.html").is_file())
+    echo(f"waves found: {', '.join(summary.waves) or 'none'}"
+         + (f"; changed: {', '.join(stale)}" if stale and stale != summary.waves else ""))
+    if summary.files_loaded == 0 and summary.bad_files:
+        echo(f"NO FILE LOADED: all {len(summary.bad_files)} landing files were rejected (reasons above)")
 
     wave_job = defs.resolve_job_def("wave_job")
-    for wave in summary.waves:
+    for wave in stale:
         result = _execute(wave_job, instance, partition_key=wave)
         summary.run_ids.append(result.run_id)
+        with jianfu.connect() as conn:
+            state.record_wave(conn, wave, digests[wave])
         echo(f"wave {wave}: {_staging_progress(result)}")
+    summary.restaged = stale
+    if site_current and not stale:
+        echo(f"nothing changed since the last run; reports in {summary.reports_dir}")
+        return summary
     summary.run_ids.append(_execute(defs.resolve_job_def("monitoring_job"), instance).run_id)
+    with jianfu.connect() as conn:
+        state.record_run(conn, "monitoring", site_digest)
     echo(f"marts and reports rebuilt; reports in {summary.reports_dir}")
     return summary
+
+
+@contextmanager
+def run_lock(data_dir: Path, timeout: float) -> Iterator[None]:
+    """One jianfu run per data directory: an advisory lock on `.jianfu.lock`, waited for up to `timeout` s."""
+    path = data_dir / ".jianfu.lock"
+    try:
+        handle = path.open("a+")
+    except OSError as exc:
+        raise FatalPipelineError(f"cannot create the run lock in {data_dir}: {os.strerror(exc.errno or 0)}") from None
+    deadline = time.monotonic() + max(0.0, timeout)
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise FatalPipelineError(f"another jianfu run is using {data_dir}; waited {timeout:g} s "
+                                             "(--lock-timeout)") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        handle.close()

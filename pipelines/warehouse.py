@@ -6,6 +6,7 @@ leaves the old rows or the new rows, never a mix (dagster issue 14091).
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,20 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from pipelines.landing import LandingFileError, list_landing_files, read_landing_file
-from pipelines.metrics import metric_rows
+from pipelines.landing import LandingFileError, read_landing, scan_landing
+from pipelines.metrics import metric_column_rows, metric_rows
 from pipelines.resources import FatalPipelineError, load_sql
-from pipelines.rules import SOURCES, contract_columns, rule_rows
+from pipelines.rules import (
+    MAX_REASON_LENGTH,
+    SOURCES,
+    TEXT_MAX_LENGTH,
+    UNREADABLE_CELL_VALUES,
+    WAVE_PATTERN,
+    contract_columns,
+    rule_rows,
+)
+
+LANDING_PREFIX = ["file", "row_number", "landing_file", "row_error", "wave_key"]
 
 LANDING_TABLES = {source: f"landing.{source}_rows" for source in SOURCES}
 STAGED_TABLES = {source: f"staging.{source}_staged" for source in SOURCES}
@@ -84,6 +95,8 @@ def load_reference(conn: duckdb.DuckDBPyConnection, paths: dict[str, Path]) -> d
                          rule_rows())
         conn.execute("delete from meta.metrics")
         conn.executemany("insert into meta.metrics values (?, ?, ?, ?, ?, ?, ?, ?)", metric_rows())
+        conn.execute("delete from meta.metric_columns")
+        conn.executemany("insert into meta.metric_columns values (?, ?)", metric_column_rows())
     return counts
 
 
@@ -95,48 +108,89 @@ class LandingSync:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     bad_files: dict[str, str] = field(default_factory=dict)
+    missing_columns: dict[str, list[str]] = field(default_factory=dict)
     rows_without_wave: int = 0
     waves: list[str] = field(default_factory=list)
 
 
-def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str, key: bytes) -> LandingSync:
-    """Bring landing.<source>_rows in line with the folder, file by file, by content hash."""
+def _forget_file(conn: duckdb.DuckDBPyConnection, source: str, name: str) -> None:
+    conn.execute(f"delete from {LANDING_TABLES[source]} where landing_file = ?", [name])
+    conn.execute("delete from landing.files where source = ? and file = ?", [source, name])
+    conn.execute("delete from quarantine.rejected_files where source = ? and file = ?", [source, name])
+
+
+def _record_rejected(conn: duckdb.DuckDBPyConnection, source: str, name: str, digest: str, size: int,
+                     reason: str, version: str) -> None:
+    conn.execute("insert into quarantine.rejected_files values (?, ?, ?)", [source, name, reason])
+    conn.execute("insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
+                 "?::varchar as sha256, ?::bigint as size_bytes, 0::bigint as rows_read, "
+                 "'rejected' as status, ?::varchar as error, ?::varchar as reader_version",
+                 [source, name, digest, size, reason, version])
+
+
+def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str, key: bytes,
+                 mappings_dir: Path | None = None, version: str = "", current_wave: str = "9999-12") -> LandingSync:
+    """Bring landing.<source>_rows in line with the folder, file by file, by content hash.
+
+    A file is re-read when its bytes or `version` (the reader and what it reads besides the
+    file) changed. Links that are not followed are recorded as rejected, one row each.
+    """
     sync = LandingSync()
     table = LANDING_TABLES[source]
-    known = dict(conn.execute("select file, sha256 from landing.files where source = ?", [source]).fetchall())
-    present = list_landing_files(landing_dir, source)
-    for gone in sorted(set(known) - {f.name for f in present}):
+    known = {f: (sha, v) for f, sha, v in conn.execute(
+        "select file, sha256, reader_version from landing.files where source = ?", [source]).fetchall()}
+    present, skipped = scan_landing(landing_dir, source)
+    names = {f.name for f in present} | {s.name for s in skipped}
+    for gone in sorted(set(known) - names):
         with transaction(conn):
-            conn.execute(f"delete from {table} where file = ?", [gone])
-            conn.execute("delete from landing.files where source = ? and file = ?", [source, gone])
-            conn.execute("delete from quarantine.rejected_files where source = ? and file = ?", [source, gone])
+            _forget_file(conn, source, gone)
         sync.removed.append(gone)
+    for entry in skipped:
+        digest = "link:" + hashlib.sha256(entry.reason.encode()).hexdigest()
+        if known.get(entry.name) == (digest, version):
+            sync.unchanged.append(entry.name)
+        else:
+            with transaction(conn):
+                _forget_file(conn, source, entry.name)
+                _record_rejected(conn, source, entry.name, digest, 0, entry.reason, version)
+        sync.bad_files[entry.name] = entry.reason
     for file in present:
-        if known.get(file.name) == file.sha256:
+        if known.get(file.name) == (file.sha256, version):
             sync.unchanged.append(file.name)
             continue
         try:
-            frame, status, error = read_landing_file(file, key), "loaded", None
+            read, error = read_landing(file, key, mappings_dir), None
         except LandingFileError as exc:
-            frame, status, error = None, "rejected", str(exc)
+            read, error = None, str(exc)
         with transaction(conn):
-            conn.execute(f"delete from {table} where file = ?", [file.name])
-            conn.execute("delete from landing.files where source = ? and file = ?", [source, file.name])
-            conn.execute("delete from quarantine.rejected_files where source = ? and file = ?", [source, file.name])
-            if frame is not None:
-                conn.register("landing_frame", frame)
+            _forget_file(conn, source, file.name)
+            if read is None:
+                _record_rejected(conn, source, file.name, file.sha256, file.size, error, version)
+            else:
+                conn.register("landing_frame", read.frame)
                 conn.execute(f"insert into {table} by name select * from landing_frame")
                 conn.unregister("landing_frame")
-            else:
-                conn.execute("insert into quarantine.rejected_files values (?, ?, ?)", [source, file.name, error])
-            conn.execute("insert into landing.files values (?, ?, ?, ?, ?, ?, ?)",
-                         [source, file.name, file.sha256, file.size,
-                          0 if frame is None else frame.height, status, error])
-        if frame is None:
+                conn.execute(f"update {table} set wave_key = meta.wave_key(wave, $pattern, $current_wave) "
+                             "where landing_file = $file",
+                             {"pattern": WAVE_PATTERN, "current_wave": current_wave, "file": file.name})
+                conn.execute("insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
+                             "?::varchar as sha256, ?::bigint as size_bytes, ?::bigint as rows_read, "
+                             "'loaded' as status, ?::varchar[] as missing_columns, ?::bigint as rows_blank, "
+                             "?::varchar as reader_version",
+                             [source, file.name, file.sha256, file.size, read.frame.height,
+                              read.missing_columns, read.blank_rows, version])
+        if read is None:
             sync.bad_files[file.name] = error
         else:
             sync.loaded.append(file.name)
-    sync.rows_without_wave = quarantine_rows_without_wave(conn, source)
+    with transaction(conn):
+        conn.execute(f"update {table} set wave_key = meta.wave_key(wave, $pattern, $current_wave) "
+                     "where wave_key is null and meta.wave_key(wave, $pattern, $current_wave) is not null",
+                     {"pattern": WAVE_PATTERN, "current_wave": current_wave})
+    sync.missing_columns = {f: cols for f, cols in conn.execute(
+        "select file, missing_columns from landing.files where source = ? and len(missing_columns) > 0 "
+        "order by file", [source]).fetchall()}
+    sync.rows_without_wave = quarantine_rows_without_wave(conn, source, current_wave)
     sync.waves = landing_waves(conn, source)
     purge_vanished_waves(conn, source, sync.waves)
     return sync
@@ -153,30 +207,36 @@ def purge_vanished_waves(conn: duckdb.DuckDBPyConnection, source: str, waves: li
         conn.execute(load_sql("ingest/purge_wave_marts.sql"))
 
 
-def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> None:
+def violation_params(source: str, current_wave: str) -> dict:
+    """What sql/staging/cell_violations.sql binds besides the rule table."""
+    return {"source": source, "current_wave": current_wave, "unreadable": list(UNREADABLE_CELL_VALUES),
+            "text_max_length": TEXT_MAX_LENGTH}
+
+
+def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None, current_wave: str) -> None:
     conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
-    conn.execute("create or replace temp table wave_rows as " + load_sql("ingest/wave_rows.sql"),
-                 {"source": source, "wave": wave})
+    conn.execute("create or replace temp table wave_rows as " + load_sql("ingest/wave_rows.sql"), {"wave": wave})
     conn.execute("create or replace temp table cell_violations as "
-                 + load_sql("staging/cell_violations.sql"), {"source": source})
+                 + load_sql("staging/cell_violations.sql"), violation_params(source, current_wave))
 
 
 def landing_waves(conn: duckdb.DuckDBPyConnection, source: str) -> list[str]:
     conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
-    return [w for (w,) in conn.execute(load_sql("ingest/landing_waves.sql"), {"source": source}).fetchall()]
+    return [w for (w,) in conn.execute(load_sql("ingest/landing_waves.sql")).fetchall()]
 
 
-def quarantine_rows_without_wave(conn: duckdb.DuckDBPyConnection, source: str) -> int:
-    """Rows whose wave is missing or malformed belong to no partition: quarantine them here."""
-    _select_wave_rows(conn, source, None)
+def quarantine_rows_without_wave(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str) -> int:
+    """Rows whose wave is missing, malformed or in the future belong to no partition: quarantine them here."""
+    _select_wave_rows(conn, source, None, current_wave)
     with transaction(conn):
         conn.execute("delete from quarantine.rejected_rows where source = ? and wave is null", [source])
         conn.execute(
             "insert into quarantine.rejected_rows "
-            "select ?, null, wave_rows.file, wave_rows.row_number, cell_violations.reason, "
-            "json_merge_patch(to_json(wave_rows), '{\"file\": null, \"row_number\": null}') "
+            "select ?, null, wave_rows.file, wave_rows.row_number, meta.bounded_reason(cell_violations.reason, ?), "
+            "json_merge_patch(to_json(wave_rows), '{\"file\": null, \"row_number\": null, "
+            "\"landing_file\": null, \"row_error\": null, \"wave_key\": null}') "
             "from wave_rows join cell_violations using (file, row_number)",
-            [source],
+            [source, MAX_REASON_LENGTH],
         )
     return conn.execute("select count(*) from wave_rows").fetchall()[0][0]
 
@@ -189,9 +249,9 @@ class StageResult:
     reasons: dict[str, int]
 
 
-def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str) -> StageResult:
+def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str, current_wave: str) -> StageResult:
     """Validate one wave of one source and replace its staged and quarantined rows atomically."""
-    _select_wave_rows(conn, source, wave)
+    _select_wave_rows(conn, source, wave, current_wave)
     conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
     staged = STAGED_TABLES[source]
     with transaction(conn):
@@ -200,8 +260,8 @@ def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str) -> Stage
                      "select * exclude (reason, raw_json) from validated where reason is null")
         conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
         conn.execute("insert into quarantine.rejected_rows "
-                     "select ?, wave, source_file, source_row, reason, raw_json "
-                     "from validated where reason is not null", [source])
+                     "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
+                     "from validated where reason is not null", [source, MAX_REASON_LENGTH])
     received, accepted = conn.execute(
         "select count(*), count(*) filter (where reason is null) from validated").fetchall()[0]
     reasons = dict(conn.execute(
@@ -236,5 +296,5 @@ def check_columns_match_contract(conn: duckdb.DuckDBPyConnection) -> None:
         columns = [c for (c,) in conn.execute(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
             "order by ordinal_position", [schema, name]).fetchall()]
-        if columns[2:] != contract_columns(source):
+        if columns != LANDING_PREFIX + contract_columns(source):
             raise FatalPipelineError(f"{table} columns differ from the rule table")

@@ -30,3 +30,33 @@ create table if not exists meta.metrics (
     unit_zh varchar,
     unit_en varchar
 );
+
+create table if not exists meta.metric_columns (
+    metric varchar,
+    column_name varchar
+);
+
+-- The wave a landing row belongs to: its trimmed wave when it matches the rule table's pattern
+-- and is not later than $current_wave (the month of the run); null otherwise.
+create or replace macro meta.wave_key(wave, pattern, current_wave) as
+    case
+        when regexp_full_match(trim(wave), pattern) and trim(wave) <= current_wave then trim(wave)
+    end;
+
+-- What each wave's staging and marts were last built from (sql/ingest/wave_inputs.sql), so a
+-- run restages exactly the waves whose inputs changed.
+create table if not exists meta.wave_state (
+    wave varchar primary key,
+    inputs_digest varchar,
+    built_at timestamp
+);
+
+create table if not exists meta.run_state (
+    scope varchar primary key,
+    inputs_digest varchar,
+    built_at timestamp
+);
+
+-- A rejection reason as stored: at most max_length characters (CONTRACT section 7).
+create or replace macro meta.bounded_reason(reason, max_length) as
+    case when length(reason) > max_length then left(reason, max_length - 1) || '…' else reason end;

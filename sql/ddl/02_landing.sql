@@ -1,3 +1,6 @@
+-- Landing rows keep every contract column as text. file is the row's table (`<file>#<sheet>` for
+-- workbooks), landing_file the file in landing.files, row_error the reader's verdict on the row
+-- (malformed_row), wave_key the wave the row belongs to (null: missing, malformed or future).
 create table if not exists landing.files (
     source varchar,
     file varchar,
@@ -6,11 +9,18 @@ create table if not exists landing.files (
     rows_read bigint,
     status varchar,
     error varchar,
+    missing_columns varchar[],
+    rows_blank bigint,
+    reader_version varchar,
     primary key (source, file)
 );
 
+alter table landing.files add column if not exists missing_columns varchar[];
+alter table landing.files add column if not exists rows_blank bigint;
+alter table landing.files add column if not exists reader_version varchar;
+
 create table if not exists landing.teacher_survey_rows (
-    file varchar, row_number bigint,
+    file varchar, row_number bigint, landing_file varchar, row_error varchar, wave_key varchar,
     wave varchar, response_id varchar, school_code varchar, school_level varchar, submitted_at varchar,
     hours_total varchar, hours_teaching varchar, hours_teaching_related varchar,
     hours_cat1 varchar, hours_cat2 varchar, hours_cat3 varchar, hours_cat4 varchar, hours_cat5 varchar,
@@ -26,7 +36,7 @@ create table if not exists landing.teacher_survey_rows (
 );
 
 create table if not exists landing.school_report_rows (
-    file varchar, row_number bigint,
+    file varchar, row_number bigint, landing_file varchar, row_error varchar, wave_key varchar,
     wave varchar, school_code varchar, reported_at varchar,
     n_teachers_on_staff varchar, n_inspections varchar, n_inspections_unapproved varchar,
     n_campus_events varchar, n_campus_events_unlisted varchar, n_forms_requests varchar,

@@ -133,3 +133,13 @@ create or replace macro marts.format_p(p) as
 -- population times the largest answer.
 create or replace macro marts.exact_sum(x) as
     cast(sum(cast(x as decimal(38, 24))) as double);
+
+-- Teacher metrics whose question no accepted respondent's file of the area held in the wave:
+-- the reports show them as "not collected", not as suppressed.
+create table if not exists marts.metrics_not_collected (
+    wave varchar,
+    area_level varchar,
+    area_code varchar,
+    metric varchar,
+    respondents bigint
+);

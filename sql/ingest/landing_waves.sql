@@ -1,14 +1,13 @@
--- The waves present in a source's landing rows, as dynamic partition keys.
-with rules as (
-    select pattern
-    from meta.column_rules
-    where source = $source and kind = 'wave'
+-- The waves present in a source's landing rows (temp view landing_rows), as partition keys.
+with source as (
+    select wave_key
+    from landing_rows
+    where wave_key is not null
 ),
 
 final as (
-    select distinct trim(landing_rows.wave) as wave
-    from landing_rows, rules
-    where regexp_full_match(trim(landing_rows.wave), rules.pattern)
+    select distinct wave_key as wave
+    from source
 )
 
 select wave from final order by wave

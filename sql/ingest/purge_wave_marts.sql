@@ -1,14 +1,14 @@
 -- Per-wave marts of waves that no longer have a landing row in either source.
 delete from marts.area_metrics
 where wave not in (
-    select trim(wave) from landing.teacher_survey_rows where wave is not null
+    select wave_key from landing.teacher_survey_rows where wave_key is not null
     union
-    select trim(wave) from landing.school_report_rows where wave is not null
+    select wave_key from landing.school_report_rows where wave_key is not null
 );
 
 delete from marts.reporting_completeness
 where wave not in (
-    select trim(wave) from landing.teacher_survey_rows where wave is not null
+    select wave_key from landing.teacher_survey_rows where wave_key is not null
     union
-    select trim(wave) from landing.school_report_rows where wave is not null
+    select wave_key from landing.school_report_rows where wave_key is not null
 );

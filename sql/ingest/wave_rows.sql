@@ -1,18 +1,14 @@
--- Landing rows of one source whose trimmed wave is $wave; with $wave null, the rows
--- whose wave is missing or not YYYY-MM (they cannot belong to any wave partition).
-with rules as (
-    select pattern
-    from meta.column_rules
-    where source = $source and kind = 'wave'
+-- Landing rows of one source (temp view landing_rows) that belong to wave $wave; with $wave
+-- null, the rows that belong to no wave (missing, malformed or future wave: wave_key is null).
+with source as (
+    select *
+    from landing_rows
 ),
 
 final as (
-    select landing_rows.*
-    from landing_rows, rules
-    where case
-        when $wave is null then not coalesce(regexp_full_match(trim(landing_rows.wave), rules.pattern), false)
-        else trim(landing_rows.wave) = $wave
-    end
+    select *
+    from source
+    where case when $wave is null then wave_key is null else wave_key = $wave end
 )
 
 select * from final

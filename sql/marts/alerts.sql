@@ -25,7 +25,7 @@ with leagues as (
 
 latest as (
     select max(wave) as wave
-    from marts.area_metrics
+    from staging.teacher_survey_staged
 ),
 
 league_metrics as (

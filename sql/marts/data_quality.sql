@@ -1,25 +1,17 @@
 -- marts.data_quality: per wave and source, where every landing row went, and how many
--- schools sent something. Rows whose wave is missing or malformed form a wave-null row.
+-- schools sent something. Rows that belong to no wave (missing, malformed or future wave)
+-- form a wave-null row.
 -- For school reports, schools_on_time and on_time_share are the region row of
 -- marts.reporting_completeness (sql/quality/reporting_completeness.sql defines "on time").
-with wave_rule as (
-    select any_value(pattern) as pattern
-    from meta.column_rules
-    where kind = 'wave'
-),
-
-landed as (
-    select 'teacher_survey' as source, wave from landing.teacher_survey_rows
+with landed as (
+    select 'teacher_survey' as source, wave_key as wave from landing.teacher_survey_rows
     union all
-    select 'school_report' as source, wave from landing.school_report_rows
+    select 'school_report' as source, wave_key as wave from landing.school_report_rows
 ),
 
 received as (
-    select
-        landed.source,
-        case when regexp_full_match(trim(landed.wave), wave_rule.pattern) then trim(landed.wave) end as wave,
-        count(*) as rows_received
-    from landed, wave_rule
+    select source, wave, count(*) as rows_received
+    from landed
     group by all
 ),
 

@@ -1,14 +1,18 @@
 -- One row per landing row that breaks any rule of meta.column_rules, its violations
--- joined in rule order. Reads temp table wave_rows; bound: $source. Shared by every
--- staging asset, so each rule is written once.
+-- joined in rule order. Reads temp table
+-- wave_rows; bound: $source, $current_wave (the month of the run), $unreadable (spreadsheet
+-- error values, malformed in any column), $text_max_length. A row the reader
+-- could not split into the header's fields keeps the reader's verdict (row_error). Shared
+-- by every staging asset, so each rule is written once.
 with source as (
     select *
     from wave_rows
+    where row_error is null
 ),
 
 cells as (
     unpivot (
-        select file, row_number, coalesce(columns(* exclude (file, row_number)), '')
+        select file, row_number, coalesce(columns(* exclude (file, row_number, landing_file, row_error, wave_key)), '')
         from source
     )
     on columns(* exclude (file, row_number))
@@ -47,8 +51,14 @@ checked as (
         case
             when value_text = '' then
                 case when required then 'missing:' || column_name end
+            when list_contains($unreadable, value_text) then
+                'malformed:' || column_name
+            when kind = 'text' and length(value_text) > $text_max_length then
+                'malformed:' || column_name
             when kind = 'wave' and not regexp_full_match(value_text, pattern) then
                 'malformed:' || column_name
+            when kind = 'wave' and value_text > $current_wave then
+                'future_wave'
             when kind = 'timestamp' and try_cast(value_text as timestamp) is null then
                 'malformed:' || column_name
             when kind in ('number', 'integer')
@@ -65,9 +75,22 @@ checked as (
                 'out_of_range:' || column_name
         end as violation
     from parsed
+),
+
+row_errors as (
+    select file, row_number, row_error as reason
+    from wave_rows
+    where row_error is not null
+),
+
+final as (
+    select file, row_number, string_agg(violation, '; ' order by position) as reason
+    from checked
+    where violation is not null
+    group by file, row_number
+    union all
+    select file, row_number, reason
+    from row_errors
 )
 
-select file, row_number, string_agg(violation, '; ' order by position) as reason
-from checked
-where violation is not null
-group by file, row_number
+select file, row_number, reason from final

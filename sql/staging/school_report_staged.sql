@@ -24,7 +24,10 @@ typed as (
         cast(try_cast(trim(n_seconded_over_6m) as double) as bigint) as n_seconded_over_6m,
         cast(try_cast(trim(n_nonteaching_meetings) as double) as bigint) as n_nonteaching_meetings,
         cast(try_cast(trim(n_social_exams) as double) as bigint) as n_social_exams,
-        json_merge_patch(to_json(source), '{"file": null, "row_number": null}') as raw_json
+        json_merge_patch(
+            to_json(source),
+            '{"file": null, "row_number": null, "landing_file": null, "row_error": null, "wave_key": null}'
+        ) as raw_json
     from source
 ),
 

@@ -1,0 +1,29 @@
+-- One digest per wave: the landing files (source, name, content hash) that hold its rows,
+-- and $context (code, reference files, settings). A wave whose digest differs from
+-- meta.wave_state's is restaged.
+with contributions as (
+    select distinct 'teacher_survey' as source, wave_key, landing_file
+    from landing.teacher_survey_rows
+    where wave_key is not null
+    union all
+    select distinct 'school_report' as source, wave_key, landing_file
+    from landing.school_report_rows
+    where wave_key is not null
+),
+
+hashed as (
+    select
+        contributions.wave_key as wave,
+        contributions.source || '/' || contributions.landing_file || '@' || files.sha256 as part
+    from contributions
+    inner join landing.files as files
+        on files.source = contributions.source and files.file = contributions.landing_file
+),
+
+final as (
+    select wave, sha256(string_agg(part, '|' order by part) || '|' || $context) as digest
+    from hashed
+    group by wave
+)
+
+select wave, digest from final order by wave
