@@ -25,7 +25,8 @@ def validation_results_dir(jianfu: JianfuResource) -> Path:
 
 
 def data_docs_dir(jianfu: JianfuResource) -> Path:
-    return jianfu.reports_dir / "data_docs"
+    """Built outside reports/ so that the site can be swapped in whole; the site copies them in."""
+    return jianfu.root / "quality" / "data_docs"
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions,
@@ -125,7 +126,7 @@ def data_quality_expectations(jianfu: JianfuResource) -> dg.AssetCheckResult:
 
 @dg.asset(group_name="reports", pool=DUCKDB_POOL, deps=[data_quality, area_metrics])
 def data_docs(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """reports/data_docs/: GX Data Docs of every suite and its latest validations, readable offline.
+    """quality/data_docs/ (published as reports/data_docs/): GX Data Docs of every suite and its latest validations, readable offline.
 
     Downstream of the gated assets, so it renders after their checks and, like every report,
     is not rebuilt when one of them fails.

@@ -3,12 +3,12 @@
 import dagster as dg
 
 from pipelines.partitions import DUCKDB_POOL
-from pipelines.report_site import build_site, load_report_data
+from pipelines.report_site import load_report_data, publish_site
 from pipelines.resources import JianfuResource
 
 from assets.marts import (alerts, area_metrics, data_quality, inspection_target, metrics_not_collected, trends,
                           wave_changes)
-from assets.quality import data_docs, outliers, reporting_completeness, source_consistency
+from assets.quality import data_docs, data_docs_dir, outliers, reporting_completeness, source_consistency
 
 
 @dg.asset(group_name="reports", pool=DUCKDB_POOL,
@@ -18,11 +18,11 @@ def report_site(jianfu: JianfuResource) -> dg.MaterializeResult:
     """reports/: one page set per wave plus latest/, Chinese with English twins, plotly.js shipped once.
 
     It only reads, yet takes the DuckDB pool: DuckDB refuses a read-only open while another process writes.
-    It runs after Data Docs so that it can link them.
+    It runs after Data Docs so that it can link them, and publishes atomically (the old site stays on failure).
     """
     with jianfu.connect(read_only=True) as conn:
         data = load_report_data(conn)
-    summary = build_site(data, jianfu.reports_dir)
+    summary = publish_site(data, jianfu.reports_dir, data_docs_dir(jianfu))
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(jianfu.reports_dir / "index.html")),
         "pages": summary.pages, "charts": summary.charts, "size_mb": round(summary.bytes / 2**20, 2),

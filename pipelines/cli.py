@@ -1,27 +1,45 @@
-"""The `jianfu` command: run, demo, generate (CONTRACT.md section 6)."""
+"""The `jianfu` command: init, run, demo, generate."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from pipelines.resources import SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
-from pipelines.rules import SOURCES
+from pipelines.rules import SOURCES, bounded
 
 
-def _run(data_dir: Path, baseline_wave: str = "") -> int:
+def _run(data_dir: Path, baseline_wave: str = "", lock_timeout: float = 60.0) -> int:
     from pipelines.runner import run_pipeline
 
-    try:
-        summary = run_pipeline(data_dir, echo=lambda line: print(line, flush=True), baseline_wave=baseline_wave)
-    except FatalPipelineError as exc:
-        print(f"jianfu: {exc}", file=sys.stderr)
-        return 1
+    summary = run_pipeline(data_dir, echo=lambda line: print(line, flush=True), baseline_wave=baseline_wave,
+                           lock_timeout=lock_timeout)
     print(f"done: {len(summary.waves)} waves, {len(summary.run_ids)} Dagster runs; "
           f"warehouse {data_dir / 'warehouse.duckdb'}")
+    return 0
+
+
+def init_layout(data_dir: Path) -> list[Path]:
+    """The empty data directory a bureau drops its exports into; existing files are left alone."""
+    created = []
+    for sub in [Path("landing") / source for source in SOURCES] + [Path("reference"), Path("mappings")]:
+        target = data_dir / sub
+        if not target.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            created.append(target)
+    return created
+
+
+def _init(data_dir: Path) -> int:
+    created = init_layout(data_dir)
+    print(f"{data_dir}: created {', '.join(str(p.relative_to(data_dir)) for p in created)}" if created
+          else f"{data_dir}: layout already present, nothing created")
+    print(f"put teacher survey exports in {data_dir / 'landing' / 'teacher_survey'}, school reports in "
+          f"{data_dir / 'landing' / 'school_report'}, then: jianfu run --data-dir {data_dir}")
     return 0
 
 
@@ -79,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="materialize every asset for every wave in the landing folders")
     run.add_argument("--data-dir", help="data directory (default: $JIANFU_DATA_DIR or data/)")
     run.add_argument("--baseline-wave", default="", help="inspection-target baseline (default: earliest wave)")
+    run.add_argument("--lock-timeout", type=float, default=60.0,
+                     help="seconds to wait for another run or reader holding the warehouse (default 60)")
+    init = commands.add_parser("init", help="create the data directory layout (landing/, reference/, mappings/)")
+    init.add_argument("data_dir", nargs="?", help="data directory (default: $JIANFU_DATA_DIR or data/)")
     demo = commands.add_parser("demo", help="generate a sample when there are no landing files, run, show reports")
     demo.add_argument("--data-dir")
     generate = commands.add_parser("generate", help="write a synthetic contract-conformant data set")
@@ -90,14 +112,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "generate":
         return _generate(Path(args.out).resolve(), args.teachers, args.waves, args.seed)
     data_dir = resolve_data_dir(args.data_dir)
+    if args.command == "init":
+        return _init(data_dir)
     if args.command == "run":
-        return _run(data_dir, args.baseline_wave)
+        return _run(data_dir, args.baseline_wave, args.lock_timeout)
     return _demo(data_dir, args.teachers, args.waves, args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Every failure ends as one line on stderr and exit 1: a person reads it, not a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except FatalPipelineError as exc:
+        print(f"jianfu: {exc}", file=sys.stderr)
+    except OSError as exc:
+        where = f" ({Path(exc.filename).name})" if exc.filename else ""
+        print(f"jianfu: {os.strerror(exc.errno) if exc.errno else type(exc).__name__}{where}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("jianfu: interrupted", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        print(f"jianfu: {failure_line(exc)}", file=sys.stderr)
+    return 1
+
+
+def failure_line(exc: BaseException) -> str:
+    """The error's type and first message line, bounded; storage errors say so in plain words."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    lowered = first.lower()
+    if "disk is full" in lowered or "no space left" in lowered:
+        return "no space left on the device holding the data directory; free space and run again"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the data directory is read-only; nothing was changed"
+    return bounded(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pipelines.rules import SOURCES, WAVE_PATTERN, ColumnRule, rules_for
 
 BATCH_ROWS = 200_000
 SAMPLE_SIZE = 0
-"""Unexpected values quoted per failure: none, since a staged value is a landing cell (CONTRACT 7)."""
+"""Unexpected values quoted per failure: none, since a staged value is a landing cell; no message may quote one."""
 PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"
 KIND_DTYPES = {"wave": "str", "text": "str", "timestamp": "datetime64", "number": "float64", "integer": "Int64"}
 AREA_LEVELS = ("region", "league", "county")

@@ -23,9 +23,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.rules import (
-    MAX_REASON_LENGTH,
     NON_METRIC_OPTIONAL_COLUMNS,
     UNREADABLE_CELL,
+    bounded,
     contract_columns,
     required_columns,
     rules_for,
@@ -43,12 +43,6 @@ class LandingFileError(Exception):
 
     def __init__(self, reason: str):
         super().__init__(bounded(reason))
-
-
-def bounded(reason: str) -> str:
-    """A reason as one line of at most MAX_REASON_LENGTH characters."""
-    line = " ".join(str(reason).split())
-    return line if len(line) <= MAX_REASON_LENGTH else line[: MAX_REASON_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -189,8 +183,10 @@ class RawTable:
 
 
 def _csv_error(exc: csv.Error, row: int) -> LandingFileError:
+    """Row 0 is the header; the parser's own message is not used, as it quotes the text."""
     kind = "a NUL byte (binary content)" if "NUL" in str(exc) else "an unterminated or misplaced quote"
-    return LandingFileError(f"CSV cannot be parsed at data row {row}: {kind}")
+    where = "the header" if row == 0 else f"data row {row}"
+    return LandingFileError(f"CSV cannot be parsed at {where}: {kind}")
 
 
 def _read_csv(data: bytes) -> RawTable:
@@ -225,7 +221,7 @@ def _read_csv(data: bytes) -> RawTable:
                 chunks.append(_raw_frame(header, rows, numbers, errors))
                 rows, numbers, errors = [], [], []
     except csv.Error as exc:
-        raise _csv_error(exc, number) from None
+        raise _csv_error(exc, number + 1) from None
     chunks.append(_raw_frame(header, rows, numbers, errors))
     return RawTable("", pl.concat(chunks), blank)
 

@@ -9,6 +9,7 @@ plain function of frames, so the pages are tested without Dagster or a warehouse
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from plotly.subplots import make_subplots
 from pipelines.metrics import CATEGORY_LABELS, METRIC_BY_NAME, Thresholds
 from pipelines.report_text import (DIRECTION, LANGS, REJECT_KINDS, RULES,
                                    SCHOOL_COUNTS, SEVERITY, SOURCES, label, text)
-from pipelines.resources import load_sql
+from pipelines.resources import FatalPipelineError, load_sql
 from pipelines.rules import WAVE_PATTERN
 
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
@@ -1170,6 +1171,51 @@ def build_site(data: ReportData, out_dir: Path) -> SiteSummary:
         summary.pages += 1
     summary.bytes = site_size(out_dir)
     return summary
+
+
+def publish_site(data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None) -> SiteSummary:
+    """Build the whole site beside reports/, then swap it in: a failed build leaves the old site whole.
+
+    Data Docs are copied in from `data_docs_dir`, and anything else a user put in reports/ is carried over.
+    A storage failure (disk full, read-only) raises FatalPipelineError with one line.
+    """
+    reports_dir = Path(reports_dir)
+    parent = reports_dir.parent
+    staging = parent / f".{reports_dir.name}.building-{os.getpid()}"
+    previous = parent / f".{reports_dir.name}.previous-{os.getpid()}"
+    try:
+        for stale in parent.glob(f".{reports_dir.name}.building-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if data_docs_dir is not None and (Path(data_docs_dir) / "index.html").is_file():
+            shutil.copytree(data_docs_dir, staging / "data_docs")
+        owned = set(_owned_paths(reports_dir))
+        for extra in (reports_dir.iterdir() if reports_dir.is_dir() else []):
+            if extra not in owned and extra.name != "data_docs":
+                (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, staging / extra.name)
+        summary = build_site(data, staging)
+        _swap(staging, reports_dir, previous)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FatalPipelineError("cannot publish the report site "
+                                 f"({os.strerror(exc.errno) if exc.errno else type(exc).__name__}); "
+                                 "the previous site is unchanged") from None
+    shutil.rmtree(previous, ignore_errors=True)
+    return summary
+
+
+def _swap(staging: Path, reports_dir: Path, previous: Path) -> None:
+    """Two renames on one filesystem; if the second fails the first is undone."""
+    shutil.rmtree(previous, ignore_errors=True)
+    had_site = reports_dir.exists()
+    if had_site:
+        os.rename(reports_dir, previous)
+    try:
+        os.rename(staging, reports_dir)
+    except OSError:
+        if had_site:
+            os.rename(previous, reports_dir)
+        raise
 
 
 def site_size(out_dir: Path) -> int:

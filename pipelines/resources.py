@@ -35,7 +35,7 @@ def load_sql(relative: str) -> str:
 
 
 class JianfuResource(dg.ConfigurableResource):
-    """The data directory (CONTRACT.md section 1), its warehouse and the pseudonym key.
+    """The data directory, its warehouse and the pseudonym key.
 
     `data_dir` empty means $JIANFU_DATA_DIR or the repository's `data/`; `id_key` empty
     means $JIANFU_ID_KEY, else the key file `id_key` in the data directory, created once.

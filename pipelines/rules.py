@@ -1,4 +1,4 @@
-"""The one declarative table of landing-column rules (CONTRACT.md sections 3 and 4).
+"""The one declarative table of landing-column rules (teacher survey and school report).
 
 Staging SQL reads it from `meta.column_rules`, the Great Expectations suites are built
 from it, and the reports describe rejections with it: a rule is written here only.
@@ -123,3 +123,9 @@ REASON_CODES = {
     "malformed_row": ("该行字段数与表头不符", "row has a different number of fields than the header"),
     "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
 }
+
+
+def bounded(reason: str) -> str:
+    """A reason as one line of at most MAX_REASON_LENGTH characters."""
+    line = " ".join(str(reason).split())
+    return line if len(line) <= MAX_REASON_LENGTH else line[: MAX_REASON_LENGTH - 1] + "…"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +24,7 @@ SCHOOLS = [
     ("1502030001", "昆都仑区第一小学", "150203", "primary", "urban", 40),
 ]
 POPULATION = [("150102", "primary", 500), ("150102", "junior", 600), ("150203", "primary", 400)]
+JIANFU = Path(sys.executable).with_name("jianfu")
 EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "希望少填表"}
 
 
@@ -109,3 +113,10 @@ def run(monkeypatch):
 def query(data_dir: Path, sql: str, params: dict | None = None) -> list[tuple]:
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         return conn.sql(sql, params=params or {}).fetchall()
+
+
+def jianfu(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The console script as a user runs it, without the test session's Dagster or data settings."""
+    base = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
+    return subprocess.run([str(JIANFU), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**base, "JIANFU_ID_KEY": "cli-test-key", **(env or {})})

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 
-from conftest import good_school_row, good_teacher_row, query, write_table
-
-JIANFU = Path(sys.executable).with_name("jianfu")
-
-
-def jianfu(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
-    return subprocess.run([str(JIANFU), *args], capture_output=True, text=True, timeout=600,
-                          env={**base, "JIANFU_ID_KEY": "cli-test-key", **(env or {})})
+from conftest import good_school_row, good_teacher_row, jianfu, query, write_table
 
 
 def small_landing(data_dir: Path) -> None:

@@ -30,7 +30,10 @@ def generated(tmp_path_factory) -> tuple[Path, dict]:
 def test_every_dirty_row_is_quarantined_with_its_reason_and_nothing_else(generated):
     data_dir, manifest = generated
     got = {(s, f, r): (w, reason) for s, w, f, r, reason in query(
-        data_dir, "select source, wave, file, row_number, reason from quarantine.rejected_rows")}
+        data_dir, "select source, wave, split_part(file, '#', 1), row_number, reason from quarantine.rejected_rows")}
+    assert {f for (f,) in query(data_dir, "select distinct file from quarantine.rejected_rows where file like '%.xlsx%'")
+            } <= {f"{name}#{source}" for name in manifest["files"]["teacher_survey"] + manifest["files"]["school_report"]
+                  for source in ("teacher_survey", "school_report")}
     expected = {(d["source"], d["file"], d["row_number"]): (d["wave"], d["reason"]) for d in manifest["dirty_rows"]}
     assert got == expected
     assert {r.split(":")[0] for _, r in expected.values()} >= {
@@ -48,7 +51,8 @@ def test_every_good_row_of_every_format_is_staged(generated):
         staged = dict(query(data_dir, f"select wave, count(*) from staging.{source}_staged group by 1"))
         expected = {w: c["rows"] - dirty.get(w, 0) for w, c in manifest["counts"][source].items()}
         assert staged == expected
-    files = {f for (f,) in query(data_dir, "select distinct source_file from staging.teacher_survey_staged")}
+    files = {f for (f,) in query(data_dir, "select distinct split_part(source_file, '#', 1) "
+                                           "from staging.teacher_survey_staged")}
     assert {Path(f).suffix for f in files} == {".csv", ".xlsx", ".parquet"}
     assert set(manifest["files"]["teacher_survey"]) == files
 

@@ -57,6 +57,6 @@ create table if not exists meta.run_state (
     built_at timestamp
 );
 
--- A rejection reason as stored: at most max_length characters (CONTRACT section 7).
+-- A rejection reason as stored: at most max_length characters, so no reason can carry a cell.
 create or replace macro meta.bounded_reason(reason, max_length) as
     case when length(reason) > max_length then left(reason, max_length - 1) || '…' else reason end;

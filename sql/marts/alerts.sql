@@ -24,8 +24,12 @@ with leagues as (
 ),
 
 latest as (
-    select max(wave) as wave
-    from staging.teacher_survey_staged
+    select max(area_metrics.wave) as wave
+    from marts.area_metrics
+    inner join meta.metrics as metrics using (metric)
+    where metrics.source = 'teacher_survey'
+        and area_metrics.area_level = 'region'
+        and area_metrics.n > 0
 ),
 
 league_metrics as (
