@@ -2,8 +2,10 @@
 
 import dagster as dg
 
+from pipelines import rules
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
+from pipelines.uncertainty import register_quantiles
 from pipelines.warehouse import replace_table, replace_wave
 
 from assets.ingest import reference_tables
@@ -39,20 +41,25 @@ def _violations(jianfu: JianfuResource, query: str, params: dict | None = None) 
           deps=[teacher_survey_staged, school_report_staged, reference_tables])
 def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
                  monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """marts.area_metrics for the partition's wave: design-based estimates under disclosure control.
+    """marts.area_metrics for the partition's wave: post-stratified design-based estimates, their
+    se, df, deff, t or Korn–Graubard intervals and reliability, under complementary suppression.
 
-    Cells with n < min_cell_n are suppressed; where exactly one of a league's counties (or of the
-    region's leagues) with respondents is, the published sibling with the smallest n (ties: lowest
-    code) is suppressed too, so the small cell cannot be recovered by subtraction.
+    The wave's design (marts.survey_design) and per-PSU sums (marts.survey_psu_sums) are kept as
+    tables because wave_changes needs them to count the schools that recur between waves.
     """
-    params = {"wave": context.partition_key, "z": monitoring.z, "min_n": monitoring.min_cell_n,
-              "rse_caution": monitoring.rse_caution}
+    wave = {"wave": context.partition_key}
+    params = {**wave, "min_n": monitoring.min_cell_n, "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
+              "rse_caution": monitoring.rse_caution, "df_caution": rules.DF_CAUTION, "df_min": rules.DF_MIN,
+              "confidence": rules.CONFIDENCE}
     with jianfu.connect() as conn:
+        register_quantiles(conn)
+        replace_wave(conn, "marts.survey_design", "marts/survey_design.sql", wave)
+        replace_wave(conn, "marts.survey_psu_sums", "marts/survey_psu_sums.sql", wave)
         rows = replace_wave(conn, "marts.area_metrics", "marts/area_metrics.sql", params)
-        by_suppression = dict(conn.execute(
-            "select coalesce(suppression, 'published'), count(*) from marts.area_metrics "
-            "where wave = $wave group by 1", {"wave": params["wave"]}).fetchall())
-    return dg.MaterializeResult(metadata={"rows": rows, **{f"cells_{k}": v for k, v in by_suppression.items()}})
+        counts = dict(conn.execute(
+            "select coalesce(suppression, reliability, 'published'), count(*) from marts.area_metrics "
+            "where wave = $wave group by 1", wave).fetchall())
+    return dg.MaterializeResult(metadata={"rows": rows, **{f"cells_{k}": v for k, v in counts.items()}})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
@@ -66,8 +73,20 @@ def area_metrics_no_small_published_cell(jianfu: JianfuResource, monitoring: Mon
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_no_lone_suppressed_sibling(jianfu: JianfuResource) -> dg.AssetCheckResult:
-    """Among siblings with respondents, suppression never hits exactly one: no recovery by subtraction."""
-    return _violations(jianfu, load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"))
+    """Where siblings are suppressed and one is published, the suppressed hold at least
+    MIN_SUPPRESSED_TOTAL respondents: no small cell, nor small sum of cells, by subtraction."""
+    return _violations(jianfu, load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"),
+                       {"min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL})
+
+
+@dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
+def area_metrics_intervals_are_honest(jianfu: JianfuResource) -> dg.AssetCheckResult:
+    """No published interval has zero width (a Korn–Graubard bound may sit at 0 or 1), and none
+    rests on fewer than DF_MIN degrees of freedom."""
+    return _violations(jianfu, "select wave, area_level, area_code, metric, estimate, ci_low, ci_high, df "
+                               "from marts.area_metrics where ci_low is not null "
+                               "and (ci_high <= ci_low or df < $df_min or reliability = 'unreliable')",
+                       {"df_min": rules.DF_MIN})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)

@@ -33,6 +33,7 @@ FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "Ping
 SUPPRESSED = "‡"
 MISSING = "—"
 CAUTION = "*"
+UNRELIABLE = "**"
 LATEST = "latest"
 WAVE_KEY = re.compile(WAVE_PATTERN)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -233,6 +234,8 @@ def format_cell(metric: str, cell: dict | None, lang: str = "zh") -> str:
         shown += f" [{format_value(metric, cell['ci_low'])}, {format_value(metric, cell['ci_high'])}]"
     if cell.get("reliability") == "caution":
         shown += CAUTION
+    elif cell.get("reliability") == "unreliable":
+        shown += UNRELIABLE
     return shown
 
 
@@ -973,7 +976,7 @@ def consistency_table(data: ReportData, wave: str, lang: str) -> Table:
 
 def _footnotes(lang: str) -> list[str]:
     return [text("fn_suppressed", lang), text("fn_not_collected", lang), text("fn_interval", lang),
-            text("fn_caution", lang), text("fn_missing", lang)]
+            text("fn_caution", lang), text("fn_unreliable", lang), text("fn_missing", lang)]
 
 
 def overview_page(data: ReportData, wave: str, lang: str) -> Page:

@@ -123,3 +123,18 @@ REASON_CODES = {
     "malformed_row": ("该行字段数与表头不符", "row has a different number of fields than the header"),
     "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
 }
+
+MIN_CELL_N = 10
+"""A teacher cell with fewer respondents than this is suppressed (primary suppression)."""
+MIN_SUPPRESSED_TOTAL = 10
+"""Complementary suppression goes on within a parent until its suppressed members hold this many respondents."""
+RSE_CAUTION = 0.30
+"""A relative standard error at or above this makes a published estimate 'caution'."""
+DF_CAUTION = 8
+"""Fewer design degrees of freedom than this make a published estimate 'caution'."""
+DF_MIN = 1
+"""Fewer design degrees of freedom than this leave a cell without an interval ('unreliable')."""
+CONFIDENCE = 0.95
+"""The level of every published interval."""
+FDR_LEVEL = 0.05
+"""Benjamini–Hochberg level: a trend direction or a test-based alert needs q_value below it."""

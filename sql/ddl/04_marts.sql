@@ -11,7 +11,47 @@ create table if not exists marts.area_metrics (
     se double,
     reliability varchar,
     suppression varchar,
-    estimate_unweighted double
+    estimate_unweighted double,
+    df integer,
+    deff double
+);
+
+alter table marts.area_metrics add column if not exists df integer;
+alter table marts.area_metrics add column if not exists deff double;
+
+-- The wave's PSUs (schools within strata) with the post-stratification constants, and per
+-- metric and PSU the sums the estimators are built from: area_metrics and wave_changes
+-- read them, so the variance of a change can count the schools that recur.
+create table if not exists marts.survey_design (
+    wave varchar,
+    league_code varchar,
+    school_level varchar,
+    school_code varchar,
+    county_code varchar,
+    respondents bigint,
+    stratum_respondents bigint,
+    stratum_schools bigint,
+    stratum_size_sq bigint,
+    stratum_population bigint,
+    weight double
+);
+
+create table if not exists marts.survey_psu_sums (
+    wave varchar,
+    metric varchar,
+    league_code varchar,
+    school_level varchar,
+    school_code varchar,
+    county_code varchar,
+    n bigint,
+    sum_y double,
+    sum_x double,
+    sum_wy double,
+    sum_wx double,
+    sum_w double,
+    sum_wyy double,
+    sum_wxy double,
+    sum_wxx double
 );
 
 create table if not exists marts.inspection_target (
@@ -60,8 +100,11 @@ create table if not exists marts.wave_changes (
     significant boolean,
     direction varchar,
     se double,
-    polarity varchar
+    polarity varchar,
+    df integer
 );
+
+alter table marts.wave_changes add column if not exists df integer;
 
 create table if not exists marts.alerts (
     wave varchar,
