@@ -126,9 +126,11 @@ def inspection_target_one_baseline(jianfu: JianfuResource) -> dg.AssetCheckResul
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """marts.wave_changes: each published estimate against the previous wave's, with a z-test."""
-    params = {"z": monitoring.z, "significance": monitoring.significance}
+    """marts.wave_changes: each published estimate against the previous wave's, with a t-test whose
+    SE comes from the two waves stacked in one design, so recurring schools count."""
+    params = {"significance": monitoring.significance, "confidence": rules.CONFIDENCE, "df_min": rules.DF_MIN}
     with jianfu.connect() as conn:
+        register_quantiles(conn)
         rows = replace_table(conn, "marts.wave_changes", "marts/wave_changes.sql", params)
     return dg.MaterializeResult(metadata={"rows": rows})
 

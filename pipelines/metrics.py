@@ -114,8 +114,9 @@ def metric_rows() -> list[tuple]:
 class Thresholds:
     """Monitoring thresholds MonitoringConfig overrides per deployment; the statistical ones
     take their defaults from `pipelines.rules`, where each is written once. `significance` is
-    the Benjamini–Hochberg level the q-values of trends and test-based alerts are judged at;
-    `z` only serves the normal-theory school-report comparisons."""
+    the level tests are judged at (on Benjamini–Hochberg q-values for trends and test-based
+    alerts). `z` no longer enters any mart — intervals use t and Korn–Graubard quantiles with
+    the domain's degrees of freedom — and stays so that existing deployment configs still load."""
 
     min_cell_n: int = MIN_CELL_N
     rse_caution: float = RSE_CAUTION

@@ -191,3 +191,106 @@ def test_reliability_rule(uncertainty_warehouse):
     wanted = [expected(row) for row in mart.iter_rows(named=True)]
     assert mart["reliability"].to_list() == wanted
     assert {"unreliable", "caution", "reliable"} <= set(wanted)
+
+
+CHANGE_WAVES = ("2024-03", "2024-09")
+PLANTED_RISE = 1.5
+
+
+def with_school_effects(frame: pl.DataFrame, effects: dict[str, float]) -> pl.DataFrame:
+    """Add a persistent school effect to hours: schools that recur keep it, so it cancels in a change."""
+    effect = frame["school_code"].replace_strict(effects, return_dtype=pl.Float64)
+    return frame.with_columns((pl.col("hours_total") + 4 * effect).clip(0, 112).alias("hours_total"),
+                              (pl.col("hours_cat1") + effect).clip(0, 112).alias("hours_cat1"),
+                              (pl.col("hours_cat2") + effect).clip(0, 112).alias("hours_cat2"))
+
+
+@pytest.fixture(scope="module")
+def change_warehouse(tmp_path_factory):
+    """Two waves over the same schools but one dropped and one new, persistent school effects,
+    and a planted rise of PLANTED_RISE weekly hours of category 1 in Hohhot (150100)."""
+    root = tmp_path_factory.mktemp("changes")
+    jianfu = new_warehouse(root)
+    rng = np.random.default_rng(303)
+    layout = random_layout(rng)
+    later_layout = [s for s in layout if s[0] != layout[3][0]] + [("150105777", "primary", 20)]
+    effects = {school: float(rng.gamma(2.0, 1.5)) for school, _, _ in layout + later_layout}
+    earlier = with_school_effects(survey_frame(CHANGE_WAVES[0], layout, rng, 0.05), effects)
+    later = with_school_effects(survey_frame(CHANGE_WAVES[1], later_layout, rng, 0.05), effects)
+    later = later.with_columns(pl.when(pl.col("league_code") == "150100")
+                               .then(pl.col("hours_cat1") + PLANTED_RISE).otherwise(pl.col("hours_cat1"))
+                               .alias("hours_cat1"))
+    frames = {CHANGE_WAVES[0]: earlier, CHANGE_WAVES[1]: later}
+    for frame in frames.values():
+        insert_staged(jianfu, "staging.teacher_survey_staged", frame)
+    materialize_waves(jianfu, CHANGE_WAVES)
+    materialize_waves_changes(jianfu)
+    with jianfu.connect(read_only=True) as conn:
+        population = conn.sql("select * from ref.teacher_population").pl()
+        divisions = conn.sql("select * from ref.divisions").pl()
+        changes = conn.sql("select * from marts.wave_changes").pl()
+        cells = conn.sql("select * from marts.area_metrics").pl()
+    return {"frames": frames, "population": population, "divisions": divisions, "changes": changes,
+            "cells": cells, "root": root}
+
+
+def materialize_waves_changes(jianfu) -> None:
+    import dagster as dg
+
+    from assets.marts import wave_changes, wave_changes_consistent
+    from pipelines.resources import MonitoringConfig
+
+    result = dg.materialize([wave_changes, wave_changes_consistent], resources={
+        "jianfu": jianfu, "monitoring": MonitoringConfig()})
+    assert result.success
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+
+
+@pytest.fixture(scope="module")
+def changes_against_r(change_warehouse):
+    w = change_warehouse
+    parts = []
+    for wave, frame in w["frames"].items():
+        inputs = oracle_inputs(frame, w["population"], w["divisions"])
+        parts.append((wave, inputs))
+    respondents = pl.concat([i["respondents"].with_columns(
+        pl.lit(wave).alias("wave"), (pl.lit(wave + "_") + pl.col("stratum")).alias("poststratum"))
+        for wave, i in parts], how="vertical_relaxed")
+    population = pl.concat([i["population"].select((pl.lit(wave + "_") + pl.col("stratum")).alias("poststratum"),
+                                                   "Freq") for wave, i in parts])
+    areas = pl.concat([i["areas"] for _, i in parts]).unique()
+    r = run_oracle("wave_changes.R", w["root"] / "oracle_changes",
+                   {"respondents": respondents, "population": population, "areas": areas,
+                    "metrics": parts[0][1]["metrics"]})
+    teacher = w["changes"].filter(pl.col("metric").is_in(TEACHER_METRICS))
+    return teacher.join(r, on=["area_level", "area_code", "metric"], how="left")
+
+
+def test_change_standard_errors_equal_r_stacked_design(changes_against_r):
+    compared = changes_against_r
+    assert compared.height > 500 and compared["r_se"].null_count() == 0
+    assert (compared["change"] - compared["r_change"]).abs().max() < 1e-8
+    assert (compared["se"] - compared["r_se"]).abs().max() < 1e-8
+    assert (compared["df"] == compared["r_df"]).all()
+
+
+def test_recurring_schools_shrink_the_change_se(change_warehouse):
+    """With persistent school effects the stacked SE is well below the independent-waves SE."""
+    changes, cells = change_warehouse["changes"], change_warehouse["cells"]
+    se = cells.select("wave", "area_level", "area_code", "metric", "se")
+    both = (changes.join(se, on=["wave", "area_level", "area_code", "metric"])
+            .join(se.rename({"wave": "previous_wave", "se": "previous_se"}),
+                  on=["previous_wave", "area_level", "area_code", "metric"]))
+    hours = both.filter((pl.col("metric") == "hours_total") & (pl.col("area_level") != "county"))
+    ratio = hours["se_right"] / (hours["se_right"] ** 2 + hours["previous_se"] ** 2).sqrt()
+    assert hours.height >= 4 and ratio.max() < 0.8
+
+
+def test_planted_rise_is_recovered(change_warehouse):
+    changes = change_warehouse["changes"]
+    hohhot = changes.filter((pl.col("area_code") == "150100") & (pl.col("metric") == "hours_cat1")).row(0, named=True)
+    assert hohhot["ci_low"] < PLANTED_RISE < hohhot["ci_high"]
+    assert hohhot["significant"] and hohhot["direction"] == "worsening"
+    others = changes.filter((pl.col("area_level") == "league") & (pl.col("metric") == "hours_cat1")
+                            & (pl.col("area_code") != "150100"))
+    assert others.height >= 1 and not others["significant"].any()
