@@ -44,7 +44,7 @@ def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
     """marts.area_metrics for the partition's wave: post-stratified design-based estimates, their
     se, df, deff, t or Korn–Graubard intervals and reliability, under complementary suppression.
 
-    The wave's design (marts.survey_design) and per-PSU sums (marts.survey_psu_sums) are kept as
+    The wave's design (staging.survey_design) and per-PSU sums (staging.survey_psu_sums) are kept as
     tables because wave_changes needs them to count the schools that recur between waves.
     """
     wave = {"wave": context.partition_key}
@@ -53,8 +53,8 @@ def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
               "confidence": rules.CONFIDENCE}
     with jianfu.connect() as conn:
         register_quantiles(conn)
-        replace_wave(conn, "marts.survey_design", "marts/survey_design.sql", wave)
-        replace_wave(conn, "marts.survey_psu_sums", "marts/survey_psu_sums.sql", wave)
+        replace_wave(conn, "staging.survey_design", "staging/survey_design.sql", wave)
+        replace_wave(conn, "staging.survey_psu_sums", "staging/survey_psu_sums.sql", wave)
         rows = replace_wave(conn, "marts.area_metrics", "marts/area_metrics.sql", params)
         counts = dict(conn.execute(
             "select coalesce(suppression, reliability, 'published'), count(*) from marts.area_metrics "
@@ -146,7 +146,8 @@ def wave_changes_consistent(jianfu: JianfuResource) -> dg.AssetCheckResult:
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """marts.trends: Mann-Kendall test and Sen's slope over the waves of each area and metric."""
+    """marts.trends: Mann-Kendall test and Sen's slope over the waves of each area and metric;
+    directions on Benjamini–Hochberg q-values over all the table's tests."""
     params = {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance}
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.trends", "marts/trends.sql", params)
@@ -155,11 +156,12 @@ def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
 
 @dg.asset_check(asset=trends, blocking=True, pool=DUCKDB_POOL)
 def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.AssetCheckResult:
-    """Enough waves, p-value in [0, 1], a known direction, and no_change wherever p >= significance."""
+    """Enough waves, p <= q <= 1, a known direction, and no_change wherever q >= significance."""
     return _violations(jianfu, "select * from marts.trends "
                                "where n_waves < $min_waves or p_value not between 0 and 1 "
+                               "or q_value not between p_value and 1 "
                                "or direction not in ('improving', 'worsening', 'no_change') "
-                               "or (p_value >= $significance and direction <> 'no_change')",
+                               "or (q_value >= $significance and direction <> 'no_change')",
                        {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance})
 
 
@@ -169,7 +171,8 @@ def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> d
 def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.alerts: the monitoring rules per league, with Chinese and English messages."""
     params = {"red_line_share": monitoring.red_line_share, "completeness_min": monitoring.completeness_min,
-              "target": monitoring.inspection_reduction_target, "paper_reduction_ratio": monitoring.paper_reduction_ratio}
+              "target": monitoring.inspection_reduction_target, "paper_reduction_ratio": monitoring.paper_reduction_ratio,
+              "significance": monitoring.significance}
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.alerts", "marts/alerts.sql", params)
         by_rule = dict(conn.execute("select rule, count(*) from marts.alerts group by rule order by rule").fetchall())

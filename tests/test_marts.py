@@ -10,7 +10,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
-from scipy.stats import norm, theilslopes
+from scipy.stats import false_discovery_control, norm, theilslopes
 
 from assets.ingest import reference_tables, school_report_landing, teacher_survey_landing
 from assets.marts import (
@@ -119,7 +119,7 @@ def test_trends_match_independent_mann_kendall_and_sen(trend_warehouse):
     got = read(jianfu, "select * from marts.trends")
     polarity = {"felt_net": "higher"}
     index = {wave: k + 1 for k, wave in enumerate(TREND_WAVES)}
-    expected_cells = 0
+    expected_cells, expected_p = 0, {}
     for (level, code, metric), group in rows.filter(pl.col("estimate").is_not_null()).group_by(
             "area_level", "area_code", "metric"):
         group = group.sort("wave")
@@ -138,10 +138,16 @@ def test_trends_match_independent_mann_kendall_and_sen(trend_warehouse):
         assert row["slope_per_wave"] == pytest.approx(slope, rel=1e-12, abs=1e-12)
         assert (row["first_wave"], row["last_wave"]) == (group["wave"][0], group["wave"][-1])
         assert (row["first_estimate"], row["last_estimate"]) == (values[0], values[-1])
-        better = (s > 0) == (polarity.get(metric, "lower") == "higher")
-        direction = "no_change" if p >= 0.05 or s == 0 else ("improving" if better else "worsening")
-        assert row["direction"] == direction
+        expected_p[(code, metric)] = p
     assert got.height == expected_cells
+    keys = list(expected_p)
+    q_values = dict(zip(keys, false_discovery_control([expected_p[k] for k in keys], method="bh")))
+    for row in got.iter_rows(named=True):
+        s, q = row["mk_s"], q_values[(row["area_code"], row["metric"])]
+        assert row["q_value"] == pytest.approx(q, rel=1e-9)
+        better = (s > 0) == (polarity.get(row["metric"], "lower") == "higher")
+        assert row["direction"] == ("no_change" if q >= 0.05 or s == 0 else ("improving" if better else "worsening"))
+    assert (got["q_value"] < 0.05).sum() >= 3 and (got["p_value"] < 0.05).sum() > (got["q_value"] < 0.05).sum()
 
 
 def test_trend_directions_follow_polarity(trend_warehouse):
@@ -172,7 +178,7 @@ def test_wave_changes(tmp_path):
 
     rise = changes[("150100", "hours_nonteaching", "2023-12")]
     assert rise["previous_wave"] == "2023-06" and rise["change"] == pytest.approx(1.0)
-    # Without the waves' design (marts.survey_design) there is no SE of the change, hence no
+    # Without the waves' design (staging.survey_design) there is no SE of the change, hence no
     # test: a rise is never called significant on the two estimates alone. The stacked-design
     # SE itself is checked against R in test_uncertainty.py.
     assert rise["se"] is None and rise["p_value"] is None and rise["ci_low"] is None
@@ -227,15 +233,15 @@ def test_inspection_target_configured_baseline(tmp_path):
     assert got["target_met"].to_list() == [None, False, False, True]
 
 
-ALERT_WAVES = ["2021-06", "2021-12", "2022-06", "2022-12", "2023-06", "2023-12"]
+ALERT_WAVES = ["2021-06", "2021-12", "2022-06", "2022-12", "2023-06", "2023-12", "2024-06", "2024-12"]
 PLANTED = {
     ("red_line_item", "150200", "2022-06"),
     ("burden_rebound", "150300", "2023-06"),
-    ("inspection_target_missed", "150400", "2023-12"),
-    ("paper_reduction", "150500", "2023-12"),
+    ("inspection_target_missed", "150400", "2024-12"),
+    ("paper_reduction", "150500", "2024-12"),
     ("secondment_over_6m", "150600", "2021-12"),
     ("low_completeness", "150700", "2022-12"),
-    ("not_felt", "150800", "2023-12"),
+    ("not_felt", "150800", "2024-12"),
 }
 SCHOOL_SHIFT = {"001": -0.75, "002": 0.75, "003": -0.5, "004": 0.5}
 
@@ -256,7 +262,7 @@ def planted_survey(divisions: pl.DataFrame) -> pl.DataFrame:
         for league in leagues:
             county = county_of[league]
             hours = {"150300": 14.0 if w >= 4 else 10.0, "150800": 12.0 - w}.get(league, 10.0)
-            inspections = 3 if league == "150500" else 6 - w
+            inspections = 3 if league == "150500" else 8 - w
             for number, shift in SCHOOL_SHIFT.items():
                 for k in range(12):
                     row = {"wave": wave, "response_id": f"{wave}-{league}-{number}-{k}",
@@ -283,7 +289,7 @@ def planted_reports(schools: pl.DataFrame, divisions: pl.DataFrame) -> pl.DataFr
             league = league_of[county]
             if (league, w) == ("150700", 3) and position % 2:
                 continue
-            inspections = [10, 10, 9, 9, 8, 8][w] if league == "150400" else 10 - w
+            inspections = [10, 10, 9, 9, 8, 8, 8, 8][w] if league == "150400" else 10 - w
             seconded = 2 if (league, w) == ("150600", 1) and school.endswith("001") and county == "150602" else 0
             rows.append({"wave": wave, "school_code": school, "county_code": county, "league_code": league,
                          "n_inspections": inspections, "n_campus_events": 1, "n_forms_requests": 3,
@@ -385,12 +391,12 @@ def test_planted_signals_reach_the_marts(alert_warehouse):
     """The control league (Hohhot) is flat: no significant change and no trend but inspections."""
     changes = read(alert_warehouse, "select * from marts.wave_changes where area_code = '150100' "
                                     "and metric in ('hours_nonteaching', 'felt_net')")
-    assert changes.height == 10 and not changes["significant"].any()
+    assert changes.height == 14 and not changes["significant"].any()
     trend = read(alert_warehouse, "select metric, direction from marts.trends where area_code = '150100'")
     moving = dict(trend.filter(pl.col("direction") != "no_change").iter_rows())
     assert moving == {"n_inspections": "improving", "school_inspections_per_school": "improving"}
     target = read(alert_warehouse, "select * from marts.inspection_target "
-                                   "where area_level = 'league' and wave = '2023-12'")
+                                   "where area_level = 'league' and wave = '2024-12'")
     assert dict(zip(target["area_code"], target["target_met"]))["150100"] is True
     assert target.filter(~pl.col("target_met"))["area_code"].to_list() == ["150400"]
 
@@ -400,7 +406,7 @@ def test_generated_data_raises_exactly_the_planted_league_alerts(tmp_path, monke
     from pipelines.generate import PLANTED, generate
 
     monkeypatch.setenv("JIANFU_ID_KEY", "test-key-not-secret")
-    manifest = generate(tmp_path, teachers=3000, waves=6, seed=2)
+    manifest = generate(tmp_path, teachers=3000, waves=8, seed=2)
     jianfu = JianfuResource(data_dir=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
     resources = {"jianfu": jianfu, "monitoring": MonitoringConfig()}

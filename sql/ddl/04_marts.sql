@@ -19,41 +19,6 @@ create table if not exists marts.area_metrics (
 alter table marts.area_metrics add column if not exists df integer;
 alter table marts.area_metrics add column if not exists deff double;
 
--- The wave's PSUs (schools within strata) with the post-stratification constants, and per
--- metric and PSU the sums the estimators are built from: area_metrics and wave_changes
--- read them, so the variance of a change can count the schools that recur.
-create table if not exists marts.survey_design (
-    wave varchar,
-    league_code varchar,
-    school_level varchar,
-    school_code varchar,
-    county_code varchar,
-    respondents bigint,
-    stratum_respondents bigint,
-    stratum_schools bigint,
-    stratum_size_sq bigint,
-    stratum_population bigint,
-    weight double
-);
-
-create table if not exists marts.survey_psu_sums (
-    wave varchar,
-    metric varchar,
-    league_code varchar,
-    school_level varchar,
-    school_code varchar,
-    county_code varchar,
-    n bigint,
-    sum_y double,
-    sum_x double,
-    sum_wy double,
-    sum_wx double,
-    sum_w double,
-    sum_wyy double,
-    sum_wxy double,
-    sum_wxx double
-);
-
 create table if not exists marts.inspection_target (
     area_level varchar,
     area_code varchar,
@@ -82,8 +47,11 @@ create table if not exists marts.trends (
     mk_s integer,
     polarity varchar,
     var_s double,
-    z double
+    z double,
+    q_value double
 );
+
+alter table marts.trends add column if not exists q_value double;
 
 create table if not exists marts.wave_changes (
     wave varchar,
@@ -116,8 +84,13 @@ create table if not exists marts.alerts (
     value double,
     threshold double,
     message varchar,
-    message_en varchar
+    message_en varchar,
+    p_value double,
+    q_value double
 );
+
+alter table marts.alerts add column if not exists p_value double;
+alter table marts.alerts add column if not exists q_value double;
 
 -- The standard normal distribution for p-values. DuckDB has no erf, so this is W. J. Cody's
 -- rational Chebyshev approximation (Math. Comp. 1969) with the coefficients and the

@@ -13,8 +13,8 @@ where wave not in (
     select wave_key from landing.school_report_rows where wave_key is not null
 );
 
-delete from marts.survey_design
+delete from staging.survey_design
 where wave not in (select wave from marts.area_metrics);
 
-delete from marts.survey_psu_sums
+delete from staging.survey_psu_sums
 where wave not in (select wave from marts.area_metrics);

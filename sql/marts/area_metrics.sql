@@ -1,6 +1,6 @@
 -- marts.area_metrics for one wave: a row per area of ref.divisions (the region, every
--- league, every county) and metric of meta.metrics. Reads marts.survey_design and
--- marts.survey_psu_sums of the wave. Bound: $wave, $min_n, $min_suppressed_total,
+-- league, every county) and metric of meta.metrics. Reads staging.survey_design and
+-- staging.survey_psu_sums of the wave. Bound: $wave, $min_n, $min_suppressed_total,
 -- $rse_caution, $df_caution, $df_min, $confidence. Uses the scalar functions t_quantile
 -- and beta_quantile that pipelines.uncertainty registers on the connection.
 --
@@ -55,7 +55,7 @@ with region as (
 
 design as (
     select *
-    from marts.survey_design
+    from staging.survey_design
     where wave = $wave
 ),
 
@@ -66,7 +66,7 @@ wave_size as (
 
 psu_sums as (
     select sums.*, design.respondents, design.stratum_respondents, design.stratum_schools, design.stratum_size_sq
-    from marts.survey_psu_sums as sums
+    from staging.survey_psu_sums as sums
     inner join design using (wave, league_code, school_level, school_code)
     where sums.wave = $wave
 ),

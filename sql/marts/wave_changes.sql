@@ -1,6 +1,6 @@
 -- marts.wave_changes: each area × metric against the previous wave (the wave just before it
 -- among all waves of marts.area_metrics), where both estimates are published. Reads
--- marts.survey_design and marts.survey_psu_sums. Bound: $significance, $confidence,
+-- staging.survey_design and staging.survey_psu_sums. Bound: $significance, $confidence,
 -- $df_min. Uses t_quantile and t_upper_tail (pipelines.uncertainty).
 --
 -- The two waves are not independent samples: nearly every school and many teachers recur.
@@ -40,8 +40,8 @@ region as (
 
 psu_sums as (
     select sums.*, design.stratum_respondents
-    from marts.survey_psu_sums as sums
-    inner join marts.survey_design as design using (wave, league_code, school_level, school_code)
+    from staging.survey_psu_sums as sums
+    inner join staging.survey_design as design using (wave, league_code, school_level, school_code)
 ),
 
 psu_areas as (
@@ -106,7 +106,7 @@ stacked_design as (
         sum(case when design.wave = pairs.previous_wave then design.respondents else 0 end) as m_earlier,
         sum(case when design.wave = pairs.wave then design.respondents else 0 end) as m_later
     from pairs
-    inner join marts.survey_design as design on design.wave in (pairs.wave, pairs.previous_wave)
+    inner join staging.survey_design as design on design.wave in (pairs.wave, pairs.previous_wave)
     group by pairs.wave, pairs.previous_wave, design.league_code, design.school_level, design.school_code
 ),
 

@@ -1,4 +1,4 @@
--- marts.survey_design for one wave: a row per PSU (school within its stratum league ×
+-- staging.survey_design for one wave: a row per PSU (school within its stratum league ×
 -- school_level) with its respondents and the stratum's post-stratification constants.
 -- Bound: $wave.
 --

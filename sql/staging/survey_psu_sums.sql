@@ -1,4 +1,4 @@
--- marts.survey_psu_sums for one wave: a row per teacher metric and PSU (school within its
+-- staging.survey_psu_sums for one wave: a row per teacher metric and PSU (school within its
 -- stratum) holding the sums every estimator of area_metrics and wave_changes is built from.
 -- Bound: $wave.
 --
@@ -15,7 +15,7 @@ with survey as (
             as hours_nonteaching,
         design.weight
     from staging.teacher_survey_staged as staged
-    inner join marts.survey_design as design
+    inner join staging.survey_design as design
         on design.wave = staged.wave
         and design.league_code = staged.league_code
         and design.school_level = staged.school_level
