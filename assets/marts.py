@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines import rules
+from pipelines import rules, small_area
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
 from pipelines.uncertainty import register_quantiles
@@ -163,6 +163,28 @@ def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> d
                                "or direction not in ('improving', 'worsening', 'no_change') "
                                "or (q_value >= $significance and direction <> 'no_change')",
                        {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance})
+
+
+COVARIATES = ["share_primary", "share_junior", "share_urban", "share_town"]
+
+
+@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics, reference_tables])
+def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
+    """marts.county_estimates: Fay–Herriot EBLUPs for every county and teacher metric, so thin
+    counties get a model-based figure beside their direct one. Only county aggregates leave SQL."""
+    with jianfu.connect() as conn:
+        covariates = conn.sql(load_sql("marts/county_covariates.sql")).pl()
+        cells = conn.sql("select wave, area_code, metric, estimate, se, df, n, reliability "
+                         "from marts.area_metrics join meta.metrics using (metric) "
+                         "where area_level = 'county' and source = 'teacher_survey' "
+                         "order by wave, metric, area_code").pl()
+        kinds = dict(conn.execute("select metric, kind from meta.metrics").fetchall())
+        bounds = {m: ((-1.0, 1.0) if m == "felt_net" else (0.0, 1.0)) for m, k in kinds.items() if k in ("share", "ratio")}
+        fit = small_area.county_estimates(cells, covariates, COVARIATES, bounds)
+        conn.register("county_estimates_fit", fit)
+        rows = replace_table(conn, "marts.county_estimates", "marts/county_estimates.sql")
+        conn.unregister("county_estimates_fit")
+    return dg.MaterializeResult(metadata={"rows": rows, "models": fit.select("wave", "metric").n_unique()})
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL,

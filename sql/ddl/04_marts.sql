@@ -159,3 +159,26 @@ create table if not exists marts.metrics_not_collected (
     metric varchar,
     respondents bigint
 );
+
+-- Fay–Herriot small-area estimates per wave, county and teacher metric (pipelines.small_area):
+-- estimate and mse are the EBLUP's (the synthetic x'β̂ where the direct figure is unusable,
+-- method 'synthetic'); shrinkage is the weight on the synthetic part.
+create table if not exists marts.county_estimates (
+    wave varchar,
+    area_code varchar,
+    league_code varchar,
+    metric varchar,
+    estimate double,
+    mse double,
+    shrinkage double,
+    synthetic_estimate double,
+    direct_estimate double,
+    direct_se double,
+    direct_reliability varchar,
+    n bigint,
+    method varchar,
+    sigma2_u double,
+    fit_counties bigint,
+    parameters bigint,
+    thin boolean
+);
