@@ -294,3 +294,20 @@ def test_planted_rise_is_recovered(change_warehouse):
     others = changes.filter((pl.col("area_level") == "league") & (pl.col("metric") == "hours_cat1")
                             & (pl.col("area_code") != "150100"))
     assert others.height >= 1 and not others["significant"].any()
+
+
+def test_coverage_simulation_on_generated_truth(tmp_path):
+    """Three generator seeds: section 9 intervals never have zero width or go below 0, and cover
+    the true county values far more often than the 1.96 rule they replace."""
+    from pipelines.coverage import simulate_seed, summarise
+
+    cells = pl.concat([simulate_seed(seed, 6000, tmp_path / str(seed)) for seed in (11, 12, 13)])
+    rows = summarise(cells)
+    assert {r["metrics"] for r in rows} == {"item shares", "hours_nonteaching"}
+    assert sum(r["zero_width_before"] for r in rows) > 100 and sum(r["zero_width_after"] for r in rows) == 0
+    assert sum(r["share_below_0_after"] for r in rows) == 0
+    one_school = [r for r in rows if r["schools"] == "1"]
+    assert all(r["coverage_after"] is None and r["no_interval_after"] == r["cells"] for r in one_school)
+    for r in rows:
+        if r["schools"] in ("4-5", "6-8") and r["cells"] >= 30:
+            assert r["coverage_after"] >= 0.85 and r["coverage_after"] > r["coverage_before"], r
