@@ -50,7 +50,7 @@ def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
     wave = {"wave": context.partition_key}
     params = {**wave, "min_n": monitoring.min_cell_n, "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
               "rse_caution": monitoring.rse_caution, "df_caution": rules.DF_CAUTION, "df_min": rules.DF_MIN,
-              "confidence": rules.CONFIDENCE}
+              "confidence": rules.CONFIDENCE, "cancellation": rules.CANCELLATION}
     with jianfu.connect() as conn:
         register_quantiles(conn)
         replace_wave(conn, "staging.survey_design", "staging/survey_design.sql", wave)
@@ -128,7 +128,8 @@ def inspection_target_one_baseline(jianfu: JianfuResource) -> dg.AssetCheckResul
 def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.wave_changes: each published estimate against the previous wave's, with a t-test whose
     SE comes from the two waves stacked in one design, so recurring schools count."""
-    params = {"significance": monitoring.significance, "confidence": rules.CONFIDENCE, "df_min": rules.DF_MIN}
+    params = {"significance": monitoring.significance, "confidence": rules.CONFIDENCE, "df_min": rules.DF_MIN,
+              "cancellation": rules.CANCELLATION}
     with jianfu.connect() as conn:
         register_quantiles(conn)
         rows = replace_table(conn, "marts.wave_changes", "marts/wave_changes.sql", params)

@@ -99,7 +99,7 @@ def _mart_params(wave: str) -> dict:
 
     return {"wave": wave, "min_n": Thresholds.min_cell_n, "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
             "rse_caution": Thresholds.rse_caution, "df_caution": rules.DF_CAUTION, "df_min": rules.DF_MIN,
-            "confidence": rules.CONFIDENCE}
+            "confidence": rules.CONFIDENCE, "cancellation": rules.CANCELLATION}
 
 
 def summarise(cells: pl.DataFrame) -> list[dict]:

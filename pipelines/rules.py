@@ -138,3 +138,5 @@ CONFIDENCE = 0.95
 """The level of every published interval."""
 FDR_LEVEL = 0.05
 """Benjamini–Hochberg level: a trend direction or a test-based alert needs q_value below it."""
+CANCELLATION = 1e-10
+"""A variance sum within this fraction of its terms' size is rounding noise of an exact 0."""

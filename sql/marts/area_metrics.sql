@@ -1,7 +1,7 @@
 -- marts.area_metrics for one wave: a row per area of ref.divisions (the region, every
 -- league, every county) and metric of meta.metrics. Reads staging.survey_design and
 -- staging.survey_psu_sums of the wave. Bound: $wave, $min_n, $min_suppressed_total,
--- $rse_caution, $df_caution, $df_min, $confidence. Uses the scalar functions t_quantile
+-- $rse_caution, $df_caution, $df_min, $confidence, $cancellation. Uses the scalar functions t_quantile
 -- and beta_quantile that pipelines.uncertainty registers on the connection.
 --
 -- Teacher metrics. Estimate R = Σ w·y / Σ w·x over the area's respondents with a
@@ -19,6 +19,9 @@
 -- stratum's schools in the wave. Schools without domain members enter only through
 -- Σ_all m_c² (survey_design.stratum_size_sq). A single-school stratum has t = 0 and adds
 -- nothing (R's survey.lonely.psu = "adjust" centres it at the grand mean, which is 0).
+-- The expanded sum cancels: where it is within $cancellation of its terms' size it is
+-- rounding noise of an exact 0 (e.g. schools with identical answers), and counts as 0 —
+-- else a noise SE of 1e-10 would print a certain-looking interval.
 -- df = PSUs with respondents in the area − strata with respondents in the area (R's
 -- degf on the domain). deff = var / (s²/n), s² = Σ w·(y − R·x)² / (x̄² · Σ w) · n/(n − 1),
 -- x̄ = Σ w·x / Σ w: R's svymean(deff = "replace").
@@ -139,7 +142,9 @@ stratum_variances as (
         area_code,
         metric,
         case
-            when stratum_schools > 1 then
+            when stratum_schools > 1
+                and sum_sq - 2 * mean_residual * sum_cross + mean_residual * mean_residual * stratum_size_sq
+                    > $cancellation * (sum_sq + mean_residual * mean_residual * stratum_size_sq) then
                 stratum_schools / (stratum_schools - 1.0)
                 * (sum_sq - 2 * mean_residual * sum_cross + mean_residual * mean_residual * stratum_size_sq)
             else 0.0

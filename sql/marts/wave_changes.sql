@@ -1,7 +1,7 @@
 -- marts.wave_changes: each area × metric against the previous wave (the wave just before it
 -- among all waves of marts.area_metrics), where both estimates are published. Reads
 -- staging.survey_design and staging.survey_psu_sums. Bound: $significance, $confidence,
--- $df_min. Uses t_quantile and t_upper_tail (pipelines.uncertainty).
+-- $df_min, $cancellation (as in area_metrics.sql). Uses t_quantile and t_upper_tail (pipelines.uncertainty).
 --
 -- The two waves are not independent samples: nearly every school and many teachers recur.
 -- The SE of a teacher metric's change is that of R survey on the two waves stacked in one
@@ -157,25 +157,22 @@ stratum_sums as (
     group by all
 ),
 
-stratum_variances as (
+stratum_terms as (
     select
         stratum_sums.wave,
         stratum_sums.area_level,
         stratum_sums.area_code,
         stratum_sums.metric,
         stratum_sums.psus,
-        case
-            when stacked_strata.stratum_schools > 1 then
-                stacked_strata.stratum_schools / (stacked_strata.stratum_schools - 1.0)
-                * (stratum_sums.sum_sq
-                   - 2 * coalesce(later.mean_residual, 0) * stratum_sums.cross_later
-                   + 2 * coalesce(earlier.mean_residual, 0) * stratum_sums.cross_earlier
-                   + coalesce(later.mean_residual, 0) ^ 2 * stacked_strata.size_sq_later
-                   - 2 * coalesce(later.mean_residual, 0) * coalesce(earlier.mean_residual, 0)
-                     * stacked_strata.size_cross
-                   + coalesce(earlier.mean_residual, 0) ^ 2 * stacked_strata.size_sq_earlier)
-            else 0.0
-        end as variance
+        stacked_strata.stratum_schools,
+        stratum_sums.sum_sq + coalesce(later.mean_residual, 0) ^ 2 * stacked_strata.size_sq_later
+            + coalesce(earlier.mean_residual, 0) ^ 2 * stacked_strata.size_sq_earlier as scale,
+        stratum_sums.sum_sq
+            - 2 * coalesce(later.mean_residual, 0) * stratum_sums.cross_later
+            + 2 * coalesce(earlier.mean_residual, 0) * stratum_sums.cross_earlier
+            + coalesce(later.mean_residual, 0) ^ 2 * stacked_strata.size_sq_later
+            - 2 * coalesce(later.mean_residual, 0) * coalesce(earlier.mean_residual, 0) * stacked_strata.size_cross
+            + coalesce(earlier.mean_residual, 0) ^ 2 * stacked_strata.size_sq_earlier as sum_squares
     from stratum_sums
     inner join pairs using (wave)
     inner join stacked_strata using (wave, league_code, school_level)
@@ -193,6 +190,21 @@ stratum_variances as (
         and earlier.metric = stratum_sums.metric
         and earlier.league_code = stratum_sums.league_code
         and earlier.school_level = stratum_sums.school_level
+),
+
+stratum_variances as (
+    select
+        wave,
+        area_level,
+        area_code,
+        metric,
+        psus,
+        case
+            when stratum_schools > 1 and sum_squares > $cancellation * scale then
+                stratum_schools / (stratum_schools - 1.0) * sum_squares
+            else 0.0
+        end as variance
+    from stratum_terms
 ),
 
 change_variances as (
