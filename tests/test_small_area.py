@@ -83,12 +83,11 @@ def test_county_estimates_cover_every_county_and_never_use_a_suppressed_figure()
     assert (got["method"] == ["synthetic"] * 3 + ["eblup"] * 27).all()
     hidden = got.head(3)
     assert (hidden["shrinkage"] == 1).all() and (hidden["estimate"] == hidden["synthetic_estimate"]).all()
-    changed = cells.with_columns(pl.when(pl.col("area_code") == codes[0]).then(999.0).otherwise(pl.col("estimate"))
-                                 .alias("estimate"))
-    cells_hidden = changed.with_columns(pl.when(pl.col("area_code") == codes[0]).then(None).otherwise(pl.col("estimate"))
-                                        .alias("estimate"))
-    again = county_estimates(cells_hidden, covariates, ["a", "b"]).sort("area_code")
-    assert again["estimate"].to_list() == pytest.approx(got["estimate"].to_list())
+    leaked = cells.with_columns(pl.when(pl.col("area_code") == codes[0]).then(999.0).otherwise(pl.col("estimate"))
+                                .alias("estimate"), pl.when(pl.col("area_code") == codes[0]).then(None)
+                                .otherwise(pl.col("se")).alias("se"))
+    again = county_estimates(leaked, covariates, ["a", "b"]).sort("area_code")
+    assert again["estimate"].to_list() == pytest.approx(got["estimate"].to_list()), "a figure without se stays out"
     assert got["fit_counties"][0] == 27 and got["parameters"][0] == 4
 
 

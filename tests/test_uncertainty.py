@@ -7,6 +7,7 @@ deff, degf for df, svyciprop(method = "beta") for the Korn–Graubard share inte
 
 from __future__ import annotations
 
+import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
@@ -21,7 +22,10 @@ from test_stats import (
     survey_frame,
 )
 
+from assets.marts import wave_changes, wave_changes_consistent
+from pipelines.coverage import simulate_seed, summarise
 from pipelines.metrics import METRIC_BY_NAME
+from pipelines.resources import MonitoringConfig
 from pipelines.uncertainty import beta_quantile, t_quantile
 
 WAVE = "2024-03"
@@ -235,11 +239,6 @@ def change_warehouse(tmp_path_factory):
 
 
 def materialize_waves_changes(jianfu) -> None:
-    import dagster as dg
-
-    from assets.marts import wave_changes, wave_changes_consistent
-    from pipelines.resources import MonitoringConfig
-
     result = dg.materialize([wave_changes, wave_changes_consistent], resources={
         "jianfu": jianfu, "monitoring": MonitoringConfig()})
     assert result.success
@@ -299,8 +298,6 @@ def test_planted_rise_is_recovered(change_warehouse):
 def test_coverage_simulation_on_generated_truth(tmp_path):
     """Three generator seeds: section 9 intervals never have zero width or go below 0, and cover
     the true county values far more often than the 1.96 rule they replace."""
-    from pipelines.coverage import simulate_seed, summarise
-
     cells = pl.concat([simulate_seed(seed, 6000, tmp_path / str(seed)) for seed in (11, 12, 13)])
     rows = summarise(cells)
     assert {r["metrics"] for r in rows} == {"item shares", "hours_nonteaching"}
