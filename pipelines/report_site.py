@@ -788,7 +788,11 @@ def kpis(data: ReportData, wave: str, baseline: str, lang: str) -> list[dict]:
 
 
 def county_table(data: ReportData, wave: str, league: str, lang: str) -> Table:
-    """One row per county (the league first) with the headline figures, intervals and ‡."""
+    """One row per county (the league first) with the headline figures, intervals and ‡.
+
+    A suppressed county's n is ‡ too, even in the sort key: with the league's n and the
+    published siblings' n it would give back the small count complementary suppression hides.
+    """
     metrics = ("hours_nonteaching", "felt_net", "focus_share")
     headers = [text("county", lang), *[metric_title(m, lang) for m in metrics], text("n_resp", lang),
                metric_title("school_inspections_per_school", lang), text("n_schools", lang)]
@@ -796,12 +800,12 @@ def county_table(data: ReportData, wave: str, league: str, lang: str) -> Table:
     for code in [league, *data.counties(league)]:
         survey = data.cell(wave, code, "hours_nonteaching")
         school = data.cell(wave, code, "school_inspections_per_school")
-        n = MISSING if survey is None else (SUPPRESSED if survey["suppressed"] and survey["n"] < Thresholds.min_cell_n
-                                            else format_n(survey["n"]))
+        n = MISSING if survey is None else (SUPPRESSED if survey["suppressed"] else format_n(survey["n"]))
         rows.append([Cell(data.name(code, lang), data.name(code, lang), "name strong" if code == league else "name"),
                      *[model_cell(m, metric_cell(m, data.cell(wave, code, m), lang),
                                   data.model(wave, code, m) if code != league else None, lang) for m in metrics],
-                     Cell(n, survey["n"] if survey else None, "num suppressed" if n == SUPPRESSED else "num"),
+                     Cell(n, survey["n"] if survey and n != SUPPRESSED else None,
+                          "num suppressed" if n == SUPPRESSED else "num"),
                      metric_cell("school_inspections_per_school", school, lang),
                      Cell(format_n(school["n"]) if school else MISSING, school["n"] if school else None, "num")])
     return Table(headers, rows)

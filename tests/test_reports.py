@@ -121,7 +121,7 @@ def test_a_suppressed_cell_renders_a_dagger_never_zero_or_blank():
     figures = [c.text for c in huimin[1:4]]
     assert figures == [SUPPRESSED] * 3
     assert all(c.cls.startswith("suppressed") for c in huimin[1:4])
-    assert huimin[4].text == SUPPRESSED, "n under 10 is not shown either"
+    assert huimin[4].text == SUPPRESSED and huimin[4].sort is None, "n under 10 is not shown, nor sorted by"
     xincheng = next(row for row in table.rows if row[0].text == "新城区")
     assert xincheng[1].text == "11.0 [9.9, 12.1]"
 
