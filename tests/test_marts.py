@@ -348,6 +348,17 @@ def test_alert_values_and_messages(alert_warehouse):
     assert "通辽市" in paper["message"] and paper["metric"] == "n_inspections"
     assert paper["value"] == 0.0 and paper["threshold"] == pytest.approx(0.1 / 2)
     assert "每轮下降10.0%" in paper["message"] and "1/2" in paper["message"]
+    tests = read(alert_warehouse, "select area_code, p_value from marts.wave_changes where area_level = 'league' "
+                                  "and metric = 'hours_nonteaching' and p_value is not null "
+                                  f"and wave = '{rebound['wave']}' order by area_code")
+    q = dict(zip(tests["area_code"], false_discovery_control(tests["p_value"].to_numpy(), method="bh")))
+    assert tests.height == 12 and rebound["q_value"] == pytest.approx(q[rebound["area_code"]], rel=1e-12)
+    assert rebound["p_value"] <= rebound["q_value"] < 0.05
+    trend_q = read(alert_warehouse, "select area_code, metric, p_value, q_value from marts.trends "
+                                    "where area_level = 'league'")
+    hours = trend_q.filter((pl.col("area_code") == "150800") & (pl.col("metric") == "hours_nonteaching")).row(0, named=True)
+    assert (alert["not_felt"]["p_value"], alert["not_felt"]["q_value"]) == (hours["p_value"], hours["q_value"])
+    assert red["p_value"] is None and red["q_value"] is None, "a threshold on a point estimate rests on no test"
 
 
 def trend_row(league: str, metric: str, direction: str, slope: float, first: float) -> dict:
