@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup demo test dev benchmark browser clean
+.PHONY: setup demo test dev benchmark browser oracle clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
-test: setup browser
+oracle:
+	@Rscript -e 'library(survey)' >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq r-base-core r-cran-survey >/dev/null; \
+	  else echo "the statistics tests compare with R: sudo apt-get install r-base-core r-cran-survey"; exit 1; fi; }
+
+test: setup browser oracle
 	$(BIN)/python -m pytest
 
 dev: setup

@@ -2,8 +2,10 @@
 
 import dagster as dg
 
+from pipelines import rules, small_area
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
+from pipelines.uncertainty import register_quantiles
 from pipelines.warehouse import replace_table, replace_wave
 
 from assets.ingest import reference_tables
@@ -39,20 +41,25 @@ def _violations(jianfu: JianfuResource, query: str, params: dict | None = None) 
           deps=[teacher_survey_staged, school_report_staged, reference_tables])
 def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
                  monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """marts.area_metrics for the partition's wave: design-based estimates under disclosure control.
+    """marts.area_metrics for the partition's wave: post-stratified design-based estimates, their
+    se, df, deff, t or Korn–Graubard intervals and reliability, under complementary suppression.
 
-    Cells with n < min_cell_n are suppressed; where exactly one of a league's counties (or of the
-    region's leagues) with respondents is, the published sibling with the smallest n (ties: lowest
-    code) is suppressed too, so the small cell cannot be recovered by subtraction.
+    The wave's design (staging.survey_design) and per-PSU sums (staging.survey_psu_sums) are kept as
+    tables because wave_changes needs them to count the schools that recur between waves.
     """
-    params = {"wave": context.partition_key, "z": monitoring.z, "min_n": monitoring.min_cell_n,
-              "rse_caution": monitoring.rse_caution}
+    wave = {"wave": context.partition_key}
+    params = {**wave, "min_n": monitoring.min_cell_n, "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
+              "rse_caution": monitoring.rse_caution, "df_caution": rules.DF_CAUTION, "df_min": rules.DF_MIN,
+              "confidence": rules.CONFIDENCE, "cancellation": rules.CANCELLATION}
     with jianfu.connect() as conn:
+        register_quantiles(conn)
+        replace_wave(conn, "staging.survey_design", "staging/survey_design.sql", wave)
+        replace_wave(conn, "staging.survey_psu_sums", "staging/survey_psu_sums.sql", wave)
         rows = replace_wave(conn, "marts.area_metrics", "marts/area_metrics.sql", params)
-        by_suppression = dict(conn.execute(
-            "select coalesce(suppression, 'published'), count(*) from marts.area_metrics "
-            "where wave = $wave group by 1", {"wave": params["wave"]}).fetchall())
-    return dg.MaterializeResult(metadata={"rows": rows, **{f"cells_{k}": v for k, v in by_suppression.items()}})
+        counts = dict(conn.execute(
+            "select coalesce(suppression, reliability, 'published'), count(*) from marts.area_metrics "
+            "where wave = $wave group by 1", wave).fetchall())
+    return dg.MaterializeResult(metadata={"rows": rows, **{f"cells_{k}": v for k, v in counts.items()}})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
@@ -66,8 +73,20 @@ def area_metrics_no_small_published_cell(jianfu: JianfuResource, monitoring: Mon
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_no_lone_suppressed_sibling(jianfu: JianfuResource) -> dg.AssetCheckResult:
-    """Among siblings with respondents, suppression never hits exactly one: no recovery by subtraction."""
-    return _violations(jianfu, load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"))
+    """Where siblings are suppressed and one is published, the suppressed hold at least
+    MIN_SUPPRESSED_TOTAL respondents: no small cell, nor small sum of cells, by subtraction."""
+    return _violations(jianfu, load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"),
+                       {"min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL})
+
+
+@dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
+def area_metrics_intervals_are_honest(jianfu: JianfuResource) -> dg.AssetCheckResult:
+    """No published interval has zero width (a Korn–Graubard bound may sit at 0 or 1), and none
+    rests on fewer than DF_MIN degrees of freedom."""
+    return _violations(jianfu, "select wave, area_level, area_code, metric, estimate, ci_low, ci_high, df "
+                               "from marts.area_metrics where ci_low is not null "
+                               "and (ci_high <= ci_low or df < $df_min or reliability = 'unreliable')",
+                       {"df_min": rules.DF_MIN})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
@@ -107,9 +126,12 @@ def inspection_target_one_baseline(jianfu: JianfuResource) -> dg.AssetCheckResul
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """marts.wave_changes: each published estimate against the previous wave's, with a z-test."""
-    params = {"z": monitoring.z, "significance": monitoring.significance}
+    """marts.wave_changes: each published estimate against the previous wave's, with a t-test whose
+    SE comes from the two waves stacked in one design, so recurring schools count."""
+    params = {"significance": monitoring.significance, "confidence": rules.CONFIDENCE, "df_min": rules.DF_MIN,
+              "cancellation": rules.CANCELLATION}
     with jianfu.connect() as conn:
+        register_quantiles(conn)
         rows = replace_table(conn, "marts.wave_changes", "marts/wave_changes.sql", params)
     return dg.MaterializeResult(metadata={"rows": rows})
 
@@ -125,7 +147,8 @@ def wave_changes_consistent(jianfu: JianfuResource) -> dg.AssetCheckResult:
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
-    """marts.trends: Mann-Kendall test and Sen's slope over the waves of each area and metric."""
+    """marts.trends: Mann-Kendall test and Sen's slope over the waves of each area and metric;
+    directions on Benjamini–Hochberg q-values over all the table's tests."""
     params = {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance}
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.trends", "marts/trends.sql", params)
@@ -134,12 +157,35 @@ def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
 
 @dg.asset_check(asset=trends, blocking=True, pool=DUCKDB_POOL)
 def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.AssetCheckResult:
-    """Enough waves, p-value in [0, 1], a known direction, and no_change wherever p >= significance."""
+    """Enough waves, p <= q <= 1, a known direction, and no_change wherever q >= significance."""
     return _violations(jianfu, "select * from marts.trends "
                                "where n_waves < $min_waves or p_value not between 0 and 1 "
+                               "or q_value not between p_value and 1 "
                                "or direction not in ('improving', 'worsening', 'no_change') "
-                               "or (p_value >= $significance and direction <> 'no_change')",
+                               "or (q_value >= $significance and direction <> 'no_change')",
                        {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance})
+
+
+COVARIATES = ["share_primary", "share_junior", "share_urban", "share_town"]
+
+
+@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics, reference_tables])
+def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
+    """marts.county_estimates: Fay–Herriot EBLUPs for every county and teacher metric, so thin
+    counties get a model-based figure beside their direct one. Only county aggregates leave SQL."""
+    with jianfu.connect() as conn:
+        covariates = conn.sql(load_sql("marts/county_covariates.sql")).pl()
+        cells = conn.sql("select wave, area_code, metric, estimate, se, df, n, reliability "
+                         "from marts.area_metrics join meta.metrics using (metric) "
+                         "where area_level = 'county' and source = 'teacher_survey' "
+                         "order by wave, metric, area_code").pl()
+        kinds = dict(conn.execute("select metric, kind from meta.metrics").fetchall())
+        bounds = {m: ((-1.0, 1.0) if m == "felt_net" else (0.0, 1.0)) for m, k in kinds.items() if k in ("share", "ratio")}
+        fit = small_area.county_estimates(cells, covariates, COVARIATES, bounds)
+        conn.register("county_estimates_fit", fit)
+        rows = replace_table(conn, "marts.county_estimates", "marts/county_estimates.sql")
+        conn.unregister("county_estimates_fit")
+    return dg.MaterializeResult(metadata={"rows": rows, "models": fit.select("wave", "metric").n_unique()})
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL,
@@ -148,7 +194,8 @@ def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> d
 def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.alerts: the monitoring rules per league, with Chinese and English messages."""
     params = {"red_line_share": monitoring.red_line_share, "completeness_min": monitoring.completeness_min,
-              "target": monitoring.inspection_reduction_target, "paper_reduction_ratio": monitoring.paper_reduction_ratio}
+              "target": monitoring.inspection_reduction_target, "paper_reduction_ratio": monitoring.paper_reduction_ratio,
+              "significance": monitoring.significance}
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.alerts", "marts/alerts.sql", params)
         by_rule = dict(conn.execute("select rule, count(*) from marts.alerts group by rule order by rule").fetchall())

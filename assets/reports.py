@@ -6,14 +6,14 @@ from pipelines.partitions import DUCKDB_POOL
 from pipelines.report_site import load_report_data, publish_site
 from pipelines.resources import JianfuResource
 
-from assets.marts import (alerts, area_metrics, data_quality, inspection_target, metrics_not_collected, trends,
-                          wave_changes)
+from assets.marts import (alerts, area_metrics, county_estimates, data_quality, inspection_target,
+                          metrics_not_collected, trends, wave_changes)
 from assets.quality import data_docs, data_docs_dir, outliers, reporting_completeness, source_consistency
 
 
 @dg.asset(group_name="reports", pool=DUCKDB_POOL,
           deps=[area_metrics, inspection_target, trends, wave_changes, alerts, data_quality, metrics_not_collected,
-                reporting_completeness, outliers, source_consistency, data_docs])
+                reporting_completeness, outliers, source_consistency, data_docs, county_estimates])
 def report_site(jianfu: JianfuResource) -> dg.MaterializeResult:
     """reports/: one page set per wave plus latest/, Chinese with English twins, plotly.js shipped once.
 

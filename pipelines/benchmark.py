@@ -1,7 +1,9 @@
-"""Measures the whole pipeline on a generated set: wall time per stage and peak memory.
+"""Measures the whole pipeline on a generated set: wall time per stage and peak memory, and
+how often county intervals cover the generator's true values (pipelines.coverage).
 
-Run with `make benchmark` (or `python -m pipelines.benchmark --teachers 50000 --waves 6`);
-figures go to stdout as JSON and belong in the README, not in timed tests.
+Run with `make benchmark` (or `python -m pipelines.benchmark --teachers 50000 --waves 6`,
+`--coverage-seeds 40`, `--coverage-only`); figures go to stdout as JSON and belong in the
+README, not in timed tests.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.cli import generate_into
+from pipelines.coverage import coverage
 from pipelines.runner import run_pipeline
 
 
@@ -54,8 +57,15 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=6000)
     parser.add_argument("--waves", type=int, default=6)
     parser.add_argument("--seed", type=int, default=20201021)
+    parser.add_argument("--coverage-seeds", type=int, default=20, help="generator seeds of the coverage simulation")
+    parser.add_argument("--coverage-only", action="store_true", help="skip the timing, run the simulation only")
     args = parser.parse_args()
-    print(json.dumps(measure(args.teachers, args.waves, args.seed), ensure_ascii=False, indent=2))
+    figures = {} if args.coverage_only else measure(args.teachers, args.waves, args.seed)
+    if args.coverage_seeds > 0:
+        started = time.perf_counter()
+        figures["county_coverage"] = coverage(args.coverage_seeds, args.teachers)
+        figures["coverage_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(figures, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from pipelines.rules import FDR_LEVEL, MIN_CELL_N, RSE_CAUTION
+
 LOWER_IS_BETTER = "lower"
 HIGHER_IS_BETTER = "higher"
 
@@ -110,12 +112,16 @@ def metric_rows() -> list[tuple]:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Every monitoring threshold; MonitoringConfig overrides them per deployment."""
+    """Monitoring thresholds MonitoringConfig overrides per deployment; the statistical ones
+    take their defaults from `pipelines.rules`, where each is written once. `significance` is
+    the level tests are judged at (on Benjamini–Hochberg q-values for trends and test-based
+    alerts). `z` no longer enters any mart — intervals use t and Korn–Graubard quantiles with
+    the domain's degrees of freedom — and stays so that existing deployment configs still load."""
 
-    min_cell_n: int = 10
-    rse_caution: float = 0.30
+    min_cell_n: int = MIN_CELL_N
+    rse_caution: float = RSE_CAUTION
     z: float = 1.96
-    significance: float = 0.05
+    significance: float = FDR_LEVEL
     min_waves_for_trend: int = 3
     red_line_share: float = 0.05
     completeness_min: float = 0.80

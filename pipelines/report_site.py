@@ -34,6 +34,7 @@ FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "Ping
 SUPPRESSED = "‡"
 MISSING = "—"
 CAUTION = "*"
+UNRELIABLE = "**"
 LATEST = "latest"
 WAVE_KEY = re.compile(WAVE_PATTERN)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -74,10 +75,13 @@ class ReportData:
     rejected_files: pl.DataFrame
     outliers: pl.DataFrame | None = None
     consistency: pl.DataFrame | None = None
+    county_models: pl.DataFrame | None = None
     _cells: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._cells = {(r["wave"], r["area_code"], r["metric"]): r for r in self.metrics.iter_rows(named=True)}
+        self._models = ({} if self.county_models is None else
+                        {(r["wave"], r["area_code"], r["metric"]): r for r in self.county_models.iter_rows(named=True)})
         self._names = {r["code"]: (r["name_zh"], r["name_en"]) for r in self.divisions.iter_rows(named=True)}
         regions = self.divisions.filter(pl.col("level") == "region")["code"].to_list()
         self._region = regions[0] if regions else ""
@@ -120,6 +124,10 @@ class ReportData:
 
     def cell(self, wave: str, area: str, metric: str) -> dict | None:
         return self._cells.get((wave, area, metric))
+
+    def model(self, wave: str, area: str, metric: str) -> dict | None:
+        """The Fay–Herriot figure of a thin county (marts.county_estimates), if any."""
+        return self._models.get((wave, area, metric))
 
     def waves_to(self, wave: str) -> list[str]:
         return [w for w in self.waves if w <= wave]
@@ -164,6 +172,8 @@ def load_report_data(conn: duckdb.DuckDBPyConnection) -> ReportData:
         outliers=read(load_sql("reports/outliers.sql")) if _exists(conn, "marts", "outliers") else None,
         consistency=(read(load_sql("reports/source_consistency.sql"))
                      if _exists(conn, "marts", "source_consistency") else None),
+        county_models=(read(load_sql("reports/county_estimates.sql"), metrics=list(REPORT_METRICS), digits=6)
+                       if _exists(conn, "marts", "county_estimates") else None),
     )
 
 
@@ -234,6 +244,8 @@ def format_cell(metric: str, cell: dict | None, lang: str = "zh") -> str:
         shown += f" [{format_value(metric, cell['ci_low'])}, {format_value(metric, cell['ci_high'])}]"
     if cell.get("reliability") == "caution":
         shown += CAUTION
+    elif cell.get("reliability") == "unreliable":
+        shown += UNRELIABLE
     return shown
 
 
@@ -325,6 +337,15 @@ def metric_cell(metric: str, cell: dict | None, lang: str) -> Cell:
     if cell is not None and (cell["suppressed"] or cell.get("not_collected")):
         return Cell(shown, None, "suppressed", absent_hover(cell, lang))
     return Cell(shown, None if cell is None else cell["estimate"], "num")
+
+
+def model_cell(metric: str, direct: Cell, model: dict | None, lang: str) -> Cell:
+    """A thin county's direct figure kept first, its model-based (模型估计) figure beside it."""
+    if model is None:
+        return direct
+    shown = (f"{direct.text} ｜ {text('model_based', lang)} {format_value(metric, model['estimate'])}"
+             f" ±{format_value(metric, 1.96 * model['rmse']).lstrip('+')}")
+    return Cell(shown, direct.sort, direct.cls + " model", text("hover_model", lang))
 
 
 def _source_line(metric: str, wave: str, n, lang: str) -> str:
@@ -768,7 +789,11 @@ def kpis(data: ReportData, wave: str, baseline: str, lang: str) -> list[dict]:
 
 
 def county_table(data: ReportData, wave: str, league: str, lang: str) -> Table:
-    """One row per county (the league first) with the headline figures, intervals and ‡."""
+    """One row per county (the league first) with the headline figures, intervals and ‡.
+
+    A suppressed county's n is ‡ too, even in the sort key: with the league's n and the
+    published siblings' n it would give back the small count complementary suppression hides.
+    """
     metrics = ("hours_nonteaching", "felt_net", "focus_share")
     headers = [text("county", lang), *[metric_title(m, lang) for m in metrics], text("n_resp", lang),
                metric_title("school_inspections_per_school", lang), text("n_schools", lang)]
@@ -776,11 +801,12 @@ def county_table(data: ReportData, wave: str, league: str, lang: str) -> Table:
     for code in [league, *data.counties(league)]:
         survey = data.cell(wave, code, "hours_nonteaching")
         school = data.cell(wave, code, "school_inspections_per_school")
-        n = MISSING if survey is None else (SUPPRESSED if survey["suppressed"] and survey["n"] < Thresholds.min_cell_n
-                                            else format_n(survey["n"]))
+        n = MISSING if survey is None else (SUPPRESSED if survey["suppressed"] else format_n(survey["n"]))
         rows.append([Cell(data.name(code, lang), data.name(code, lang), "name strong" if code == league else "name"),
-                     *[metric_cell(m, data.cell(wave, code, m), lang) for m in metrics],
-                     Cell(n, survey["n"] if survey else None, "num suppressed" if n == SUPPRESSED else "num"),
+                     *[model_cell(m, metric_cell(m, data.cell(wave, code, m), lang),
+                                  data.model(wave, code, m) if code != league else None, lang) for m in metrics],
+                     Cell(n, survey["n"] if survey and n != SUPPRESSED else None,
+                          "num suppressed" if n == SUPPRESSED else "num"),
                      metric_cell("school_inspections_per_school", school, lang),
                      Cell(format_n(school["n"]) if school else MISSING, school["n"] if school else None, "num")])
     return Table(headers, rows)
@@ -974,7 +1000,7 @@ def consistency_table(data: ReportData, wave: str, lang: str) -> Table:
 
 def _footnotes(lang: str) -> list[str]:
     return [text("fn_suppressed", lang), text("fn_not_collected", lang), text("fn_interval", lang),
-            text("fn_caution", lang), text("fn_missing", lang)]
+            text("fn_caution", lang), text("fn_unreliable", lang), text("fn_model", lang), text("fn_missing", lang)]
 
 
 def overview_page(data: ReportData, wave: str, lang: str) -> Page:

@@ -54,7 +54,21 @@ UI: dict[str, tuple[str, str]] = {
                          "this is not suppression."),
     "not_collected": ("未采集", "not collected"),
     "hover_not_collected": ("未采集：本轮文件不含此题", "not collected: the wave's files lack this question"),
-    "fn_caution": ("* 相对标准误不低于30%，请谨慎解读。", "* Relative standard error of 30% or more: read with care."),
+    "fn_caution": ("* 相对标准误不低于30%，或自由度（有应答学校数减层数）小于8，请谨慎解读。",
+                   "* Relative standard error of 30% or more, or fewer than 8 degrees of freedom (responding "
+                   "schools minus strata): read with care."),
+    "fn_unreliable": ("** 应答全部来自一所学校或自由度不足1，无法给出区间，数值不可靠。",
+                      "** All respondents from one school, or under 1 degree of freedom: no interval can be "
+                      "given and the figure is unreliable."),
+    "model_based": ("模型估计", "model-based"),
+    "hover_model": ("模型估计（Fay–Herriot）：借用结构相近旗县的信息，直接估计保留在前",
+                    "Model-based (Fay–Herriot): borrows strength from similar counties; the direct figure comes first"),
+    "fn_model": ("模型估计：样本薄弱的旗县（直接估计被抑制或不可靠、需谨慎）另列Fay–Herriot小域估计，借用学段结构、"
+                 "城乡构成与所属盟市相近旗县的信息；±为约95%区间半宽（1.96×√MSE）。直接估计照常列出。",
+                 "Model-based: for thin counties (direct figure suppressed, unreliable or to be read with care) a "
+                 "Fay–Herriot small-area estimate is shown beside the direct one, borrowing strength from counties "
+                 "with a similar school-level mix, urban share and league; ± is about a 95% half-width (1.96 × √MSE). "
+                 "The direct figure is always kept."),
     "fn_interval": ("教师指标为调查加权估计，方括号内为95%置信区间（分层：盟市×学段；整群：学校）。"
                     "学校报表指标为报送学校的全数统计，没有抽样区间。",
                     "Teacher figures are survey-weighted estimates with 95% intervals in brackets "

@@ -124,6 +124,23 @@ REASON_CODES = {
     "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
 }
 
+MIN_CELL_N = 10
+"""A teacher cell with fewer respondents than this is suppressed (primary suppression)."""
+MIN_SUPPRESSED_TOTAL = 10
+"""Complementary suppression goes on within a parent until its suppressed members hold this many respondents."""
+RSE_CAUTION = 0.30
+"""A relative standard error at or above this makes a published estimate 'caution'."""
+DF_CAUTION = 8
+"""Fewer design degrees of freedom than this make a published estimate 'caution'."""
+DF_MIN = 1
+"""Fewer design degrees of freedom than this leave a cell without an interval ('unreliable')."""
+CONFIDENCE = 0.95
+"""The level of every published interval."""
+FDR_LEVEL = 0.05
+"""Benjamini–Hochberg level: a trend direction or a test-based alert needs q_value below it."""
+CANCELLATION = 1e-10
+"""A variance sum within this fraction of its terms' size is rounding noise of an exact 0."""
+
 
 def bounded(reason: str) -> str:
     """A reason as one line of at most MAX_REASON_LENGTH characters."""

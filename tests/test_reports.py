@@ -121,9 +121,27 @@ def test_a_suppressed_cell_renders_a_dagger_never_zero_or_blank():
     figures = [c.text for c in huimin[1:4]]
     assert figures == [SUPPRESSED] * 3
     assert all(c.cls.startswith("suppressed") for c in huimin[1:4])
-    assert huimin[4].text == SUPPRESSED, "n under 10 is not shown either"
+    assert huimin[4].text == SUPPRESSED and huimin[4].sort is None, "n under 10 is not shown, nor sorted by"
     xincheng = next(row for row in table.rows if row[0].text == "新城区")
     assert xincheng[1].text == "11.0 [9.9, 12.1]"
+
+
+def test_thin_counties_show_the_model_based_figure_beside_the_direct_one():
+    import dataclasses
+
+    models = pl.DataFrame([
+        dict(wave=WAVES[1], area_code=HUIMIN, metric="hours_nonteaching", estimate=12.34, rmse=0.5, method="synthetic"),
+        dict(wave=WAVES[1], area_code=XINCHENG, metric="felt_net", estimate=0.2, rmse=0.05, method="eblup")])
+    data = dataclasses.replace(tiny_data(), county_models=models)
+    table = county_table(data, WAVES[1], HOHHOT, "zh")
+    huimin = next(row for row in table.rows if row[0].text == "回民区")
+    assert huimin[1].text == f"{SUPPRESSED} ｜ 模型估计 12.3 ±1.0" and "model" in huimin[1].cls
+    xincheng = next(row for row in table.rows if row[0].text == "新城区")
+    assert xincheng[1].text == "11.0 [9.9, 12.1]", "a county without a model row shows its direct figure only"
+    assert xincheng[2].text.startswith(format_cell("felt_net", data.cell(WAVES[1], XINCHENG, "felt_net")))
+    assert xincheng[2].text.endswith("模型估计 +20.0% ±9.8%")
+    english = county_table(data, WAVES[1], HOHHOT, "en")
+    assert "model-based 12.3" in next(r for r in english.rows if r[0].text == "Huimin District")[1].text
 
 
 def test_a_published_share_shows_percent_with_its_interval_and_caution_mark():

@@ -41,3 +41,40 @@ create table if not exists quarantine.rejected_files (
     file varchar,
     reason varchar
 );
+
+-- The wave's PSUs (schools within strata) with the post-stratification constants, and per
+-- metric and PSU the sums the estimators are built from: marts.area_metrics and
+-- marts.wave_changes read them, so the variance of a change can count the schools that
+-- recur. They hold per-school figures, so they sit in staging beside the rows they come
+-- from, never among the published marts.
+create table if not exists staging.survey_design (
+    wave varchar,
+    league_code varchar,
+    school_level varchar,
+    school_code varchar,
+    county_code varchar,
+    respondents bigint,
+    stratum_respondents bigint,
+    stratum_schools bigint,
+    stratum_size_sq bigint,
+    stratum_population bigint,
+    weight double
+);
+
+create table if not exists staging.survey_psu_sums (
+    wave varchar,
+    metric varchar,
+    league_code varchar,
+    school_level varchar,
+    school_code varchar,
+    county_code varchar,
+    n bigint,
+    sum_y double,
+    sum_x double,
+    sum_wy double,
+    sum_wx double,
+    sum_w double,
+    sum_wyy double,
+    sum_wxy double,
+    sum_wxx double
+);

@@ -11,8 +11,13 @@ create table if not exists marts.area_metrics (
     se double,
     reliability varchar,
     suppression varchar,
-    estimate_unweighted double
+    estimate_unweighted double,
+    df integer,
+    deff double
 );
+
+alter table marts.area_metrics add column if not exists df integer;
+alter table marts.area_metrics add column if not exists deff double;
 
 create table if not exists marts.inspection_target (
     area_level varchar,
@@ -42,8 +47,11 @@ create table if not exists marts.trends (
     mk_s integer,
     polarity varchar,
     var_s double,
-    z double
+    z double,
+    q_value double
 );
+
+alter table marts.trends add column if not exists q_value double;
 
 create table if not exists marts.wave_changes (
     wave varchar,
@@ -60,8 +68,11 @@ create table if not exists marts.wave_changes (
     significant boolean,
     direction varchar,
     se double,
-    polarity varchar
+    polarity varchar,
+    df integer
 );
+
+alter table marts.wave_changes add column if not exists df integer;
 
 create table if not exists marts.alerts (
     wave varchar,
@@ -73,8 +84,13 @@ create table if not exists marts.alerts (
     value double,
     threshold double,
     message varchar,
-    message_en varchar
+    message_en varchar,
+    p_value double,
+    q_value double
 );
+
+alter table marts.alerts add column if not exists p_value double;
+alter table marts.alerts add column if not exists q_value double;
 
 -- The standard normal distribution for p-values. DuckDB has no erf, so this is W. J. Cody's
 -- rational Chebyshev approximation (Math. Comp. 1969) with the coefficients and the
@@ -142,4 +158,27 @@ create table if not exists marts.metrics_not_collected (
     area_code varchar,
     metric varchar,
     respondents bigint
+);
+
+-- Fay–Herriot small-area estimates per wave, county and teacher metric (pipelines.small_area):
+-- estimate and mse are the EBLUP's (the synthetic x'β̂ where the direct figure is unusable,
+-- method 'synthetic'); shrinkage is the weight on the synthetic part.
+create table if not exists marts.county_estimates (
+    wave varchar,
+    area_code varchar,
+    league_code varchar,
+    metric varchar,
+    estimate double,
+    mse double,
+    shrinkage double,
+    synthetic_estimate double,
+    direct_estimate double,
+    direct_se double,
+    direct_reliability varchar,
+    n bigint,
+    method varchar,
+    sigma2_u double,
+    fit_counties bigint,
+    parameters bigint,
+    thin boolean
 );

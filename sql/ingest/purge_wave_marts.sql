@@ -12,3 +12,9 @@ where wave not in (
     union
     select wave_key from landing.school_report_rows where wave_key is not null
 );
+
+delete from staging.survey_design
+where wave not in (select wave from marts.area_metrics);
+
+delete from staging.survey_psu_sums
+where wave not in (select wave from marts.area_metrics);

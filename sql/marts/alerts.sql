@@ -3,7 +3,9 @@
 -- threshold. Bound: $red_line_share, $completeness_min, $target (the inspection reduction
 -- target, shown as the threshold), $paper_reduction_ratio. Rules:
 --   red_line_item            per wave: a red-line item's (ref.burden_items.red_line) share ≥ $red_line_share
---   burden_rebound           per wave: hours_nonteaching rose significantly from the previous wave (wave_changes)
+--   burden_rebound           per wave: hours_nonteaching rose significantly from the previous wave
+--                            (wave_changes): q < $significance, q the Benjamini–Hochberg value over
+--                            the wave's league tests of the rule
 --   inspection_target_missed latest wave: target_met is false; judged on the latest wave only,
 --                            and only once it is later than the baseline wave
 --   secondment_over_6m       per wave: school_seconded_over_6m > 0
@@ -16,7 +18,10 @@
 --                            lack of power, not of decline, so the two sources must also disagree
 -- severity: 'high' where the list is breached outright or the reform does not reach the
 -- teachers (red_line_item, secondment_over_6m, not_felt); 'medium' for the others.
--- Values are point estimates; shares are shown as percentages.
+-- Values are point estimates; shares are shown as percentages. Rows that rest on a test
+-- carry its p_value and q_value: burden_rebound its own; not_felt and paper_reduction those
+-- of the trend they turn on (hours_nonteaching's, the school-reported inspections'), whose
+-- q is Benjamini–Hochberg over all of marts.trends.
 with leagues as (
     select code as area_code, name_zh, name_en
     from ref.divisions
@@ -68,6 +73,22 @@ red_line_item as (
     where items.red_line and league_metrics.estimate >= $red_line_share
 ),
 
+rebound_tests as (
+    select
+        changes.*,
+        least(1.0, min(changes.tests * changes.p_value / changes.p_rank) over (
+            partition by changes.wave order by changes.p_rank desc rows between unbounded preceding and current row
+        )) as q_value
+    from (
+        select
+            *,
+            row_number() over (partition by wave order by p_value, area_code) as p_rank,
+            count(*) over (partition by wave) as tests
+        from marts.wave_changes
+        where area_level = 'league' and metric = 'hours_nonteaching' and p_value is not null
+    ) as changes
+),
+
 burden_rebound as (
     select
         changes.wave,
@@ -83,13 +104,13 @@ burden_rebound as (
         format('{} ({}): {} is {:.1f} {}, a significant rise of {:.1f} from {:.1f} in {} ({}): the burden is rebounding.',
                leagues.name_en, changes.wave, metrics.label_en, changes.estimate, metrics.unit_en,
                changes.change, changes.previous_estimate, changes.previous_wave,
-               marts.format_p(changes.p_value)) as message_en
-    from marts.wave_changes as changes
+               marts.format_p(changes.p_value)) as message_en,
+        changes.p_value,
+        changes.q_value
+    from rebound_tests as changes
     inner join leagues using (area_code)
     inner join meta.metrics as metrics using (metric)
-    where changes.area_level = 'league'
-        and changes.metric = 'hours_nonteaching'
-        and changes.significant
+    where changes.q_value < $significance
         and changes.change > 0
 ),
 
@@ -180,7 +201,9 @@ not_felt as (
                felt.label_zh, felt.direction_zh, felt.slope_per_wave, marts.format_p(felt.p_value)) as message,
         format('{} (to {}): {} are falling significantly ({:+.2f} per wave, {}) but the {} is not improving ({}, {:+.3f} per wave, {}): teachers do not feel the reduction.',
                leagues.name_en, latest.wave, lower(hours.label_en), hours.slope_per_wave, marts.format_p(hours.p_value),
-               lower(felt.label_en), felt.direction_en, felt.slope_per_wave, marts.format_p(felt.p_value)) as message_en
+               lower(felt.label_en), felt.direction_en, felt.slope_per_wave, marts.format_p(felt.p_value)) as message_en,
+        hours.p_value,
+        hours.q_value
     from league_trends as hours
     inner join league_trends as felt on felt.area_code = hours.area_code and felt.metric = 'felt_net'
     inner join leagues on leagues.area_code = hours.area_code
@@ -198,6 +221,7 @@ inspection_declines as (
         label_zh,
         label_en,
         p_value,
+        q_value,
         -slope_per_wave / nullif(first_estimate, 0) as decline_per_wave
     from league_trends
     where metric in ('school_inspections_per_school', 'n_inspections')
@@ -218,7 +242,9 @@ paper_reduction as (
         format('{} (to {}): schools report {} falling significantly ({:.1f}% per wave, {}) but {} fall by only {:.1f}% per wave ({}, {}), less than 1/{:g} of the reported decline: a reduction on paper only.',
                leagues.name_en, latest.wave, lower(reported.label_en), reported.decline_per_wave * 100,
                marts.format_p(reported.p_value), lower(teachers.label_en), teachers.decline_per_wave * 100,
-               teachers.direction_en, marts.format_p(teachers.p_value), $paper_reduction_ratio) as message_en
+               teachers.direction_en, marts.format_p(teachers.p_value), $paper_reduction_ratio) as message_en,
+        reported.p_value,
+        reported.q_value
     from inspection_declines as reported
     inner join inspection_declines as teachers
         on teachers.area_code = reported.area_code and teachers.metric = 'n_inspections'
@@ -258,7 +284,9 @@ final as (
         value,
         threshold,
         message,
-        message_en
+        message_en,
+        p_value,
+        q_value
     from fired
 )
 

@@ -1,147 +1,77 @@
 -- marts.area_metrics for one wave: a row per area of ref.divisions (the region, every
--- league, every county) and metric of meta.metrics. Bound: $wave, $z, $min_n, $rse_caution.
+-- league, every county) and metric of meta.metrics. Reads staging.survey_design and
+-- staging.survey_psu_sums of the wave. Bound: $wave, $min_n, $min_suppressed_total,
+-- $rse_caution, $df_caution, $df_min, $confidence, $cancellation. Uses the scalar functions t_quantile
+-- and beta_quantile that pipelines.uncertainty registers on the connection.
 --
--- Teacher metrics. Weight w = N_h / n_h per stratum h = league × school_level: N_h the
--- stratum's teachers in ref.teacher_population, n_h its accepted respondents in the wave
--- (respondents of a stratum without a population count cannot be weighted and are left
--- out). Estimate R = Σ w·y / Σ w·x over the area's respondents with a non-blank y; x = 1
--- except nonteaching_share (y = hours_nonteaching, x = hours_total, both non-blank).
--- hours_nonteaching = hours_cat1 + … + hours_cat5, blank when any category is blank: a
--- partial sum would understate the burden.
+-- Teacher metrics. Estimate R = Σ w·y / Σ w·x over the area's respondents with a
+-- non-blank y (weights and metric definitions: survey_design.sql, survey_psu_sums.sql).
 --
--- Standard error: Taylor linearisation exactly as R survey::svymean / svyratio with
--- strata = league × school_level, PSUs = schools within their stratum (nest = TRUE),
--- with replacement, no FPC. z_i = w_i·(y_i − R·x_i) / Σ w·x inside the domain and 0
--- outside; z_hc = PSU totals; var = Σ_h n_h/(n_h − 1) · Σ_c (z_hc − z̄_h)², c running
--- over all n_h schools of stratum h in the wave (a school without a domain member has
--- z_hc = 0). A stratum with a single school is centred at the grand mean of the PSU
--- totals, which is 0 for a linearised ratio, and adds z_hc² (survey.lonely.psu =
--- "adjust"): a lone school must not make an estimate look certain.
--- z_i is linear, so PSU totals come from the PSUs' sums of w·y and w·x: respondents are
--- aggregated once per PSU and metric, then rolled up to the three area levels.
--- Every sum is marts.exact_sum, so re-runs give identical bits whatever the thread order.
--- ci = estimate ± $z·se; reliability 'caution' when se/|estimate| ≥ $rse_caution, when the
--- estimate is 0 with se > 0, or when all the area's respondents come from one school (its
--- variance cannot be estimated from a single cluster).
+-- Standard error: Taylor linearisation exactly as R survey::svymean / svyratio on
+-- postStratify(design, ~stratum, population) with strata = post-strata = league ×
+-- school_level, PSUs = schools within their stratum (nest = TRUE), with replacement, no
+-- FPC. d_i = (y_i − R·x_i) / Σ_D w·x inside the domain D and 0 outside; post-stratification
+-- replaces w_i·d_i by w_i·(d_i − d̄_h), d̄_h the plain mean of d over all n_h respondents of
+-- stratum h (R: svyrecvar's psmeans). As w is constant in h, the PSU total is
+-- t_hc = a_c − m_c·s̄_h with a_c = Σ_{i∈c} w_i·d_i, m_c the school's respondents and
+-- s̄_h = Σ_c a_c / n_h; these totals sum to 0 in h, so
+-- var = Σ_h k_h/(k_h − 1) · (Σ a_c² − 2·s̄_h·Σ a_c·m_c + s̄_h²·Σ_all m_c²), k_h the
+-- stratum's schools in the wave. Schools without domain members enter only through
+-- Σ_all m_c² (survey_design.stratum_size_sq). A single-school stratum has t = 0 and adds
+-- nothing (R's survey.lonely.psu = "adjust" centres it at the grand mean, which is 0).
+-- The expanded sum cancels: where it is within $cancellation of its terms' size it is
+-- rounding noise of an exact 0 (e.g. schools with identical answers), and counts as 0 —
+-- else a noise SE of 1e-10 would print a certain-looking interval.
+-- df = PSUs with respondents in the area − strata with respondents in the area (R's
+-- degf on the domain). deff = var / (s²/n), s² = Σ w·(y − R·x)² / (x̄² · Σ w) · n/(n − 1),
+-- x̄ = Σ w·x / Σ w: R's svymean(deff = "replace").
+--
+-- Intervals (level $confidence). Shares other than felt_net (felt_*_share, focus_share,
+-- item_NN): Korn–Graubard exactly as R svyciprop(method = "beta"): effective n
+-- n* = p(1 − p)/se² (n where se = 0) · (t(α/2, N − 1) / t(α/2, df))², N the wave's
+-- respondents (R keeps the whole calibrated design when it takes a domain, so nrow is
+-- N); bounds qbeta(α/2; n*p, n*(1 − p) + 1) and qbeta(1 − α/2; n*p + 1, n*(1 − p)),
+-- exactly 0 at p = 0 and 1 at p = 1. Means, nonteaching_share and felt_net:
+-- estimate ± t(1 − α/2, df)·se, and no interval where se = 0 (a zero-width interval
+-- would claim certainty no sample gives).
+-- No interval, and reliability 'unreliable', where df < $df_min or all of the area's
+-- respondents come from one school. Otherwise 'caution' where se/|estimate| ≥
+-- $rse_caution, df < $df_caution, the estimate is 0 or se is 0; else 'reliable'.
 --
 -- Disclosure control. n = respondents with a non-blank value. Primary: n < $min_n.
--- Secondary: within one metric and one parent (a league's counties; the region's leagues),
--- when exactly one member with n ≥ 1 is primarily suppressed, the published member with
--- the smallest n (ties: lowest code) is suppressed too, so that the parent and the
--- published siblings cannot be combined to recover the small cell. Suppressed rows keep
--- n but have NULL estimate, ci, se, reliability and estimate_unweighted.
+-- Complementary: within one metric and one parent (a league's counties; the region's
+-- leagues) with a primarily suppressed member with n ≥ 1, published members are suppressed
+-- in order of n (ties: lowest code) while the suppressed members' total n is below
+-- $min_suppressed_total, so that no small cell, nor a small sum of them, can be recovered
+-- from the parent and the published siblings. Suppressed rows keep n but have NULL
+-- estimate, ci, se, df, deff, reliability and estimate_unweighted.
 --
 -- School metrics: over the wave's reporting schools, unweighted, no interval, n =
 -- reporting schools, never suppressed (they describe institutions, not people); kind
 -- 'total' sums, 'per_school' averages the non-blank values. Without sampling error their
--- reliability is 'ok'.
+-- reliability is 'reliable'.
 with region as (
     select code as region_code
     from ref.divisions
     where level = 'region'
 ),
 
-population as (
-    select
-        counties.parent_code as league_code,
-        teacher_population.school_level,
-        sum(teacher_population.n_teachers) as stratum_population
-    from ref.teacher_population as teacher_population
-    inner join ref.divisions as counties
-        on counties.code = teacher_population.county_code and counties.level = 'county'
-    group by all
-),
-
-survey as (
-    select
-        *,
-        hours_cat1 + hours_cat2 + hours_cat3 + hours_cat4 + hours_cat5 as hours_nonteaching
-    from staging.teacher_survey_staged
+design as (
+    select *
+    from staging.survey_design
     where wave = $wave
 ),
 
-strata as (
-    select
-        league_code,
-        school_level,
-        count(*) as stratum_respondents,
-        count(distinct school_code) as stratum_schools
-    from survey
-    group by all
-),
-
-weighted as (
-    select
-        survey.*,
-        population.stratum_population / strata.stratum_respondents as weight,
-        strata.stratum_schools
-    from survey
-    inner join strata using (league_code, school_level)
-    inner join population using (league_code, school_level)
-),
-
-indicators as (
-    select
-        league_code,
-        school_level,
-        school_code,
-        county_code,
-        weight,
-        stratum_schools,
-        hours_total as ratio_denominator,
-        hours_total,
-        hours_nonteaching,
-        hours_cat1,
-        hours_cat2,
-        hours_cat3,
-        hours_cat4,
-        hours_cat5,
-        case when hours_total is not null then hours_nonteaching end as nonteaching_share,
-        case when felt_change >= 4 then 1.0 when felt_change is not null then 0.0 end as felt_lighter_share,
-        case when felt_change <= 2 then 1.0 when felt_change is not null then 0.0 end as felt_heavier_share,
-        case when felt_change >= 4 then 1.0 when felt_change <= 2 then -1.0 when felt_change is not null then 0.0 end
-            as felt_net,
-        case when focus_on_teaching >= 4 then 1.0 when focus_on_teaching is not null then 0.0 end as focus_share,
-        cast(columns('^item_[0-9]{2}$') = 1 as double),
-        cast(n_inspections as double) as n_inspections,
-        cast(n_forms as double) as n_forms,
-        cast(n_app_tasks as double) as n_app_tasks,
-        cast(n_nonteaching_meetings as double) as n_nonteaching_meetings,
-        cast(n_invigilations as double) as n_invigilations,
-        cast(days_seconded as double) as days_seconded,
-        training_hours_nonteaching
-    from weighted
-),
-
-answers as (
-    unpivot indicators
-    on columns(* exclude (league_code, school_level, school_code, county_code, weight, stratum_schools,
-                          ratio_denominator))
-    into name metric value y
-),
-
-answers_with_denominator as (
-    select
-        answers.*,
-        case when metric = 'nonteaching_share' then ratio_denominator else 1.0 end as x
-    from answers
+wave_size as (
+    select sum(respondents) as wave_respondents
+    from design
 ),
 
 psu_sums as (
-    select
-        metric,
-        league_code,
-        school_level,
-        school_code,
-        county_code,
-        any_value(stratum_schools) as stratum_schools,
-        count(*) as n,
-        marts.exact_sum(weight * y) as sum_wy,
-        marts.exact_sum(weight * x) as sum_wx,
-        marts.exact_sum(y) as sum_y,
-        marts.exact_sum(x) as sum_x
-    from answers_with_denominator
-    group by metric, league_code, school_level, school_code, county_code
+    select sums.*, design.respondents, design.stratum_respondents, design.stratum_schools, design.stratum_size_sq
+    from staging.survey_psu_sums as sums
+    inner join design using (wave, league_code, school_level, school_code)
+    where sums.wave = $wave
 ),
 
 psu_areas as (
@@ -165,7 +95,13 @@ domains as (
         marts.exact_sum(sum_wy) / nullif(marts.exact_sum(sum_wx), 0) as estimate,
         marts.exact_sum(sum_y) / nullif(marts.exact_sum(sum_x), 0) as estimate_unweighted,
         marts.exact_sum(sum_wx) as total_wx,
-        count(distinct school_code) as schools
+        marts.exact_sum(sum_w) as total_w,
+        marts.exact_sum(sum_wyy) as total_wyy,
+        marts.exact_sum(sum_wxy) as total_wxy,
+        marts.exact_sum(sum_wxx) as total_wxx,
+        count(distinct school_code) as schools,
+        count(*) as psus,
+        count(distinct (league_code, school_level)) as strata
     from psu_areas
     group by area_level, area_code, metric
 ),
@@ -177,28 +113,27 @@ psu_scores as (
         psu_areas.metric,
         psu_areas.league_code,
         psu_areas.school_level,
+        psu_areas.respondents,
+        psu_areas.stratum_respondents,
         psu_areas.stratum_schools,
+        psu_areas.stratum_size_sq,
         (psu_areas.sum_wy - domains.estimate * psu_areas.sum_wx) / domains.total_wx as score
     from psu_areas
     inner join domains using (area_level, area_code, metric)
 ),
 
-stratum_means as (
+stratum_sums as (
     select
         area_level,
         area_code,
         metric,
-        league_code,
-        school_level,
-        marts.exact_sum(score) / any_value(stratum_schools) as stratum_mean
+        any_value(stratum_schools) as stratum_schools,
+        any_value(stratum_size_sq) as stratum_size_sq,
+        marts.exact_sum(score) / any_value(stratum_respondents) as mean_residual,
+        marts.exact_sum(score * score) as sum_sq,
+        marts.exact_sum(score * respondents) as sum_cross
     from psu_scores
     group by area_level, area_code, metric, league_code, school_level
-),
-
-psu_deviations as (
-    select psu_scores.*, stratum_means.stratum_mean
-    from psu_scores
-    inner join stratum_means using (area_level, area_code, metric, league_code, school_level)
 ),
 
 stratum_variances as (
@@ -207,14 +142,14 @@ stratum_variances as (
         area_code,
         metric,
         case
-            when any_value(stratum_schools) > 1 then
-                any_value(stratum_schools) / (any_value(stratum_schools) - 1.0)
-                * (marts.exact_sum((score - stratum_mean) ^ 2)
-                   + (any_value(stratum_schools) - count(*)) * any_value(stratum_mean) ^ 2)
-            else marts.exact_sum(score ^ 2)
+            when stratum_schools > 1
+                and sum_sq - 2 * mean_residual * sum_cross + mean_residual * mean_residual * stratum_size_sq
+                    > $cancellation * (sum_sq + mean_residual * mean_residual * stratum_size_sq) then
+                stratum_schools / (stratum_schools - 1.0)
+                * (sum_sq - 2 * mean_residual * sum_cross + mean_residual * mean_residual * stratum_size_sq)
+            else 0.0
         end as variance
-    from psu_deviations
-    group by area_level, area_code, metric, league_code, school_level
+    from stratum_sums
 ),
 
 teacher_cells as (
@@ -224,9 +159,13 @@ teacher_cells as (
         domains.metric,
         domains.n,
         domains.estimate,
-        sqrt(marts.exact_sum(stratum_variances.variance)) as se,
+        greatest(marts.exact_sum(stratum_variances.variance), 0.0) as variance,
         domains.estimate_unweighted,
-        domains.schools
+        domains.schools,
+        domains.psus - domains.strata as df,
+        (domains.total_wyy - 2 * domains.estimate * domains.total_wxy
+         + domains.estimate * domains.estimate * domains.total_wxx)
+        * domains.total_w / (domains.total_wx * domains.total_wx) / nullif(domains.n - 1, 0) as srs_variance
     from domains
     inner join stratum_variances using (area_level, area_code, metric)
     group by all
@@ -298,12 +237,15 @@ cells as (
         areas.parent_code,
         metrics.metric,
         metrics.source,
+        metrics.kind = 'share' and metrics.metric <> 'felt_net' as korn_graubard,
         case
             when metrics.source = 'school_report' then coalesce(reporting_schools.n, 0)
             else coalesce(teacher_cells.n, 0)
         end as n,
         coalesce(teacher_cells.estimate, school_cells.estimate) as estimate,
-        teacher_cells.se,
+        sqrt(teacher_cells.variance) as se,
+        teacher_cells.df,
+        teacher_cells.variance / nullif(teacher_cells.srs_variance, 0) as deff,
         teacher_cells.schools,
         coalesce(teacher_cells.estimate_unweighted, school_cells.estimate) as estimate_unweighted,
         metrics.source = 'teacher_survey' and coalesce(teacher_cells.n, 0) < $min_n as primary_suppressed
@@ -330,21 +272,32 @@ sibling_groups as (
         area_level,
         parent_code,
         metric,
-        count(*) filter (where primary_suppressed and n >= 1) as suppressed_members
+        coalesce(sum(n) filter (where primary_suppressed and n >= 1), 0) as suppressed_n
     from cells
     where source = 'teacher_survey' and area_level in ('league', 'county')
     group by area_level, parent_code, metric
+    having count(*) filter (where primary_suppressed and n >= 1) >= 1
+),
+
+queue as (
+    select
+        cells.area_level,
+        cells.area_code,
+        cells.metric,
+        sibling_groups.suppressed_n + coalesce(sum(cells.n) over (
+            partition by cells.area_level, cells.parent_code, cells.metric
+            order by cells.n, cells.area_code
+            rows between unbounded preceding and 1 preceding
+        ), 0) as suppressed_before
+    from cells
+    inner join sibling_groups using (area_level, parent_code, metric)
+    where not cells.primary_suppressed
 ),
 
 secondary as (
-    select cells.area_level, cells.area_code, cells.metric
-    from cells
-    inner join sibling_groups using (area_level, parent_code, metric)
-    where sibling_groups.suppressed_members = 1 and cells.source = 'teacher_survey' and not cells.primary_suppressed
-    qualify row_number() over (
-        partition by cells.area_level, cells.parent_code, cells.metric
-        order by cells.n, cells.area_code
-    ) = 1
+    select area_level, area_code, metric
+    from queue
+    where suppressed_before < $min_suppressed_total
 ),
 
 suppressed as (
@@ -358,6 +311,46 @@ suppressed as (
     left join secondary using (area_level, area_code, metric)
 ),
 
+quantiles as (
+    select
+        suppressed.*,
+        suppressed.suppression is null and suppressed.source = 'teacher_survey'
+            and suppressed.estimate is not null and suppressed.df >= $df_min and suppressed.schools >= 2
+            as has_interval,
+        t_quantile(1 - (1 - $confidence) / 2, cast(suppressed.df as double)) as t_df,
+        case when suppressed.korn_graubard then
+            (case when suppressed.se > 0
+                  then suppressed.estimate * (1 - suppressed.estimate) / (suppressed.se * suppressed.se)
+                  else suppressed.n end)
+            * (t_quantile((1 - $confidence) / 2, wave_size.wave_respondents - 1.0)
+               / t_quantile((1 - $confidence) / 2, cast(suppressed.df as double))) ^ 2
+        end as effective_n
+    from suppressed
+    cross join wave_size
+),
+
+intervals as (
+    select
+        *,
+        case
+            when not has_interval then null
+            when korn_graubard then
+                case when estimate <= 0 then 0.0
+                     else beta_quantile((1 - $confidence) / 2, effective_n * estimate,
+                                        effective_n * (1 - estimate) + 1) end
+            when se > 0 then estimate - t_df * se
+        end as ci_low,
+        case
+            when not has_interval then null
+            when korn_graubard then
+                case when estimate >= 1 then 1.0
+                     else beta_quantile(1 - (1 - $confidence) / 2, effective_n * estimate + 1,
+                                        effective_n * (1 - estimate)) end
+            when se > 0 then estimate + t_df * se
+        end as ci_high
+    from quantiles
+),
+
 final as (
     select
         $wave as wave,
@@ -365,21 +358,23 @@ final as (
         area_code,
         metric,
         case when suppression is null then estimate end as estimate,
-        case when suppression is null then estimate - $z * se end as ci_low,
-        case when suppression is null then estimate + $z * se end as ci_high,
+        ci_low,
+        ci_high,
         n,
         suppression is not null as suppressed,
         case when suppression is null then se end as se,
         case
             when suppression is not null or estimate is null then null
-            when source = 'teacher_survey' and schools < 2 then 'caution'
-            when estimate = 0 then case when se > 0 then 'caution' else 'ok' end
-            when se / abs(estimate) >= $rse_caution then 'caution'
-            else 'ok'
+            when source = 'school_report' then 'reliable'
+            when not has_interval then 'unreliable'
+            when estimate = 0 or se = 0 or df < $df_caution or se / abs(estimate) >= $rse_caution then 'caution'
+            else 'reliable'
         end as reliability,
         suppression,
-        case when suppression is null then estimate_unweighted end as estimate_unweighted
-    from suppressed
+        case when suppression is null then estimate_unweighted end as estimate_unweighted,
+        case when suppression is null then df end as df,
+        case when suppression is null then deff end as deff
+    from intervals
 )
 
 select *

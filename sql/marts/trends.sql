@@ -5,8 +5,11 @@
 -- S = Σ_{i<j} sign(y_j − y_i); var S = [n(n−1)(2n+5) − Σ_t t(t−1)(2t+5)] / 18 over groups
 -- of t tied estimates; z = (S − sign S) / sqrt(var S) (continuity correction); two-sided
 -- normal p-value. Sen's slope = median over pairs of (y_j − y_i) / (index_j − index_i).
--- direction: improving or worsening by the metric's polarity (meta.metrics, lower is
--- better unless 'higher') when p < $significance, else no_change.
+-- q_value: Benjamini–Hochberg over every test of the table (all areas and metrics at
+-- once): q_(i) = min over j ≥ i of m·p_(j)/j, capped at 1, m the number of tests, so that
+-- among thousands of series the expected share of false trend labels stays at
+-- $significance. direction: improving or worsening by the metric's polarity (meta.metrics,
+-- lower is better unless 'higher') when q < $significance, else no_change.
 with wave_index as (
     select wave, dense_rank() over (order by wave) as wave_no
     from (select distinct wave from marts.area_metrics)
@@ -107,6 +110,23 @@ tested as (
     from standardised
 ),
 
+ranked as (
+    select
+        *,
+        row_number() over (order by p_value, area_level, area_code, metric) as p_rank,
+        count(*) over () as tests
+    from tested
+),
+
+adjusted as (
+    select
+        *,
+        least(1.0, min(tests * p_value / p_rank) over (
+            order by p_rank desc rows between unbounded preceding and current row
+        )) as q_value
+    from ranked
+),
+
 final as (
     select
         tested.area_level,
@@ -120,15 +140,16 @@ final as (
         tested.slope_per_wave,
         tested.p_value,
         case
-            when tested.p_value >= $significance or tested.mk_s = 0 then 'no_change'
+            when tested.q_value >= $significance or tested.mk_s = 0 then 'no_change'
             when (tested.mk_s > 0) = (metrics.polarity = 'higher') then 'improving'
             else 'worsening'
         end as direction,
         tested.mk_s,
         metrics.polarity,
         tested.var_s,
-        tested.z
-    from tested
+        tested.z,
+        tested.q_value
+    from adjusted as tested
     inner join meta.metrics as metrics using (metric)
 )
 

@@ -6,7 +6,9 @@
 -- ratio = school / teachers; flagged where the ratio is above $ratio or below 1 / $ratio,
 -- or where teachers report none and the school some (the ratio is then undefined).
 -- A school's teacher mean follows the disclosure rule of area_metrics: NULL, and nothing
--- flagged, under $min_n respondents. Bound: $ratio, $min_n.
+-- flagged, under $min_n respondents, and NULL too where its county's n_inspections cell is
+-- suppressed in the wave — the means of a county's schools would otherwise give back the
+-- county figure that complementary suppression withheld. Bound: $ratio, $min_n.
 with school_reports as (
     select wave, school_code, cast(n_inspections as double) as inspections
     from staging.school_report_staged
@@ -26,11 +28,17 @@ schools as (
         'school' as area_level,
         school_reports.school_code as area_code,
         school_reports.inspections as school_reported_inspections,
-        case when teacher_means.n_respondents >= $min_n then teacher_means.mean_inspections end
-            as teacher_mean_inspections,
+        case when teacher_means.n_respondents >= $min_n and county_cells.estimate is not null
+             then teacher_means.mean_inspections end as teacher_mean_inspections,
         teacher_means.n_respondents
     from school_reports
     inner join teacher_means using (wave, school_code)
+    inner join ref.schools as schools using (school_code)
+    left join marts.area_metrics as county_cells
+        on county_cells.wave = school_reports.wave
+        and county_cells.area_level = 'county'
+        and county_cells.area_code = schools.county_code
+        and county_cells.metric = 'n_inspections'
 ),
 
 leagues as (
