@@ -68,6 +68,7 @@ def _teacher_rules() -> list[ColumnRule]:
     rules += [ColumnRule(s, c, "integer", min_value=1.0, max_value=5.0)
               for c in ("felt_change", "focus_on_teaching")]
     rules.append(ColumnRule(s, "teacher_id", "text", pseudonymised=True))
+    rules.append(ColumnRule(s, "seconds_taken", "integer", min_value=0.0))
     return rules
 
 
