@@ -13,7 +13,7 @@ from pipelines.platforms.questionnaire import QuestionnaireError, load_questionn
 from pipelines.rules import TEACHER_SURVEY
 
 
-def convert(raw: pl.DataFrame, file_name: str, source: str, mappings_dir: Path | None) -> Conversion | None:
+def convert_table(raw: pl.DataFrame, file_name: str, source: str, mappings_dir: Path | None) -> Conversion | None:
     """The conversion of a recognised export (a mapping first, then a platform); None otherwise."""
     if source != TEACHER_SURVEY:
         return None
@@ -37,7 +37,7 @@ def convert_export(raw: pl.DataFrame, file_name: str, source: str, mappings_dir:
     from pipelines.landing import LandingFileError
 
     try:
-        conversion = convert(raw, file_name, source, mappings_dir)
+        conversion = convert_table(raw, file_name, source, mappings_dir)
     except ConversionError as exc:
         raise LandingFileError(str(exc)) from None
     return None if conversion is None else conversion.frame
