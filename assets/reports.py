@@ -13,7 +13,8 @@ from assets.quality import data_docs, outliers, reporting_completeness, source_c
 
 @dg.asset(group_name="reports", pool=DUCKDB_POOL,
           deps=[area_metrics, inspection_target, trends, wave_changes, alerts, data_quality, metrics_not_collected,
-                reporting_completeness, outliers, source_consistency, data_docs])
+                reporting_completeness, outliers, source_consistency, data_docs,
+                dg.AssetKey("respondent_quality")])
 def report_site(jianfu: JianfuResource) -> dg.MaterializeResult:
     """reports/: one page set per wave plus latest/, Chinese with English twins, plotly.js shipped once.
 

@@ -73,6 +73,7 @@ class ReportData:
     rejected_files: pl.DataFrame
     outliers: pl.DataFrame | None = None
     consistency: pl.DataFrame | None = None
+    respondent_quality: pl.DataFrame | None = None
     _cells: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -163,6 +164,9 @@ def load_report_data(conn: duckdb.DuckDBPyConnection) -> ReportData:
         outliers=read(load_sql("reports/outliers.sql")) if _exists(conn, "marts", "outliers") else None,
         consistency=(read(load_sql("reports/source_consistency.sql"))
                      if _exists(conn, "marts", "source_consistency") else None),
+        respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged "
+                                 "from marts.respondent_quality order by wave, flag")
+                            if _exists(conn, "marts", "respondent_quality") else None),
     )
 
 
@@ -921,6 +925,15 @@ def rejected_table(data: ReportData, wave: str, lang: str) -> Table:
     return Table(headers, rows)
 
 
+def respondent_quality_table(data: ReportData, wave: str, lang: str) -> Table:
+    """Accepted rows of the wave carrying each respondent-quality flag; they stay in every estimate."""
+    headers = [text("flag", lang), text("rows_flagged", lang), text("share_flagged", lang)]
+    frame = data.respondent_quality.filter(pl.col("wave") == wave)
+    rows = [[Cell(text(f"flag_{r['flag']}", lang)), Cell(format_n(r["rows_flagged"]), r["rows_flagged"], "num"),
+             Cell(format_pct(r["share_flagged"]), r["share_flagged"], "num")] for r in frame.iter_rows(named=True)]
+    return Table(headers, rows)
+
+
 def rejected_files_table(data: ReportData, lang: str) -> Table:
     headers = [text("source", lang), text("file", lang), text("reason", lang)]
     rows = [[Cell(label(SOURCES, r["source"], lang)), Cell(r["file"], r["file"], "nowrap"), Cell(r["reason"])]
@@ -1042,6 +1055,9 @@ def quality_page(data: ReportData, wave: str, lang: str, data_docs: str | None) 
         Section(text("rejected_reasons", lang),
                 ([Chart("rejected", rejected)] if rejected is not None else []) + [rejected_table(data, wave, lang)]),
         Section(text("rejected_files", lang), [rejected_files_table(data, lang)]),
+        Section(text("respondent_quality", lang),
+                [respondent_quality_table(data, wave, lang)] if data.respondent_quality is not None else [missing],
+                text("respondent_quality_intro", lang)),
         Section(text("outliers", lang), [outliers_table(data, wave, lang)] if data.outliers is not None
                 else [missing], text("outliers_intro", lang)),
         Section(text("source_consistency", lang), [consistency_table(data, wave, lang)]

@@ -161,6 +161,21 @@ UI: dict[str, tuple[str, str]] = {
     "reason": ("原因", "Reason"),
     "rows": ("行数", "Rows"),
     "rejected_files": ("无法读取的文件", "Unreadable files"),
+    "respondent_quality": ("答卷质量标记", "Respondent-quality flags"),
+    "respondent_quality_intro": ("标记只是提示，不是拒收：被标记的答卷仍计入入库数和全部估计值（例如对所有事项都答“否”"
+                                 "可能是真实情况）。过快作答指用时不足问卷预计用时的三分之一；直线作答指26个事项答案全部相同"
+                                 "且两道量表题选项相同；重复提交指同校同一教师或答案完全相同的再次提交。",
+                                 "Flags are hints, not rejections: flagged rows stay accepted and in every estimate "
+                                 "(answering No to every item can be the truth). A speeder took under a third of the "
+                                 "questionnaire's estimated time; straight-lining is the same answer to all 26 items "
+                                 "and the same option on both scale questions; a duplicate is a later submission of "
+                                 "the same teacher, or of identical answers, at one school."),
+    "flag": ("标记", "Flag"),
+    "rows_flagged": ("被标记答卷数", "Rows flagged"),
+    "share_flagged": ("占入库答卷比例", "Share of accepted rows"),
+    "flag_speeder": ("过快作答", "Speeder"),
+    "flag_straight_lining": ("直线作答", "Straight-lining"),
+    "flag_duplicate_submission": ("重复提交", "Duplicate submission"),
     "file": ("文件", "File"),
     "outliers": ("异常值", "Outliers"),
     "source_consistency": ("问卷与报表一致性", "Survey and report consistency"),

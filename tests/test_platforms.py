@@ -280,3 +280,29 @@ def test_contract_files_are_left_to_the_contract_reader(tmp_path):
     path = write_table(tmp_path / "plain.csv", contract_rows("x", ["1"], [0], [1], [11]))
     assert read_landing_file(_landing(path), key=b"k")["response_id"].to_list() == ["x:1"]
     assert pl.read_csv(path).height == 1
+
+
+def test_generated_wjx_sample_runs_the_platform_path_and_is_flagged(tmp_path, run):
+    from pipelines.generate import generate
+
+    data_dir = tmp_path / "wjx"
+    manifest = generate(data_dir, teachers=300, waves=2, seed=7, style="wjx")
+    folder = data_dir / "landing" / "teacher_survey"
+    assert manifest["style"] == "wjx" and (folder / "late_submissions_2026-11.csv").is_file()
+    assert next(iter(folder.glob("teacher_survey_2026-05.*"))).read_bytes()[:20].decode("utf-8", "ignore") != "wave"
+    run(data_dir)
+    planted = {(d["file"], d["row_number"]): d["reason"] for d in manifest["dirty_rows"]
+               if d["source"] == "teacher_survey"}
+    rejected = {(f.split("#")[0], n): r for f, n, r in query(
+        data_dir, "select file, row_number, reason from quarantine.rejected_rows where source = 'teacher_survey'")}
+    assert rejected == planted and planted
+    flags = dict(query(data_dir, "select flag, sum(rows_flagged) from marts.respondent_quality group by 1"))
+    assert set(flags) == {"speeder", "straight_lining", "duplicate_submission"}
+    assert flags["speeder"] > 0 and flags["duplicate_submission"] >= 1
+    accepted = query(data_dir, "select count(*) from staging.teacher_survey_staged")[0][0]
+    quality = query(data_dir, "select sum(rows_received), sum(rows_accepted), sum(rows_rejected) "
+                              "from marts.data_quality where source = 'teacher_survey'")[0]
+    assert quality[0] == quality[1] + quality[2] and quality[1] == accepted
+    page = (data_dir / "reports").rglob("quality.html")
+    assert any("过快作答" in p.read_text(encoding="utf-8") for p in page)
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged where seconds_taken is null") == [(0,)]

@@ -4,8 +4,8 @@ The demo then exercises the path real data take: platform headers, option text o
 numbers, skip markers, `所用时间`, personal and system columns that must be dropped. A
 platform export carries its wave in the file name and numbers its rows itself, so planted
 defects of the wave or the id cannot exist there; a re-submission stays a second 序号 (the
-duplicate flag's case), and a code outside a choice question's options reads as an option
-the questionnaire does not have.
+duplicate flag's case), a planted -3 is the platform's "not answered", and a code outside a
+choice question's options reads as an option the questionnaire does not have.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import polars as pl
 
-from pipelines.platforms.convert import wave_from_name
+from pipelines.platforms.convert import SKIP_MARKERS, wave_from_name
 from pipelines.platforms.questionnaire import Question, estimated_seconds, load_questionnaire
 
 LEAD = ("序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP")
@@ -28,10 +28,13 @@ CSV_FORMATS = {"parquet": "xlsx"}
 """问卷星 exports CSV or Excel: the generator's Parquet rotation becomes XLSX."""
 
 
-def _reason(reason: str | None, choices: set[str]) -> str | None:
+def _reason(reason: str | None, choices: set[str], frame: pl.DataFrame, row: int) -> str | None:
+    """The importer's verdict on a planted defect: a value that is a skip marker (-3) is not answered."""
     if reason in VANISHING_REASONS:
         return None
     kind, _, column = (reason or "").partition(":")
+    if column in frame.columns and frame[column][row - 1] in SKIP_MARKERS:
+        return None
     if kind in ("not_allowed", "out_of_range") and column in choices:
         return f"malformed:{column}"
     return reason
@@ -55,7 +58,7 @@ def as_wjx_landings(landings: list, landing_type) -> list:
         for part_wave, frame in parts:
             name = f"{stem}.{'xlsx' if fmt == 'xlsx' else 'csv'}" if wave else f"{stem}_{part_wave}.csv"
             dirty = [(row, part_wave, r) for row, _, reason in landing.dirty
-                     if (r := _reason(reason, choices)) is not None]
+                     if (r := _reason(reason, choices, frame, row)) is not None]
             out.append(landing_type(landing.source, name, f"wjx-{style}:{fmt}",
                                     frame.with_columns(pl.lit(part_wave).alias("wave")), dirty))
     return out
