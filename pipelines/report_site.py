@@ -24,6 +24,7 @@ from markupsafe import Markup
 from plotly.subplots import make_subplots
 
 from pipelines.metrics import CATEGORY_LABELS, METRIC_BY_NAME, Thresholds
+from pipelines.platforms.questionnaire import item_labels
 from pipelines.report_text import (DIRECTION, LANGS, REJECT_KINDS, RULES,
                                    SCHOOL_COUNTS, SEVERITY, SOURCES, label, text)
 from pipelines.resources import load_sql
@@ -581,10 +582,15 @@ def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) ->
 
 
 def item_label(item: dict, lang: str) -> str:
-    """The y-axis label of a list item: number, red-line tag in red, and the start of its text."""
+    """The y-axis label of a list item: number, red-line tag in red, and the question teachers answered.
+
+    The question text comes from questionnaire.csv, the one source the questionnaire and the
+    importer read; the list's own wording stays in the item table.
+    """
     head = text("item_no", lang, no=item["item_no"])
-    body = item["text_zh" if lang == "zh" else "text_en"]
-    short = body[:16] + "…" if lang == "zh" and len(body) > 16 else (body[:34] + "…" if len(body) > 34 else body)
+    question = item_labels().get(f"item_{item['item_no']:02d}")
+    body = question[0 if lang == "zh" else 1] if question else item["text_zh" if lang == "zh" else "text_en"]
+    short = body[:20] + "…" if lang == "zh" and len(body) > 20 else (body[:40] + "…" if len(body) > 40 else body)
     short = short.replace("严禁", "").replace("Strictly prohibited: ", "") if item["red_line"] else short
     if item["red_line"]:
         tag = text("red_line_tag", lang).strip()
