@@ -306,3 +306,14 @@ def test_generated_wjx_sample_runs_the_platform_path_and_is_flagged(tmp_path, ru
     page = (data_dir / "reports").rglob("quality.html")
     assert any("过快作答" in p.read_text(encoding="utf-8") for p in page)
     assert query(data_dir, "select count(*) from staging.teacher_survey_staged where seconds_taken is null") == [(0,)]
+
+
+def test_generate_style_wjx_from_the_command_line(tmp_path, capsys):
+    from pipelines.cli import main
+
+    assert main(["generate", "--out", str(tmp_path / "g"), "--style", "wjx", "--teachers", "40", "--waves", "1"]) == 0
+    folder = tmp_path / "g" / "landing" / "teacher_survey"
+    export = next(p for p in sorted(folder.iterdir()) if p.name.startswith("teacher_survey_2026-11"))
+    frame = read_landing_file(_landing(export), key=b"k")
+    assert frame["response_id"][0] == f"{export.name}:1" and frame["seconds_taken"].drop_nulls().len() > 0
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text(encoding="utf-8"))["style"] == "wjx"
