@@ -165,7 +165,7 @@ def load_report_data(conn: duckdb.DuckDBPyConnection) -> ReportData:
         outliers=read(load_sql("reports/outliers.sql")) if _exists(conn, "marts", "outliers") else None,
         consistency=(read(load_sql("reports/source_consistency.sql"))
                      if _exists(conn, "marts", "source_consistency") else None),
-        respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged "
+        respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged, rows_excluded "
                                  "from marts.respondent_quality order by wave, flag")
                             if _exists(conn, "marts", "respondent_quality") else None),
     )
@@ -933,11 +933,22 @@ def rejected_table(data: ReportData, wave: str, lang: str) -> Table:
 
 def respondent_quality_table(data: ReportData, wave: str, lang: str) -> Table:
     """Accepted rows of the wave carrying each respondent-quality flag; they stay in every estimate."""
-    headers = [text("flag", lang), text("rows_flagged", lang), text("share_flagged", lang)]
+    headers = [text("flag", lang), text("rows_flagged", lang), text("share_flagged", lang), text("rows_excluded", lang)]
     frame = data.respondent_quality.filter(pl.col("wave") == wave)
     rows = [[Cell(text(f"flag_{r['flag']}", lang)), Cell(format_n(r["rows_flagged"]), r["rows_flagged"], "num"),
-             Cell(format_pct(r["share_flagged"]), r["share_flagged"], "num")] for r in frame.iter_rows(named=True)]
+             Cell(format_pct(r["share_flagged"]), r["share_flagged"], "num"),
+             Cell(format_n(r["rows_excluded"] or 0), r["rows_excluded"] or 0, "num")]
+            for r in frame.iter_rows(named=True)]
     return Table(headers, rows)
+
+
+def respondent_exclusion_note(data: ReportData, wave: str, lang: str) -> Note:
+    """Says how many rows a configured exclusion removed from this wave's estimates, or that none did."""
+    frame = data.respondent_quality.filter(pl.col("wave") == wave)
+    removed = int(frame["rows_excluded"].fill_null(0).sum()) if frame.height else 0
+    kinds = [text(f"flag_{k}", lang) for k, n in zip(frame["flag"], frame["rows_excluded"].fill_null(0)) if n]
+    key = "flags_excluded" if removed else "flags_not_excluded"
+    return Note(Markup.escape(text(key, lang, n=format_n(removed), kinds=text("sep", lang).join(kinds))))
 
 
 def rejected_files_table(data: ReportData, lang: str) -> Table:
@@ -1062,7 +1073,8 @@ def quality_page(data: ReportData, wave: str, lang: str, data_docs: str | None) 
                 ([Chart("rejected", rejected)] if rejected is not None else []) + [rejected_table(data, wave, lang)]),
         Section(text("rejected_files", lang), [rejected_files_table(data, lang)]),
         Section(text("respondent_quality", lang),
-                [respondent_quality_table(data, wave, lang)] if data.respondent_quality is not None else [missing],
+                [respondent_quality_table(data, wave, lang), respondent_exclusion_note(data, wave, lang)]
+                if data.respondent_quality is not None else [missing],
                 text("respondent_quality_intro", lang)),
         Section(text("outliers", lang), [outliers_table(data, wave, lang)] if data.outliers is not None
                 else [missing], text("outliers_intro", lang)),

@@ -123,4 +123,5 @@ REASON_CODES = {
     "superseded": ("被同校同轮次更晚的报告取代", "superseded by a later report"),
     "malformed_row": ("该行字段数与表头不符", "row has a different number of fields than the header"),
     "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
+    "excluded_flag": ("按配置排除的答卷质量标记", "removed from the estimates by a configured respondent-quality flag"),
 }

@@ -306,6 +306,31 @@ def test_generated_wjx_sample_runs_the_platform_path_and_is_flagged(tmp_path, ru
     page = (data_dir / "reports").rglob("quality.html")
     assert any("过快作答" in p.read_text(encoding="utf-8") for p in page)
     assert query(data_dir, "select count(*) from staging.teacher_survey_staged where seconds_taken is null") == [(0,)]
+    n_before = query(data_dir, "select sum(n) from marts.area_metrics where area_level = 'region' "
+                               "and metric = 'hours_total'")[0][0]
+
+    config = data_dir / "mappings" / "respondent_flags.yaml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text("exclude: [speeder]\n", encoding="utf-8")
+    run(data_dir)
+    removed = query(data_dir, "select sum(rows_excluded) from marts.respondent_quality")[0][0]
+    assert removed == flags["speeder"]
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged")[0][0] == accepted - removed
+    assert query(data_dir, "select count(*) from quarantine.rejected_rows where reason = 'excluded_flag:speeder'")[0][
+        0] == removed
+    assert query(data_dir, "select sum(n) from marts.area_metrics where area_level = 'region' "
+                           "and metric = 'hours_total'")[0][0] == n_before - removed
+    again = query(data_dir, "select sum(rows_received), sum(rows_accepted), sum(rows_rejected) "
+                            "from marts.data_quality where source = 'teacher_survey'")[0]
+    assert again[0] == quality[0] == again[1] + again[2] and again[2] == quality[2] + removed
+    per_wave = query(data_dir, "select wave, sum(rows_excluded) from marts.respondent_quality group by 1")
+    pages = " ".join(p.read_text(encoding="utf-8") for p in (data_dir / "reports").rglob("quality.html"))
+    assert all(f"本轮共有 {n} 份答卷因“过快作答”标记从全部估计值中排除" in pages for _, n in per_wave if n)
+
+    config.unlink()
+    run(data_dir)
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged")[0][0] == accepted
+    assert query(data_dir, "select count(*) from quarantine.rejected_rows where reason like 'excluded%'") == [(0,)]
 
 
 def test_generate_style_wjx_from_the_command_line(tmp_path, capsys):

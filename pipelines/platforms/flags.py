@@ -1,13 +1,17 @@
 """Respondent-quality flags on accepted teacher rows: speeders, straight-lining, duplicate submissions.
 
-Flags are flags, not rejections: a flagged row stays accepted and in every estimate (answering
-否 to every item is an honest answer). The data-quality page shows how many rows carry each
-flag so an analyst can judge whether a wave's answers were given with care.
+Flags are flags, not rejections: by default a flagged row stays accepted and in every estimate
+(answering 否 to every item is an honest answer). The data-quality page shows how many rows
+carry each flag; an analyst who decides a kind is not to be trusted lists it in
+`mappings/respondent_flags.yaml`, and the page then says how many rows that removed.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+import yaml
 
 from pipelines.platforms.questionnaire import Question, estimated_seconds
 
@@ -62,8 +66,38 @@ def respondent_flags(frame: pl.DataFrame, questions: tuple[Question, ...]) -> pl
         schema={"response_id": pl.String, "source_file": pl.String, "source_row": pl.Int64, "flag": pl.String})
 
 
-def flag_counts(flags: pl.DataFrame, accepted: int) -> list[dict]:
-    """Per flag kind: rows flagged and their share of the accepted rows (every kind listed, zeros too)."""
+def flag_counts(flags: pl.DataFrame, accepted: int, excluded: tuple[str, ...] = ()) -> list[dict]:
+    """Per flag kind: rows flagged, their share of the accepted rows, and rows it removed from the estimates.
+
+    A row carrying two excluded kinds is removed once, and counted under the first of them.
+    """
     counts = dict(flags.group_by("flag").len().iter_rows()) if flags.height else {}
+    removed: dict[str, int] = {}
+    if flags.height and excluded:
+        chosen = flags.filter(pl.col("flag").is_in(list(excluded)))
+        first = chosen.with_columns(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})
+                                    .alias("__order")).sort("__order").unique(["source_file", "source_row"],
+                                                                              keep="first", maintain_order=True)
+        removed = dict(first.group_by("flag").len().iter_rows())
     return [{"flag": kind, "rows_flagged": counts.get(kind, 0), "rows_accepted": accepted,
-             "share_flagged": counts.get(kind, 0) / accepted if accepted else None} for kind in FLAG_KINDS]
+             "share_flagged": counts.get(kind, 0) / accepted if accepted else None,
+             "rows_excluded": removed.get(kind, 0)} for kind in FLAG_KINDS]
+
+
+FLAGS_CONFIG = "respondent_flags.yaml"
+"""In mappings/: editing any file there re-reads every landing file, so a new exclusion applies at once."""
+
+
+def excluded_kinds(mappings_dir: Path | None) -> tuple[str, ...]:
+    """Flag kinds an analyst has chosen to drop from the estimates (`exclude: [speeder]`); none by default."""
+    path = Path(mappings_dir) / FLAGS_CONFIG if mappings_dir is not None else None
+    if path is None or not path.is_file():
+        return ()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise ValueError(f"{FLAGS_CONFIG} is not valid YAML") from None
+    kinds = data.get("exclude") or [] if isinstance(data, dict) else None
+    if not isinstance(kinds, list) or set(kinds) - set(FLAG_KINDS):
+        raise ValueError(f"{FLAGS_CONFIG}: exclude: lists flag kinds among {', '.join(FLAG_KINDS)}")
+    return tuple(k for k in FLAG_KINDS if k in kinds)

@@ -26,6 +26,7 @@ from pipelines.platforms.convert import (
     data_columns,
     wave_from_name,
 )
+from pipelines.platforms.flags import FLAGS_CONFIG
 from pipelines.platforms.questionnaire import Question, by_column, normalise
 from pipelines.rules import TEACHER_SURVEY, WAVE_PATTERN, contract_columns, rules_for
 
@@ -157,7 +158,8 @@ def load_mapping(path: Path, questions: tuple[Question, ...]) -> Mapping:
 def mapping_files(mappings_dir: Path | None) -> list[Path]:
     if mappings_dir is None or not Path(mappings_dir).is_dir():
         return []
-    return sorted(p for p in Path(mappings_dir).iterdir() if p.suffix.lower() in MAPPING_SUFFIXES and p.is_file())
+    return sorted(p for p in Path(mappings_dir).iterdir()
+                  if p.suffix.lower() in MAPPING_SUFFIXES and p.is_file() and p.name != FLAGS_CONFIG)
 
 
 def find_mapping(mappings_dir: Path | None, file_name: str, headers: list[str],
