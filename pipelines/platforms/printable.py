@@ -70,8 +70,8 @@ def _answer_html(question: Question, lang: str) -> str:
 
 def questionnaire_html(questions: tuple[Question, ...], lang: str) -> str:
     title = "中小学教师负担监测问卷" if lang == "zh" else "Teacher burden monitoring questionnaire"
-    intro = ("本问卷不记名，用于监测减负清单落实情况，结果只以汇总形式发布。" if lang == "zh" else
-             "This questionnaire is anonymous; it monitors the burden-reduction list and is published only "
+    intro = ("本问卷不记姓名，用于监测减负清单落实情况，结果只以汇总形式发布。" if lang == "zh" else
+             "This questionnaire asks no name; it monitors the burden-reduction list and is published only "
              "as aggregates.")
     parts = [f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>{title}</title>",
              "<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;line-height:1.5}"
