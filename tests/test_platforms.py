@@ -342,3 +342,20 @@ def test_generate_style_wjx_from_the_command_line(tmp_path, capsys):
     frame = read_landing_file(_landing(export), key=b"k")
     assert frame["response_id"][0] == f"{export.name}:1" and frame["seconds_taken"].drop_nulls().len() > 0
     assert json.loads((tmp_path / "g" / "manifest.json").read_text(encoding="utf-8"))["style"] == "wjx"
+
+
+def test_mapping_finds_near_headers_and_a_broken_mapping_rejects_with_its_name(tmp_path):
+    mappings = tmp_path / "data" / "mappings"
+    mappings.mkdir(parents=True)
+    (mappings / "county.yaml").write_text(MAPPING_YAML, encoding="utf-8")
+    rows = county_rows()
+    rows[0][4] = "每周工作总小时数"
+    path = write_rows(tmp_path / "county_2024-05.csv", rows, "utf-8")
+    file = _landing(path)
+    frame = read_landing_file(file, key=b"k", mappings_dir=mappings)
+    assert frame["hours_total"].to_list() == ["50", None, "47"]
+    assert frame["response_id"].to_list() == [f"county_2024-05.csv:A{i}" for i in (1, 2, 3)]
+    (mappings / "county.yaml").write_text(MAPPING_YAML.replace("felt_change: 负担变化", "felt_chang: 负担变化"),
+                                          encoding="utf-8")
+    with pytest.raises(LandingFileError, match="mapping county.yaml: columns: felt_chang is not"):
+        read_landing_file(file, key=b"k", mappings_dir=mappings)
