@@ -163,12 +163,12 @@ UI: dict[str, tuple[str, str]] = {
     "rejected_files": ("无法读取的文件", "Unreadable files"),
     "respondent_quality": ("答卷质量标记", "Respondent-quality flags"),
     "respondent_quality_intro": ("标记只是提示，不是拒收：默认情况下被标记的答卷仍计入入库数和全部估计值（例如对所有事项都答“否”"
-                                 "可能是真实情况）。过快作答指用时不足问卷预计用时的三分之一；直线作答指26个事项答案全部相同"
-                                 "且两道量表题选项相同；重复提交指同校同一教师或答案完全相同的再次提交。",
+                                 "可能是真实情况）。过快作答指用时不足问卷预计用时的三分之一；直线作答指两组题都选同一位置的选项"
+                                 "（26个事项全答“否”且两道量表题都选1，或全答“是”且都选5）；重复提交指同校同一教师或答案完全相同的再次提交。",
                                  "Flags are hints, not rejections: by default flagged rows stay accepted and in every estimate "
                                  "(answering No to every item can be the truth). A speeder took under a third of the "
-                                 "questionnaire's estimated time; straight-lining is the same answer to all 26 items "
-                                 "and the same option on both scale questions; a duplicate is a later submission of "
+                                 "questionnaire's estimated time; straight-lining is the same option position throughout "
+                                 "(No to all 26 items and 1 on both scale questions, or Yes to all and 5 on both); a duplicate is a later submission of "
                                  "the same teacher, or of identical answers, at one school."),
     "flag": ("标记", "Flag"),
     "rows_excluded": ("按配置从估计中排除", "Removed from the estimates by configuration"),

@@ -359,3 +359,13 @@ def test_mapping_finds_near_headers_and_a_broken_mapping_rejects_with_its_name(t
                                           encoding="utf-8")
     with pytest.raises(LandingFileError, match="mapping county.yaml: columns: felt_chang is not"):
         read_landing_file(file, key=b"k", mappings_dir=mappings)
+
+
+def test_straight_lining_needs_the_same_option_position_in_both_blocks():
+    from pipelines.platforms.flags import straight_lining
+
+    def row(item: int, felt: int, focus: int) -> dict:
+        return {**{f"item_{i:02d}": item for i in range(1, 27)}, "felt_change": felt, "focus_on_teaching": focus}
+
+    frame = pl.DataFrame([row(0, 1, 1), row(1, 5, 5), row(0, 3, 3), row(0, 1, 2), {**row(0, 1, 1), "item_03": 1}])
+    assert straight_lining(frame).to_list() == [True, True, False, False, False]

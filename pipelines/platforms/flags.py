@@ -30,13 +30,19 @@ def speeder(frame: pl.DataFrame, estimate_seconds: float) -> pl.Series:
 
 
 def straight_lining(frame: pl.DataFrame) -> pl.Series:
-    """The same answer to every answered item (at least 20) and the same option on both Likert questions."""
+    """The same option position throughout both blocks: the first option everywhere, or the last.
+
+    That is every answered item (at least 20) 否 with both Likert answers 1, or every item 是 with
+    both 5. All 否 alone is common and honest, so it is not enough.
+    """
     items = frame.select(ITEM_COLUMNS)
     answered = items.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
     highest = items.select(pl.max_horizontal(pl.all())).to_series()
     lowest = items.select(pl.min_horizontal(pl.all())).to_series()
-    likert = frame["felt_change"] == frame["focus_on_teaching"]
-    return ((answered >= MIN_ITEMS_ANSWERED) & (highest == lowest) & likert).fill_null(False)
+    felt, focus = frame["felt_change"], frame["focus_on_teaching"]
+    first = (highest == 0) & (felt == 1) & (focus == 1)
+    last = (lowest == 1) & (felt == 5) & (focus == 5)
+    return ((answered >= MIN_ITEMS_ANSWERED) & (first | last)).fill_null(False)
 
 
 def duplicate_submission(frame: pl.DataFrame, answer_columns: list[str]) -> pl.Series:
