@@ -38,7 +38,7 @@ def _violations(jianfu: JianfuResource, query: str, params: dict | None = None) 
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions,
-          deps=[teacher_survey_staged, school_report_staged, reference_tables])
+          deps=[teacher_survey_staged, school_report_staged, reference_tables, dg.AssetKey("respondent_quality")])
 def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
                  monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.area_metrics for the partition's wave: post-stratified design-based estimates, their

@@ -13,7 +13,8 @@ from assets.quality import data_docs, data_docs_dir, outliers, reporting_complet
 
 @dg.asset(group_name="reports", pool=DUCKDB_POOL,
           deps=[area_metrics, inspection_target, trends, wave_changes, alerts, data_quality, metrics_not_collected,
-                reporting_completeness, outliers, source_consistency, data_docs, county_estimates])
+                reporting_completeness, outliers, source_consistency, data_docs, county_estimates,
+                dg.AssetKey("respondent_quality")])
 def report_site(jianfu: JianfuResource) -> dg.MaterializeResult:
     """reports/: one page set per wave plus latest/, Chinese with English twins, plotly.js shipped once.
 

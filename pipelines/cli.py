@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pipelines.platforms import cli as platforms_cli
 from pipelines.resources import SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
 from pipelines.rules import SOURCES, bounded
 
@@ -83,10 +84,10 @@ def _demo(data_dir: Path, teachers: int, waves: int, seed: int) -> int:
     return status
 
 
-def _generate(out: Path, teachers: int, waves: int, seed: int) -> int:
+def _generate(out: Path, teachers: int, waves: int, seed: int, style: str = "contract") -> int:
     from pipelines.generate import generate
 
-    manifest = generate(out, teachers=teachers, waves=waves, seed=seed)
+    manifest = generate(out, teachers=teachers, waves=waves, seed=seed, style=style)
     print(f"wrote {len(manifest['waves'])} waves ({', '.join(manifest['waves'])}) to {out}")
     return 0
 
@@ -105,16 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir")
     generate = commands.add_parser("generate", help="write a synthetic contract-conformant data set")
     generate.add_argument("--out", required=True)
+    generate.add_argument("--style", choices=("contract", "wjx"), default="contract",
+                          help="teacher files in contract columns, or as 问卷星 exports of the questionnaire")
     for sub in (demo, generate):
         sub.add_argument("--teachers", type=int, default=6000, help="responses per wave")
         sub.add_argument("--waves", type=int, default=6)
         sub.add_argument("--seed", type=int, default=20201021)
+    platforms_cli.register(commands)
     return parser
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if hasattr(args, "handler"):
+        return args.handler(args)
     if args.command == "generate":
-        return _generate(Path(args.out).resolve(), args.teachers, args.waves, args.seed)
+        return _generate(Path(args.out).resolve(), args.teachers, args.waves, args.seed, args.style)
     data_dir = resolve_data_dir(args.data_dir)
     if args.command == "init":
         return _init(data_dir)

@@ -997,13 +997,18 @@ def xlsx_bytes(frame: pl.DataFrame, sheet: str) -> bytes:
 
 def _write_landing(landing: Landing, folder: Path) -> None:
     """CSV keeps the text as is; XLSX and Parquet get native types where values parse."""
-    path = folder / landing.name
-    if landing.fmt in CSV_ENCODINGS:
-        path.write_bytes(landing.frame.write_csv().encode(CSV_ENCODINGS[landing.fmt]))
-    elif landing.fmt == "xlsx":
-        path.write_bytes(xlsx_bytes(landing.frame, landing.source))
+    path, frame, fmt = folder / landing.name, landing.frame, landing.fmt
+    if fmt.startswith("wjx-"):
+        from pipelines.platforms.wjx_style import wjx_frame
+
+        style, fmt = fmt[4:].split(":")
+        frame = wjx_frame(frame, landing.name, style)
+    if fmt in CSV_ENCODINGS:
+        path.write_bytes(frame.write_csv().encode(CSV_ENCODINGS[fmt]))
+    elif fmt == "xlsx":
+        path.write_bytes(xlsx_bytes(frame, landing.source))
     else:
-        landing.frame.select(_typed(landing.frame[name]) for name in landing.frame.columns).write_parquet(path)
+        frame.select(_typed(frame[name]) for name in frame.columns).write_parquet(path)
 
 
 def _write_bad_files(rng: np.random.Generator, folder: Path, sample: pl.DataFrame) -> None:
@@ -1049,11 +1054,17 @@ def _manifest(design: Design, seed: int, landings: list[Landing]) -> dict:
 
 
 def generate(
-    out_dir: Path, teachers: int = 6000, waves: int = 6, seed: int = DEFAULT_SEED, reference_dir: Path | None = None
+    out_dir: Path, teachers: int = 6000, waves: int = 6, seed: int = DEFAULT_SEED, reference_dir: Path | None = None,
+    style: str = "contract",
 ) -> dict:
-    """Write reference, landing files and manifest.json under `out_dir`; return the manifest."""
+    """Write reference, landing files and manifest.json under `out_dir`; return the manifest.
+
+    `style="wjx"` writes the teacher files as 问卷星 exports of the questionnaire instead.
+    """
     if waves < 1 or teachers < 1:
         raise ValueError("teachers and waves must be positive")
+    if style not in ("contract", "wjx"):
+        raise ValueError("style must be contract or wjx")
     out_dir, reference_dir = Path(out_dir), Path(reference_dir) if reference_dir else SHIPPED_REFERENCE_DIR
     reference = build_reference(reference_dir)
     write_reference(reference, reference_dir, out_dir / "reference")
@@ -1061,12 +1072,16 @@ def generate(
     design = _build_design(rng, reference, reference_dir, waves, teachers)
     landings = _teacher_landings(rng, design)
     landings += [_school_wave_landing(rng, design, wave) for wave in design.waves]
+    if style == "wjx":
+        from pipelines.platforms.wjx_style import as_wjx_landings
+
+        landings = as_wjx_landings(landings, Landing)
     for source in SOURCES:
         (out_dir / "landing" / source).mkdir(parents=True, exist_ok=True)
     for landing in landings:
         _write_landing(landing, out_dir / "landing" / landing.source)
     _write_bad_files(rng, out_dir / "landing" / TEACHER_SURVEY, landings[0].frame.head(40))
-    manifest = _manifest(design, seed, landings)
+    manifest = {**_manifest(design, seed, landings), "style": style}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest
 

@@ -398,10 +398,10 @@ def read_landing_file(file: LandingFile, key: bytes, mappings_dir: Path | None =
     return read_landing(file, key, mappings_dir).frame
 
 
-def waves_in_file(file: LandingFile) -> set[str]:
+def waves_in_file(file: LandingFile, mappings_dir: Path | None = None) -> set[str]:
     """The valid wave keys a file holds; the sensor uses it to know which partitions to run."""
     from pipelines.rules import WAVE_PATTERN
 
-    frame = read_landing_file(file, key=b"")
+    frame = read_landing_file(file, key=b"", mappings_dir=mappings_dir)
     pattern = re.compile(WAVE_PATTERN)
     return {w.strip() for w in frame["wave"].drop_nulls().unique().to_list() if pattern.fullmatch(w.strip())}

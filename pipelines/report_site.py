@@ -25,6 +25,7 @@ from markupsafe import Markup
 from plotly.subplots import make_subplots
 
 from pipelines.metrics import CATEGORY_LABELS, METRIC_BY_NAME, Thresholds
+from pipelines.platforms.questionnaire import item_labels
 from pipelines.report_text import (DIRECTION, LANGS, REJECT_KINDS, RULES,
                                    SCHOOL_COUNTS, SEVERITY, SOURCES, label, text)
 from pipelines.resources import FatalPipelineError, load_sql
@@ -76,6 +77,7 @@ class ReportData:
     outliers: pl.DataFrame | None = None
     consistency: pl.DataFrame | None = None
     county_models: pl.DataFrame | None = None
+    respondent_quality: pl.DataFrame | None = None
     _cells: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -174,6 +176,9 @@ def load_report_data(conn: duckdb.DuckDBPyConnection) -> ReportData:
                      if _exists(conn, "marts", "source_consistency") else None),
         county_models=(read(load_sql("reports/county_estimates.sql"), metrics=list(REPORT_METRICS), digits=6)
                        if _exists(conn, "marts", "county_estimates") else None),
+        respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged, rows_excluded "
+                                 "from marts.respondent_quality order by wave, flag")
+                            if _exists(conn, "marts", "respondent_quality") else None),
     )
 
 
@@ -599,10 +604,15 @@ def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) ->
 
 
 def item_label(item: dict, lang: str) -> str:
-    """The y-axis label of a list item: number, red-line tag in red, and the start of its text."""
+    """The y-axis label of a list item: number, red-line tag in red, and the question teachers answered.
+
+    The question text comes from questionnaire.csv, the one source the questionnaire and the
+    importer read; the list's own wording stays in the item table.
+    """
     head = text("item_no", lang, no=item["item_no"])
-    body = item["text_zh" if lang == "zh" else "text_en"]
-    short = body[:16] + "…" if lang == "zh" and len(body) > 16 else (body[:34] + "…" if len(body) > 34 else body)
+    question = item_labels().get(f"item_{item['item_no']:02d}")
+    body = question[0 if lang == "zh" else 1] if question else item["text_zh" if lang == "zh" else "text_en"]
+    short = body[:20] + "…" if lang == "zh" and len(body) > 20 else (body[:40] + "…" if len(body) > 40 else body)
     short = short.replace("严禁", "").replace("Strictly prohibited: ", "") if item["red_line"] else short
     if item["red_line"]:
         tag = text("red_line_tag", lang).strip()
@@ -948,6 +958,26 @@ def rejected_table(data: ReportData, wave: str, lang: str) -> Table:
     return Table(headers, rows)
 
 
+def respondent_quality_table(data: ReportData, wave: str, lang: str) -> Table:
+    """Accepted rows of the wave carrying each respondent-quality flag; they stay in every estimate."""
+    headers = [text("flag", lang), text("rows_flagged", lang), text("share_flagged", lang), text("rows_excluded", lang)]
+    frame = data.respondent_quality.filter(pl.col("wave") == wave)
+    rows = [[Cell(text(f"flag_{r['flag']}", lang)), Cell(format_n(r["rows_flagged"]), r["rows_flagged"], "num"),
+             Cell(format_pct(r["share_flagged"]), r["share_flagged"], "num"),
+             Cell(format_n(r["rows_excluded"] or 0), r["rows_excluded"] or 0, "num")]
+            for r in frame.iter_rows(named=True)]
+    return Table(headers, rows)
+
+
+def respondent_exclusion_note(data: ReportData, wave: str, lang: str) -> Note:
+    """Says how many rows a configured exclusion removed from this wave's estimates, or that none did."""
+    frame = data.respondent_quality.filter(pl.col("wave") == wave)
+    removed = int(frame["rows_excluded"].fill_null(0).sum()) if frame.height else 0
+    kinds = [text(f"flag_{k}", lang) for k, n in zip(frame["flag"], frame["rows_excluded"].fill_null(0)) if n]
+    key = "flags_excluded" if removed else "flags_not_excluded"
+    return Note(Markup.escape(text(key, lang, n=format_n(removed), kinds=text("sep", lang).join(kinds))))
+
+
 def rejected_files_table(data: ReportData, lang: str) -> Table:
     headers = [text("source", lang), text("file", lang), text("reason", lang)]
     rows = [[Cell(label(SOURCES, r["source"], lang)), Cell(r["file"], r["file"], "nowrap"), Cell(r["reason"])]
@@ -1069,6 +1099,10 @@ def quality_page(data: ReportData, wave: str, lang: str, data_docs: str | None) 
         Section(text("rejected_reasons", lang),
                 ([Chart("rejected", rejected)] if rejected is not None else []) + [rejected_table(data, wave, lang)]),
         Section(text("rejected_files", lang), [rejected_files_table(data, lang)]),
+        Section(text("respondent_quality", lang),
+                [respondent_quality_table(data, wave, lang), respondent_exclusion_note(data, wave, lang)]
+                if data.respondent_quality is not None else [missing],
+                text("respondent_quality_intro", lang)),
         Section(text("outliers", lang), [outliers_table(data, wave, lang)] if data.outliers is not None
                 else [missing], text("outliers_intro", lang)),
         Section(text("source_consistency", lang), [consistency_table(data, wave, lang)]

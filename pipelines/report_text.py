@@ -175,6 +175,27 @@ UI: dict[str, tuple[str, str]] = {
     "reason": ("原因", "Reason"),
     "rows": ("行数", "Rows"),
     "rejected_files": ("无法读取的文件", "Unreadable files"),
+    "respondent_quality": ("答卷质量标记", "Respondent-quality flags"),
+    "respondent_quality_intro": ("标记只是提示，不是拒收：默认情况下被标记的答卷仍计入入库数和全部估计值（例如对所有事项都答“否”"
+                                 "可能是真实情况）。过快作答指用时不足问卷预计用时的三分之一；直线作答指两组题都选同一位置的选项"
+                                 "（26个事项全答“否”且两道量表题都选1，或全答“是”且都选5）；重复提交指同校同一教师或答案完全相同的再次提交。",
+                                 "Flags are hints, not rejections: by default flagged rows stay accepted and in every estimate "
+                                 "(answering No to every item can be the truth). A speeder took under a third of the "
+                                 "questionnaire's estimated time; straight-lining is the same option position throughout "
+                                 "(No to all 26 items and 1 on both scale questions, or Yes to all and 5 on both); a duplicate is a later submission of "
+                                 "the same teacher, or of identical answers, at one school."),
+    "flag": ("标记", "Flag"),
+    "rows_excluded": ("按配置从估计中排除", "Removed from the estimates by configuration"),
+    "flags_excluded": ("按分析人员配置（mappings/respondent_flags.yaml），本轮共有 {n} 份答卷因“{kinds}”标记从全部估计值中排除，"
+                       "计入拒收数。", "By the analyst's configuration (mappings/respondent_flags.yaml), {n} rows of "
+                       "this wave carrying {kinds} were removed from every estimate; they count as rejected."),
+    "flags_not_excluded": ("本轮没有按标记排除任何答卷：所有入库答卷都计入估计值。",
+                           "No row of this wave was removed for a flag: every accepted row is in the estimates."),
+    "rows_flagged": ("被标记答卷数", "Rows flagged"),
+    "share_flagged": ("占入库答卷比例", "Share of accepted rows"),
+    "flag_speeder": ("过快作答", "Speeder"),
+    "flag_straight_lining": ("直线作答", "Straight-lining"),
+    "flag_duplicate_submission": ("重复提交", "Duplicate submission"),
     "file": ("文件", "File"),
     "outliers": ("异常值", "Outliers"),
     "source_consistency": ("问卷与报表一致性", "Survey and report consistency"),

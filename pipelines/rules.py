@@ -68,6 +68,7 @@ def _teacher_rules() -> list[ColumnRule]:
     rules += [ColumnRule(s, c, "integer", min_value=1.0, max_value=5.0)
               for c in ("felt_change", "focus_on_teaching")]
     rules.append(ColumnRule(s, "teacher_id", "text", pseudonymised=True))
+    rules.append(ColumnRule(s, "seconds_taken", "integer", min_value=0.0))
     return rules
 
 
@@ -122,6 +123,7 @@ REASON_CODES = {
     "superseded": ("被同校同轮次更晚的报告取代", "superseded by a later report"),
     "malformed_row": ("该行字段数与表头不符", "row has a different number of fields than the header"),
     "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
+    "excluded_flag": ("按配置排除的答卷质量标记", "removed from the estimates by a configured respondent-quality flag"),
 }
 
 MIN_CELL_N = 10

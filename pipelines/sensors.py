@@ -36,7 +36,7 @@ def plan_runs(previous: dict[str, int], current: dict[str, int], jianfu: JianfuR
              for f in list_landing_files(jianfu.landing_dir, source)}
     for key in changed:
         try:
-            waves |= waves_in_file(files[key])
+            waves |= waves_in_file(files[key], jianfu.mappings_dir)
         except (KeyError, LandingFileError):
             continue
     digest = hashlib.sha256(json.dumps([changed, removed, [current.get(k) for k in changed]]).encode())

@@ -35,6 +35,8 @@ create table if not exists landing.teacher_survey_rows (
     felt_change varchar, focus_on_teaching varchar, teacher_id varchar
 );
 
+alter table landing.teacher_survey_rows add column if not exists seconds_taken varchar;
+
 create table if not exists landing.school_report_rows (
     file varchar, row_number bigint, landing_file varchar, row_error varchar, wave_key varchar,
     wave varchar, school_code varchar, reported_at varchar,

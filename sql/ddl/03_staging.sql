@@ -17,6 +17,8 @@ create table if not exists staging.teacher_survey_staged (
     source_file varchar, source_row bigint
 );
 
+alter table staging.teacher_survey_staged add column if not exists seconds_taken bigint;
+
 create table if not exists staging.school_report_staged (
     wave varchar, school_code varchar, reported_at timestamp,
     n_teachers_on_staff bigint, n_inspections bigint, n_inspections_unapproved bigint,

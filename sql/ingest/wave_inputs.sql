@@ -1,5 +1,6 @@
--- One digest per wave: the landing files (source, name, content hash) that hold its rows,
--- and $context (code, reference files, settings). A wave whose digest differs from
+-- One digest per wave: the landing files (source, name, content hash, and the reader version
+-- that read them: a changed mapping or questionnaire re-reads them) that hold its rows, and
+-- $context (code, reference files, settings). A wave whose digest differs from
 -- meta.wave_state's is restaged.
 with contributions as (
     select distinct 'teacher_survey' as source, wave_key, landing_file
@@ -14,7 +15,8 @@ with contributions as (
 hashed as (
     select
         contributions.wave_key as wave,
-        contributions.source || '/' || contributions.landing_file || '@' || files.sha256 as part
+        contributions.source || '/' || contributions.landing_file || '@' || files.sha256
+        || '@' || coalesce(files.reader_version, '') as part
     from contributions
     inner join landing.files as files
         on files.source = contributions.source and files.file = contributions.landing_file

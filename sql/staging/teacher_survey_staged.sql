@@ -59,6 +59,7 @@ typed as (
         cast(try_cast(trim(felt_change) as double) as integer) as felt_change,
         cast(try_cast(trim(focus_on_teaching) as double) as integer) as focus_on_teaching,
         nullif(trim(teacher_id), '') as teacher_pseudonym,
+        cast(try_cast(trim(seconds_taken) as double) as bigint) as seconds_taken,
         json_merge_patch(
             to_json(source),
             '{"file": null, "row_number": null, "landing_file": null, "row_error": null, "wave_key": null}'

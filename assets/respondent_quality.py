@@ -1,0 +1,99 @@
+"""Respondent quality: speeders, straight-lining and duplicate submissions flagged per wave.
+
+By default flags only count. Kinds listed in `mappings/respondent_flags.yaml` are removed from
+the estimates: their rows move from staging to quarantine with reason `excluded_flag:<kind>`,
+so received = accepted + rejected still holds, and their staged form is kept aside so that a
+later run (or a changed list) can put them back before judging the wave again.
+"""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.partitions import DUCKDB_POOL, waves_partitions
+from pipelines.platforms.flags import FLAG_KINDS, excluded_kinds, flag_counts, respondent_flags
+from pipelines.platforms.questionnaire import load_questionnaire, questionnaire_path
+from pipelines.resources import FatalPipelineError, JianfuResource
+from pipelines.rules import MAX_REASON_LENGTH
+from pipelines.warehouse import transaction
+
+from assets.staging import teacher_survey_staged
+
+RESTORE = """
+insert into staging.teacher_survey_staged by name
+select * exclude (excluded_flag) from quality.excluded_rows as kept
+where kept.wave = $wave
+  and exists (
+    select 1 from landing.teacher_survey_rows as l
+    where l.file = kept.source_file and l.row_number = kept.source_row and l.wave_key = kept.wave)
+  and not exists (
+    select 1 from staging.teacher_survey_staged as s
+    where s.wave = kept.wave and s.source_file = kept.source_file and s.source_row = kept.source_row)
+  and not exists (
+    select 1 from quarantine.rejected_rows as q
+    where q.source = 'teacher_survey' and q.file = kept.source_file and q.row_number = kept.source_row
+      and q.reason not like 'excluded_flag:%')
+"""
+QUARANTINE = """
+insert into quarantine.rejected_rows
+select 'teacher_survey', kept.wave, kept.source_file, kept.source_row, left(kept.excluded_flag, $max_length),
+       json_merge_patch(to_json(l), '{"file": null, "row_number": null, "landing_file": null,
+                                      "row_error": null, "wave_key": null}')
+from quality.excluded_rows as kept
+join landing.teacher_survey_rows as l on l.file = kept.source_file and l.row_number = kept.source_row
+where kept.wave = $wave
+"""
+
+
+def _sync_columns(conn) -> None:
+    """quality.excluded_rows keeps every column the staged table has, whatever it gains later."""
+    columns = conn.execute("select column_name, data_type from information_schema.columns where table_schema = "
+                           "'staging' and table_name = 'teacher_survey_staged'").fetchall()
+    for name, kind in columns:
+        conn.execute(f'alter table quality.excluded_rows add column if not exists "{name}" {kind}')
+
+
+def _exclude(conn, wave: str, flags: pl.DataFrame, kinds: tuple[str, ...]) -> None:
+    chosen = flags.filter(pl.col("flag").is_in(list(kinds))).group_by("source_file", "source_row").agg(
+        pl.col("flag").sort_by(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})))
+    chosen = chosen.with_columns(("excluded_flag:" + pl.col("flag").list.join("; ")).alias("excluded_flag"))
+    conn.register("chosen", chosen.select("source_file", "source_row", "excluded_flag"))
+    conn.execute("insert into quality.excluded_rows by name select s.*, c.excluded_flag "
+                 "from staging.teacher_survey_staged as s join chosen as c using (source_file, source_row) "
+                 "where s.wave = $wave", {"wave": wave})
+    conn.execute(QUARANTINE, {"wave": wave, "max_length": MAX_REASON_LENGTH})
+    conn.execute("delete from staging.teacher_survey_staged as s where s.wave = $wave and exists (select 1 "
+                 "from chosen as c where c.source_file = s.source_file and c.source_row = s.source_row)",
+                 {"wave": wave})
+    conn.unregister("chosen")
+
+
+@dg.asset(group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[teacher_survey_staged])
+def respondent_quality(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
+    """quality.respondent_flags and marts.respondent_quality for the wave; excluded kinds leave the estimates."""
+    wave = context.partition_key
+    questions = load_questionnaire(questionnaire_path(jianfu.root))
+    try:
+        kinds = excluded_kinds(jianfu.mappings_dir)
+    except ValueError as exc:
+        raise FatalPipelineError(str(exc)) from None
+    with jianfu.connect() as conn:
+        _sync_columns(conn)
+        with transaction(conn):
+            conn.execute(RESTORE, {"wave": wave})
+            conn.execute("delete from quarantine.rejected_rows where source = 'teacher_survey' and wave = $wave "
+                         "and reason like 'excluded_flag:%'", {"wave": wave})
+            conn.execute("delete from quality.excluded_rows where wave = $wave", {"wave": wave})
+            staged = conn.sql("select * from staging.teacher_survey_staged where wave = $wave",
+                              params={"wave": wave}).pl()
+            flags = respondent_flags(staged, questions).with_columns(pl.lit(wave).alias("wave"))
+            counts = pl.DataFrame(flag_counts(flags, staged.height, kinds)).with_columns(pl.lit(wave).alias("wave"))
+            conn.execute("delete from quality.respondent_flags where wave = $wave", {"wave": wave})
+            conn.execute("delete from marts.respondent_quality where wave = $wave", {"wave": wave})
+            if flags.height:
+                conn.execute("insert into quality.respondent_flags by name select * from flags")
+            conn.execute("insert into marts.respondent_quality by name select * from counts")
+            if kinds and flags.height:
+                _exclude(conn, wave, flags, kinds)
+    return dg.MaterializeResult(metadata={**{r["flag"]: r["rows_flagged"] for r in counts.iter_rows(named=True)},
+                                          "excluded_kinds": ", ".join(kinds) or "none",
+                                          "rows_excluded": int(counts["rows_excluded"].sum())})
