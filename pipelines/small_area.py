@@ -24,6 +24,8 @@ MAX_ITERATIONS = 100
 TOLERANCE = 1e-10
 MIN_FIT_COUNTIES = 5
 """Below this many counties with a usable direct estimate a metric gets no model."""
+MIN_RESIDUAL_DF = 3
+"""Residual degrees of freedom a model's design must leave over its parameters."""
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,17 @@ def design_matrix(frame: pl.DataFrame, covariates: list[str], leagues: list[str]
     return np.column_stack(columns)
 
 
-def model_leagues(fitted: pl.DataFrame, covariates: list[str]) -> list[str]:
-    """The leagues of the fitted counties, or none where their indicators would leave fewer
-    than 3 residual degrees of freedom."""
+def model_terms(fitted: pl.DataFrame, covariates: list[str]) -> tuple[list[str], list[str]]:
+    """(covariates, leagues) of the richest model the fitted counties can carry: covariates and
+    league indicators, else covariates alone, else the intercept alone, each kept only if its
+    design has full column rank and leaves at least MIN_RESIDUAL_DF residual degrees of freedom.
+    A rank-deficient design would give Cov(β̂) and so the MSE no meaning."""
     leagues = sorted(fitted["league_code"].unique().to_list())
-    return leagues if fitted.height - (1 + len(covariates) + len(leagues) - 1) >= 3 else []
+    for names, indicators in ((covariates, leagues), (covariates, []), ([], [])):
+        x = design_matrix(fitted, names, indicators)
+        if fitted.height - x.shape[1] >= MIN_RESIDUAL_DF and np.linalg.matrix_rank(x) == x.shape[1]:
+            return names, indicators
+    return [], []
 
 
 def county_estimates(cells: pl.DataFrame, covariates: pl.DataFrame, names: list[str],
@@ -114,8 +122,8 @@ def county_estimates(cells: pl.DataFrame, covariates: pl.DataFrame, names: list[
         if usable.sum() < MIN_FIT_COUNTIES:
             continue
         fitted = frame.filter(pl.Series(usable))
-        leagues = model_leagues(fitted, names)
-        x_fit, x_all = design_matrix(fitted, names, leagues), design_matrix(frame, names, leagues)
+        terms, leagues = model_terms(fitted, names)
+        x_fit, x_all = design_matrix(fitted, terms, leagues), design_matrix(frame, terms, leagues)
         model = fit_fay_herriot(fitted["estimate"].to_numpy(), x_fit, fitted["se"].to_numpy() ** 2)
         psi = np.where(usable, frame["se"].fill_null(1).to_numpy() ** 2, 1.0)
         direct = eblup(model, frame["estimate"].fill_null(0).to_numpy(), x_all, psi)

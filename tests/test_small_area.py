@@ -115,3 +115,20 @@ def test_county_estimates_asset_on_a_warehouse(tmp_path):
     assert (joined["thin"] == (joined["reliability"].fill_null("") != "reliable")).all()
     assert (joined.filter(pl.col("suppressed"))["method"] == "synthetic").all()
     assert joined.filter(pl.col("metric").str.starts_with("item_"))["estimate"].is_between(0, 1).all()
+
+
+def test_a_design_the_counties_cannot_carry_falls_back_to_a_smaller_model():
+    """Six counties, a constant covariate and as many leagues as counties: only the intercept has meaning."""
+    codes = [f"1501{k:02d}" for k in range(8)]
+    covariates = pl.DataFrame({"area_code": codes, "league_code": [f"15{k:02d}00" for k in range(8)],
+                               "a": [0.5] * 8, "b": [0.2, 0.4, 0.1, 0.3, 0.6, 0.2, 0.5, 0.4]})
+    estimates = [40.0, 42.0, 39.0, 41.0, 43.0, 40.5, None, None]
+    cells = pl.DataFrame({"wave": "2024-03", "area_code": codes, "metric": "hours_total", "estimate": estimates,
+                          "se": [1.0 if e is not None else None for e in estimates],
+                          "df": [3 if e is not None else None for e in estimates], "n": [30] * 6 + [4] * 2,
+                          "reliability": ["caution"] * 6 + [None] * 2})
+    got = county_estimates(cells, covariates, ["a", "b"]).sort("area_code")
+    assert got["parameters"].unique().to_list() == [1]
+    assert (got["mse"].sqrt() < 5).all(), "a rank-deficient fit must not publish an unbounded MSE"
+    synthetic = got.filter(pl.col("method") == "synthetic")["estimate"].to_list()
+    assert synthetic == pytest.approx([np.mean([e for e in estimates if e is not None])] * 2, abs=0.5)
