@@ -2,7 +2,7 @@
 how often county intervals cover the generator's true values (pipelines.coverage).
 
 Run with `make benchmark` (or `python -m pipelines.benchmark --teachers 50000 --waves 6`,
-`--coverage-seeds 40`, `--coverage-only`); figures go to stdout as JSON and belong in the
+`--coverage-seeds 80`, `--coverage-only`); figures go to stdout as JSON and belong in the
 README, not in timed tests.
 """
 
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=6000)
     parser.add_argument("--waves", type=int, default=6)
     parser.add_argument("--seed", type=int, default=20201021)
-    parser.add_argument("--coverage-seeds", type=int, default=20, help="generator seeds of the coverage simulation")
+    parser.add_argument("--coverage-seeds", type=int, default=80, help="generator seeds of the coverage simulation")
     parser.add_argument("--coverage-only", action="store_true", help="skip the timing, run the simulation only")
     args = parser.parse_args()
     figures = {} if args.coverage_only else measure(args.teachers, args.waves, args.seed)

@@ -24,6 +24,7 @@ from pipelines.uncertainty import register_quantiles
 from pipelines.warehouse import load_reference, replace_wave
 
 BANDS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 8, "6-8"), (9, 10**6, "9+"))
+RARE_SHARE = 0.02
 STAGED_TYPES = {name: pl.Float64 for name in ("hours_total", "hours_teaching", "hours_teaching_related",
                                                "training_hours_nonteaching", *[f"hours_cat{i}" for i in range(1, 6)])}
 
@@ -103,10 +104,16 @@ def _mart_params(wave: str) -> dict:
 
 
 def summarise(cells: pl.DataFrame) -> list[dict]:
-    """Coverage per metric group (item shares, non-teaching hours) and school-count band, before
-    and after, with the cells left without an interval and the zero-width and below-0 counts."""
+    """Coverage per metric group and school-count band, before and after, with the cells left
+    without an interval and the zero-width and below-0 counts. Item shares are split by their
+    planted probability: ordinary items (5-30%, and the planted 25% hotspot) and rare ones (the
+    red-line items' 0.3-1%, below RARE_SHARE), whose exact-binomial Korn-Graubard intervals
+    over-cover by construction when n*p < 1. `coverage_after_se` is the binomial simulation
+    standard error sqrt(c(1 - c)/m) over the m cells with an interval."""
+    items = cells.filter(pl.col("metric").str.starts_with("item_"))
     return [{"metrics": group, **row}
-            for group, rows in (("item shares", cells.filter(pl.col("metric").str.starts_with("item_"))),
+            for group, rows in (("item shares", items.filter(pl.col("truth") >= RARE_SHARE)),
+                                ("rare item shares", items.filter(pl.col("truth") < RARE_SHARE)),
                                 ("hours_nonteaching", cells.filter(pl.col("metric") == "hours_nonteaching")))
             for row in _bands(rows)]
 
@@ -129,6 +136,7 @@ def _bands(cells: pl.DataFrame) -> list[dict]:
             "schools": name, "cells": group.height,
             "coverage_before": round(float(group["covered_before"].mean() or 0), 3),
             "coverage_after": round(float(after["covered_after"].mean() or 0), 3) if after.height else None,
+            "coverage_after_se": _binomial_se(after["covered_after"]),
             "no_interval_after": group.height - after.height,
             "zero_width_before": int((group["se"] == 0).sum()),
             "zero_width_after": int((after["ci_high"] <= after["ci_low"]).sum()),
@@ -136,6 +144,13 @@ def _bands(cells: pl.DataFrame) -> list[dict]:
             "share_below_0_after": int((after["share"] & (after["ci_low"] < 0)).sum()),
         })
     return out
+
+
+def _binomial_se(covered: pl.Series) -> float | None:
+    if covered.is_empty():
+        return None
+    c = float(covered.mean())
+    return round(float(np.sqrt(c * (1 - c) / covered.len())), 4)
 
 
 def coverage(seeds: int, teachers: int, first_seed: int = 1) -> list[dict]:

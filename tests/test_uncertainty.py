@@ -300,7 +300,7 @@ def test_coverage_simulation_on_generated_truth(tmp_path):
     the true county values far more often than the 1.96 rule they replace."""
     cells = pl.concat([simulate_seed(seed, 6000, tmp_path / str(seed)) for seed in (11, 12, 13)])
     rows = summarise(cells)
-    assert {r["metrics"] for r in rows} == {"item shares", "hours_nonteaching"}
+    assert {r["metrics"] for r in rows} == {"item shares", "rare item shares", "hours_nonteaching"}
     assert sum(r["zero_width_before"] for r in rows) > 100 and sum(r["zero_width_after"] for r in rows) == 0
     assert sum(r["share_below_0_after"] for r in rows) == 0
     one_school = [r for r in rows if r["schools"] == "1"]
