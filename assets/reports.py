@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.partitions import DUCKDB_POOL
+from pipelines.platforms.questionnaire import questionnaire_path
 from pipelines.report_site import load_report_data, publish_site
 from pipelines.resources import JianfuResource
 
@@ -22,7 +23,7 @@ def report_site(jianfu: JianfuResource) -> dg.MaterializeResult:
     It runs after Data Docs so that it can link them, and publishes atomically (the old site stays on failure).
     """
     with jianfu.connect(read_only=True) as conn:
-        data = load_report_data(conn)
+        data = load_report_data(conn, questionnaire_path(jianfu.root))
     summary = publish_site(data, jianfu.reports_dir, data_docs_dir(jianfu))
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(jianfu.reports_dir / "index.html")),

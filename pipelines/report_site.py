@@ -78,6 +78,8 @@ class ReportData:
     consistency: pl.DataFrame | None = None
     county_models: pl.DataFrame | None = None
     respondent_quality: pl.DataFrame | None = None
+    questions: dict = field(default_factory=item_labels)
+    """item_NN -> (zh, en) question text, from the questionnaire.csv the importer read."""
     _cells: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -145,8 +147,11 @@ def _has_rows(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return _exists(conn, schema, table) and conn.sql(f"select count(*) from {schema}.{table}").fetchall()[0][0] > 0
 
 
-def load_report_data(conn: duckdb.DuckDBPyConnection) -> ReportData:
-    """The report frames from the marts and reference tables; quality marts only where they exist."""
+def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None = None) -> ReportData:
+    """The report frames from the marts and reference tables; quality marts only where they exist.
+
+    `questionnaire`: the questionnaire.csv the importer read (the data directory's override, if any).
+    """
     def read(query: str, **params) -> pl.DataFrame:
         return conn.sql(query, params=params).pl()
 
@@ -157,6 +162,7 @@ def load_report_data(conn: duckdb.DuckDBPyConnection) -> ReportData:
                     if _has_rows(conn, "marts", "reporting_completeness")
                     else read(load_sql("reports/league_completeness.sql")))
     return ReportData(
+        questions=item_labels(questionnaire),
         divisions=read("select code, name_zh, name_en, level, parent_code from ref.divisions order by code"),
         items=read("select item_no, category_no, text_zh, text_en, red_line from ref.burden_items order by item_no"),
         metrics=read(load_sql("reports/area_metrics.sql"), metrics=list(REPORT_METRICS), digits=6),
@@ -603,14 +609,14 @@ def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) ->
                    height=220 + 34 * len(areas), top=120)
 
 
-def item_label(item: dict, lang: str) -> str:
+def item_label(item: dict, lang: str, questions: dict) -> str:
     """The y-axis label of a list item: number, red-line tag in red, and the question teachers answered.
 
     The question text comes from questionnaire.csv, the one source the questionnaire and the
     importer read; the list's own wording stays in the item table.
     """
     head = text("item_no", lang, no=item["item_no"])
-    question = item_labels().get(f"item_{item['item_no']:02d}")
+    question = questions.get(f"item_{item['item_no']:02d}")
     body = question[0 if lang == "zh" else 1] if question else item["text_zh" if lang == "zh" else "text_en"]
     short = body[:20] + "…" if lang == "zh" and len(body) > 20 else (body[:40] + "…" if len(body) > 40 else body)
     short = short.replace("严禁", "").replace("Strictly prohibited: ", "") if item["red_line"] else short
@@ -625,7 +631,7 @@ def item_heatmap_figure(data: ReportData, wave: str, areas: list[str], lang: str
     """League × 26-item shares; red-line items tagged in red, cells at the alert threshold boxed."""
     items = list(data.items.iter_rows(named=True))
     names = [data.name(code, lang) for code in areas]
-    labels = [item_label(item, lang) for item in items]
+    labels = [item_label(item, lang, data.questions) for item in items]
     z, texts, custom, marks = [], [], [], []
     for item in items:
         metric = f"item_{item['item_no']:02d}"

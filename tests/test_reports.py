@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
@@ -16,7 +18,7 @@ from pipelines.landing import decode_text
 from pipelines.metrics import METRIC_BY_NAME
 from pipelines.report_site import (LATEST, PLOTLY_JS, REPORT_METRICS, SUPPRESSED, ReportData, alerts_table,
                                    build_pages, build_site, county_table, format_cell, item_heatmap_figure,
-                                   site_size, trend_figure)
+                                   load_report_data, site_size, trend_figure)
 from pipelines.report_text import text
 from pipelines.resources import SHIPPED_REFERENCE_DIR
 from pipelines.runner import run_pipeline
@@ -332,3 +334,22 @@ def test_a_run_without_landing_files_publishes_an_index_that_says_so(data_dir, r
     assert text("no_waves", "zh") in index
     assert text("no_waves", "en") in (summary.reports_dir / "en" / "index.html").read_text()
     assert not (summary.reports_dir / LATEST).exists()
+
+
+def test_item_labels_follow_the_data_directorys_questionnaire(demo, tmp_path):
+    """A bureau that reworded item 3 sees its own question on the heat map, as its importer read it."""
+    shipped = (SHIPPED_REFERENCE_DIR / "questionnaire.csv").read_text(encoding="utf-8").splitlines()
+    header = shipped[0].split(",")
+    override = tmp_path / "questionnaire.csv"
+    reworded = []
+    for line in shipped[1:]:
+        row = next(csv.reader([line]))
+        if row[header.index("column")] == "item_03":
+            row[header.index("text_zh")] = "本学期是否被要求参加与教学无关的评比"
+        reworded.append(row)
+    with override.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out, lineterminator="\n").writerows([header, *reworded])
+    with duckdb.connect(str(demo / "warehouse.duckdb"), read_only=True) as conn:
+        data = load_report_data(conn, override)
+    labels = item_heatmap_figure(data, data.latest_wave, [data.region], "zh").data[0].y
+    assert any("本学期是否被要求参加与教学" in label for label in labels)
