@@ -104,6 +104,7 @@ def scan_landing(landing_dir: Path, source: str) -> tuple[list[LandingFile], lis
                                                 "symbolic link pointing outside landing/: not followed"))
                     continue
             if not path.is_file():
+                skipped.append(SkippedEntry(source, relative, "not a regular file (device, pipe or socket): not read"))
                 continue
             files.append(LandingFile(source, path, relative, _sha256(path), path.stat().st_size))
     return sorted(files, key=lambda f: f.name), sorted(skipped, key=lambda s: s.name)

@@ -283,12 +283,14 @@ def test_symlinks_are_not_followed_out_of_landing_and_each_is_recorded(data_dir,
     (folder / "to_dir").symlink_to(outside, target_is_directory=True)
     (folder / "dangling.csv").symlink_to(tmp_path / "gone.csv")
     (folder / "real.csv").write_bytes(csv_bytes(teacher_rows("2024-05", 2, "R")))
+    os.mkfifo(folder / "pipe.csv")
     schools(data_dir, "2024-05")
     run(data_dir)
 
     reasons = file_reasons(data_dir)
-    assert set(reasons) == {"to_file.csv", "to_dir", "dangling.csv"}
-    assert all("link" in r for r in reasons.values())
+    assert set(reasons) == {"to_file.csv", "to_dir", "dangling.csv", "pipe.csv"}
+    assert all("link" in r for name, r in reasons.items() if name != "pipe.csv")
+    assert "not a regular file" in reasons["pipe.csv"]
     assert query(data_dir, "select distinct landing_file from landing.teacher_survey_rows") == [("real.csv",)]
 
 
