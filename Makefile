@@ -36,7 +36,7 @@ dev: setup
 	DAGSTER_HOME=$(CURDIR) JIANFU_DATA_DIR=$(DATA_DIR) JIANFU_DAGSTER_STORAGE=$(DATA_DIR)/dagster $(BIN)/dagster dev
 
 benchmark: setup
-	$(BIN)/python -m pipelines.benchmark
+	$(BIN)/python -m pipelines.synthetic.benchmark
 
 clean:
 	rm -rf $(VENV) *.egg-info data/landing data/warehouse.duckdb data/reports data/dagster test-artifacts

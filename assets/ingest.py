@@ -4,9 +4,9 @@ import dagster as dg
 
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import REFERENCE_FILES, FatalPipelineError, JianfuResource
-from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY
-from pipelines.state import reader_version, run_month
-from pipelines.warehouse import check_columns_match_contract, load_reference, sync_landing
+from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.landing.state import reader_version, run_month
+from pipelines.warehouse.tables import check_columns_match_contract, load_reference, sync_landing
 
 
 def questionnaire_paths(jianfu: JianfuResource) -> list:

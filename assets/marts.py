@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-from pipelines import rules, small_area
+from pipelines.catalogue import rules
+from pipelines.estimation import small_area
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
-from pipelines.uncertainty import register_quantiles
-from pipelines.warehouse import replace_table, replace_wave
+from pipelines.estimation.uncertainty import register_quantiles
+from pipelines.warehouse.tables import replace_table, replace_wave
 
 from assets.ingest import reference_tables
 from assets.staging import school_report_staged, teacher_survey_staged

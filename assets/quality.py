@@ -9,11 +9,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines import expectations
+from pipelines.quality import expectations
 from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
-from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY
-from pipelines.warehouse import replace_table, replace_wave
+from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.warehouse.tables import replace_table, replace_wave
 
 from assets.ingest import reference_tables
 from assets.marts import area_metrics, data_quality

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from pipelines.partitions import DUCKDB_POOL
-from pipelines.platforms.questionnaire import questionnaire_path
-from pipelines.report_site import load_report_data, publish_site
+from pipelines.catalogue.questionnaire import questionnaire_path
+from pipelines.report.site import load_report_data, publish_site
 from pipelines.resources import JianfuResource
 
 from assets.marts import (alerts, area_metrics, county_estimates, data_quality, inspection_target,

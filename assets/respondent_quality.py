@@ -11,10 +11,10 @@ import polars as pl
 
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.platforms.flags import FLAG_KINDS, excluded_kinds, flag_counts, respondent_flags
-from pipelines.platforms.questionnaire import load_questionnaire, questionnaire_path
+from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
 from pipelines.resources import FatalPipelineError, JianfuResource
-from pipelines.rules import MAX_REASON_LENGTH
-from pipelines.warehouse import transaction
+from pipelines.catalogue.rules import MAX_REASON_LENGTH
+from pipelines.warehouse.tables import transaction
 
 from assets.staging import teacher_survey_staged
 

@@ -5,9 +5,9 @@ import polars as pl
 
 from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
 from pipelines.resources import JianfuResource, load_sql
-from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY
-from pipelines.state import run_month
-from pipelines.warehouse import stage_wave
+from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.landing.state import run_month
+from pipelines.warehouse.tables import stage_wave
 
 from assets.ingest import school_report_landing, teacher_survey_landing
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipelines.platforms import cli as platforms_cli
 from pipelines.resources import SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
-from pipelines.rules import SOURCES, bounded
+from pipelines.catalogue.rules import SOURCES, bounded
 
 
 def _run(data_dir: Path, baseline_wave: str = "", lock_timeout: float = 60.0) -> int:
@@ -50,7 +50,7 @@ def _has_landing_files(data_dir: Path) -> bool:
 
 def generate_into(data_dir: Path, teachers: int, waves: int, seed: int) -> dict:
     """Write a generated set into data_dir without overwriting the shipped reference files."""
-    from pipelines.generate import generate
+    from pipelines.synthetic.generate import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         manifest = generate(Path(tmp), teachers=teachers, waves=waves, seed=seed)
@@ -85,7 +85,7 @@ def _demo(data_dir: Path, teachers: int, waves: int, seed: int) -> int:
 
 
 def _generate(out: Path, teachers: int, waves: int, seed: int, style: str = "contract") -> int:
-    from pipelines.generate import generate
+    from pipelines.synthetic.generate import generate
 
     manifest = generate(out, teachers=teachers, waves=waves, seed=seed, style=style)
     print(f"wrote {len(manifest['waves'])} waves ({', '.join(manifest['waves'])}) to {out}")

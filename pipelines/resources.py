@@ -12,7 +12,7 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 
-from pipelines.metrics import Thresholds
+from pipelines.catalogue.metrics import Thresholds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO_ROOT / "sql"

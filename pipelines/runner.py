@@ -12,10 +12,10 @@ from typing import Callable, Iterator
 
 import dagster as dg
 
-from pipelines import state
+from pipelines.landing import state
 from pipelines.resources import REFERENCE_FILES, REPO_ROOT, FatalPipelineError, JianfuResource
-from pipelines.rules import SOURCES
-from pipelines.warehouse import landing_waves
+from pipelines.catalogue.rules import SOURCES
+from pipelines.warehouse.tables import landing_waves
 
 
 @dataclass

@@ -7,10 +7,10 @@ import json
 
 import dagster as dg
 
-from pipelines.landing import LandingFileError, list_landing_files, waves_in_file
+from pipelines.landing.scan import LandingFileError, list_landing_files, waves_in_file
 from pipelines.partitions import waves_partitions
 from pipelines.resources import JianfuResource
-from pipelines.rules import SOURCES
+from pipelines.catalogue.rules import SOURCES
 
 
 def landing_snapshot(jianfu: JianfuResource) -> dict[str, int]:

@@ -15,7 +15,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.rules import SCHOOL_REPORT, TEACHER_SURVEY, contract_columns
+from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY, contract_columns
 from pipelines.runner import run_pipeline
 
 SCHOOLS = [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.report_site import LATEST, PAGE_CHARTS
+from pipelines.report.site import LATEST, PAGE_CHARTS
 from pipelines.resources import REPO_ROOT
 from test_reports import build_demo
 

@@ -13,10 +13,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines import expectations
-from pipelines.metrics import Thresholds
+from pipelines.quality import expectations
+from pipelines.catalogue.metrics import Thresholds
 from pipelines.resources import SQL_DIR, load_sql
-from pipelines.rules import COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
+from pipelines.catalogue.rules import COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
 
 SCHOOL_CODES = ["1501020001", "1501020002", "1502030001"]
 PSEUDONYM = "a" * 64

@@ -17,7 +17,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines import generate as gen
+from pipelines.synthetic import generate as gen
 
 SEED = 7
 WAVE_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

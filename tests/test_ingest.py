@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from conftest import EXTRA_COLUMNS, good_school_row, good_teacher_row, query, write_table
-from pipelines.landing import LandingFile, LandingFileError, decode_text, read_landing_file
+from pipelines.landing.scan import LandingFile, LandingFileError, decode_text, read_landing_file
 
 T = good_teacher_row
 

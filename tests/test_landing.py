@@ -15,9 +15,9 @@ import openpyxl
 import pytest
 
 from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, query, write_table
-from pipelines.report_site import publish_site
+from pipelines.report.site import publish_site
 from pipelines.resources import FatalPipelineError
-from pipelines.rules import MAX_REASON_LENGTH
+from pipelines.catalogue.rules import MAX_REASON_LENGTH
 
 T = good_teacher_row
 NAME, PHONE = "王小明", "13800138000"
@@ -448,7 +448,7 @@ def test_publication_that_runs_out_of_space_restores_nothing_it_did_not_touch(da
     write_table(landing(data_dir, "t.csv"), teacher_rows("2024-05", 4, "A"))
     schools(data_dir, "2024-05")
     run(data_dir)
-    from pipelines.report_site import load_report_data
+    from pipelines.report.site import load_report_data
     from pipelines.resources import JianfuResource
 
     with JianfuResource(data_dir=str(data_dir)).connect(read_only=True) as conn:

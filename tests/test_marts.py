@@ -27,7 +27,7 @@ from assets.marts import (
 from assets.quality import reporting_completeness
 from assets.staging import school_report_staged, teacher_survey_staged
 from pipelines.resources import REFERENCE_FILES, JianfuResource, MonitoringConfig
-from pipelines.warehouse import load_reference
+from pipelines.warehouse.tables import load_reference
 
 LEVELS = ("primary", "junior", "senior")
 
@@ -414,7 +414,7 @@ def test_planted_signals_reach_the_marts(alert_warehouse):
 
 def test_generated_data_raises_exactly_the_planted_league_alerts(tmp_path, monkeypatch):
     """End to end on the synthetic set: every planted alert fires and no other league alert does."""
-    from pipelines.generate import PLANTED, generate
+    from pipelines.synthetic.generate import PLANTED, generate
 
     monkeypatch.setenv("JIANFU_ID_KEY", "test-key-not-secret")
     manifest = generate(tmp_path, teachers=3000, waves=8, seed=2)

@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 
 from conftest import query, write_table
-from pipelines.landing import LandingFile, LandingFileError, read_landing_file
+from pipelines.landing.scan import LandingFile, LandingFileError, read_landing_file
 from pipelines.platforms.convert import duration_seconds, timestamp_text, wave_from_name
-from pipelines.platforms.questionnaire import load_questionnaire
-from pipelines.rules import TEACHER_SURVEY, contract_columns
+from pipelines.catalogue.questionnaire import load_questionnaire
+from pipelines.catalogue.rules import TEACHER_SURVEY, contract_columns
 
 QUESTIONS = load_questionnaire()
 PII = ("王小明", "13912345678", "10.1.2.3", "李红梅", "13800001111", "希望少开会")
@@ -283,7 +283,7 @@ def test_contract_files_are_left_to_the_contract_reader(tmp_path):
 
 
 def test_generated_wjx_sample_runs_the_platform_path_and_is_flagged(tmp_path, run):
-    from pipelines.generate import generate
+    from pipelines.synthetic.generate import generate
 
     data_dir = tmp_path / "wjx"
     manifest = generate(data_dir, teachers=300, waves=2, seed=7, style="wjx")

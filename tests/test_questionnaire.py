@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
-from pipelines.landing import LandingFile, read_landing_file
+from pipelines.landing.scan import LandingFile, read_landing_file
 from pipelines.platforms.printable import questionnaire_html, wjx_import_text
-from pipelines.platforms.questionnaire import (
+from pipelines.catalogue.questionnaire import (
     TARGET_SECONDS,
     QuestionnaireError,
     estimated_seconds,
@@ -19,7 +19,7 @@ from pipelines.platforms.questionnaire import (
     normalise,
 )
 from pipelines.resources import SHIPPED_REFERENCE_DIR
-from pipelines.rules import SCHOOL_LEVELS, TEACHER_SURVEY, contract_columns
+from pipelines.catalogue.rules import SCHOOL_LEVELS, TEACHER_SURVEY, contract_columns
 
 QUESTIONS = load_questionnaire()
 

@@ -13,13 +13,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.generate import generate
-from pipelines.landing import decode_text
-from pipelines.metrics import METRIC_BY_NAME
-from pipelines.report_site import (LATEST, PLOTLY_JS, REPORT_METRICS, SUPPRESSED, ReportData, alerts_table,
+from pipelines.synthetic.generate import generate
+from pipelines.landing.scan import decode_text
+from pipelines.catalogue.metrics import METRIC_BY_NAME
+from pipelines.report.site import (LATEST, PLOTLY_JS, REPORT_METRICS, SUPPRESSED, ReportData, alerts_table,
                                    build_pages, build_site, county_table, format_cell, item_heatmap_figure,
                                    load_report_data, site_size, trend_figure)
-from pipelines.report_text import text
+from pipelines.report.text import text
 from pipelines.resources import SHIPPED_REFERENCE_DIR
 from pipelines.runner import run_pipeline
 

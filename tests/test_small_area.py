@@ -1,7 +1,7 @@
 """Fay–Herriot county estimates against a separate REML written here, and on planted truths.
 
 The reference maximises the restricted log-likelihood numerically (no Fisher scoring), so it
-shares no code path with pipelines.small_area.
+shares no code path with pipelines.estimation.small_area.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from scipy.optimize import minimize_scalar
 
-from pipelines.small_area import county_estimates, eblup, fit_fay_herriot
+from pipelines.estimation.small_area import county_estimates, eblup, fit_fay_herriot
 
 
 def restricted_loglik(sigma2: float, y: np.ndarray, x: np.ndarray, psi: np.ndarray) -> float:

@@ -25,9 +25,9 @@ from assets.marts import (
     area_metrics_no_small_published_cell,
     area_metrics_shares_in_range,
 )
-from pipelines.metrics import METRICS
+from pipelines.catalogue.metrics import METRICS
 from pipelines.resources import REFERENCE_FILES, SQL_DIR, JianfuResource, MonitoringConfig
-from pipelines.warehouse import load_reference
+from pipelines.warehouse.tables import load_reference
 
 LEVELS = ("primary", "junior", "senior")
 AREA_CHECKS = [area_metrics_no_small_published_cell, area_metrics_no_lone_suppressed_sibling,

@@ -23,10 +23,10 @@ from test_stats import (
 )
 
 from assets.marts import wave_changes, wave_changes_consistent
-from pipelines.coverage import simulate_seed, summarise
-from pipelines.metrics import METRIC_BY_NAME
+from pipelines.synthetic.coverage import simulate_seed, summarise
+from pipelines.catalogue.metrics import METRIC_BY_NAME
 from pipelines.resources import MonitoringConfig
-from pipelines.uncertainty import beta_quantile, t_quantile
+from pipelines.estimation.uncertainty import beta_quantile, t_quantile
 
 WAVE = "2024-03"
 

@@ -9,8 +9,8 @@ import polars as pl
 from pipelines.platforms.convert import Conversion, ConversionError, data_columns
 from pipelines.platforms.exports import convert_platform, detect_platform
 from pipelines.platforms.mapping import convert_mapped, find_mapping
-from pipelines.platforms.questionnaire import QuestionnaireError, load_questionnaire, questionnaire_path
-from pipelines.rules import TEACHER_SURVEY
+from pipelines.catalogue.questionnaire import QuestionnaireError, load_questionnaire, questionnaire_path
+from pipelines.catalogue.rules import TEACHER_SURVEY
 
 
 def convert_table(raw: pl.DataFrame, file_name: str, source: str, mappings_dir: Path | None) -> Conversion | None:
@@ -34,7 +34,7 @@ def convert_table(raw: pl.DataFrame, file_name: str, source: str, mappings_dir: 
 
 def convert_export(raw: pl.DataFrame, file_name: str, source: str, mappings_dir: Path | None) -> pl.DataFrame | None:
     """Contract columns from a recognised export; None for a contract-format table."""
-    from pipelines.landing import LandingFileError
+    from pipelines.landing.scan import LandingFileError
 
     try:
         conversion = convert_table(raw, file_name, source, mappings_dir)

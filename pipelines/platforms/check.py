@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.landing import LandingFile, LandingFileError, read_tables
+from pipelines.landing.scan import LandingFile, LandingFileError, read_tables
 from pipelines.platforms import convert_table
 from pipelines.platforms.convert import ConversionError, data_columns
 from pipelines.platforms.exports import PLATFORMS, QUESTION_HEADER
 from pipelines.platforms.mapping import MAPPING_SUFFIXES, MappingError, load_mapping
-from pipelines.platforms.questionnaire import load_questionnaire, questionnaire_path
-from pipelines.rules import NON_METRIC_OPTIONAL_COLUMNS, TEACHER_SURVEY, contract_columns, required_columns
+from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
+from pipelines.catalogue.rules import NON_METRIC_OPTIONAL_COLUMNS, TEACHER_SURVEY, contract_columns, required_columns
 
 KNOWN_HEADERS = {h for p in PLATFORMS for h in p.leading} | {"来源", "来源详情", "来自IP", "IP", "UA", "Referrer"}
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.platforms.questionnaire import QuestionnaireError, load_questionnaire, questionnaire_path
+from pipelines.catalogue.questionnaire import QuestionnaireError, load_questionnaire, questionnaire_path
 
 
 def _data_dir(explicit: str | None) -> Path:

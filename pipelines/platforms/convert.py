@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.platforms.questionnaire import Question, normalise
-from pipelines.rules import UNREADABLE_CELL
+from pipelines.catalogue.questionnaire import Question, normalise
+from pipelines.catalogue.rules import UNREADABLE_CELL
 
 ROW_COLUMN, ROW_ERROR_COLUMN = "__row", "__row_error"
 SKIP_MARKERS = frozenset({"(跳过)", "（跳过）", "(空)", "（空）", "-2", "-3", "跳过", "空"})

@@ -23,7 +23,7 @@ from pipelines.platforms.convert import (
     data_columns,
     wave_from_name,
 )
-from pipelines.platforms.questionnaire import Question, normalise
+from pipelines.catalogue.questionnaire import Question, normalise
 
 QUESTION_HEADER = re.compile(r"^\s*[Qq]?(\d{1,3})\s*[、.．:：]\s*(.*)$", re.S)
 HINT_CUTOFF = 0.8

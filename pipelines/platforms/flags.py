@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from pipelines.platforms.questionnaire import Question, estimated_seconds
+from pipelines.catalogue.questionnaire import Question, estimated_seconds
 
 FLAG_KINDS = ("speeder", "straight_lining", "duplicate_submission")
 SPEEDER_SHARE = 1 / 3

@@ -27,8 +27,8 @@ from pipelines.platforms.convert import (
     wave_from_name,
 )
 from pipelines.platforms.flags import FLAGS_CONFIG
-from pipelines.platforms.questionnaire import Question, by_column, normalise
-from pipelines.rules import TEACHER_SURVEY, WAVE_PATTERN, contract_columns, rules_for
+from pipelines.catalogue.questionnaire import Question, by_column, normalise
+from pipelines.catalogue.rules import TEACHER_SURVEY, WAVE_PATTERN, contract_columns, rules_for
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
 TOP_KEYS = {"name", "match", "wave", "response_id", "submitted_at", "seconds_taken", "columns", "fuzzy",

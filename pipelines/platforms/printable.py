@@ -10,7 +10,7 @@ import html
 import math
 from pathlib import Path
 
-from pipelines.platforms.questionnaire import (
+from pipelines.catalogue.questionnaire import (
     ANSWER_SECONDS,
     READ_CHARS_PER_SECOND,
     TARGET_SECONDS,

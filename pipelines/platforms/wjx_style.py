@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.platforms.convert import SKIP_MARKERS, wave_from_name
-from pipelines.platforms.questionnaire import Question, estimated_seconds, load_questionnaire
+from pipelines.catalogue.questionnaire import Question, estimated_seconds, load_questionnaire
 
 LEAD = ("序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP")
 PERSONAL = (("teacher_name", "您的姓名"), ("phone", "手机号码"), ("remarks", "意见建议"))

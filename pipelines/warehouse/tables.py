@@ -15,10 +15,10 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from pipelines.landing import LandingFileError, read_landing, scan_landing
-from pipelines.metrics import metric_column_rows, metric_rows
+from pipelines.landing.scan import LandingFileError, read_landing, scan_landing
+from pipelines.catalogue.metrics import metric_column_rows, metric_rows
 from pipelines.resources import FatalPipelineError, load_sql
-from pipelines.rules import (
+from pipelines.catalogue.rules import (
     MAX_REASON_LENGTH,
     SOURCES,
     TEXT_MAX_LENGTH,
@@ -59,7 +59,7 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
 
 def read_reference(path: Path, name: str) -> pl.DataFrame:
     """A reference CSV typed per the contract; a missing column is fatal."""
-    from pipelines.landing import decode_text
+    from pipelines.landing.scan import decode_text
 
     schema = REFERENCE_SCHEMAS[name]
     try:

@@ -1,6 +1,6 @@
 """How often county intervals cover the truth: a simulation over generator seeds.
 
-Each seed draws one wave from the generator's own design (pipelines.generate), stages it
+Each seed draws one wave from the generator's own design (pipelines.synthetic.generate), stages it
 directly and runs the area_metrics SQL. The truth comes from the same design, not from a
 sample: an item's share is its league's planted probability; a county's non-teaching hours
 are the headcount-weighted mean of league trend + level offset + school effect over every
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines import generate as gen
+from pipelines.synthetic import generate as gen
 from pipelines.resources import REFERENCE_FILES, JianfuResource
-from pipelines.uncertainty import register_quantiles
-from pipelines.warehouse import load_reference, replace_wave
+from pipelines.estimation.uncertainty import register_quantiles
+from pipelines.warehouse.tables import load_reference, replace_wave
 
 BANDS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 8, "6-8"), (9, 10**6, "9+"))
 RARE_SHARE = 0.02
@@ -95,8 +95,8 @@ def simulate_seed(seed: int, teachers: int, root: Path) -> pl.DataFrame:
 
 
 def _mart_params(wave: str) -> dict:
-    from pipelines import rules
-    from pipelines.metrics import Thresholds
+    from pipelines.catalogue import rules
+    from pipelines.catalogue.metrics import Thresholds
 
     return {"wave": wave, "min_n": Thresholds.min_cell_n, "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
             "rse_caution": Thresholds.rse_caution, "df_caution": rules.DF_CAUTION, "df_min": rules.DF_MIN,

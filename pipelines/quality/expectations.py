@@ -1,6 +1,6 @@
 """Great Expectations suites built from the rule table and the marts' invariants, run on frames.
 
-Every staged-column expectation is generated from `pipelines.rules.COLUMN_RULES`, so a rule
+Every staged-column expectation is generated from `pipelines.catalogue.rules.COLUMN_RULES`, so a rule
 is still written once. GX's SQL datasource returns empty results on DuckDB (GX issues 10738
 and 11579), so suites run on pandas frames converted from Polars, one bounded batch at a time;
 batches are hash buckets of the unique key, so uniqueness holds across them.
@@ -25,8 +25,8 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from pipelines.metrics import METRICS, Thresholds
-from pipelines.rules import SOURCES, WAVE_PATTERN, ColumnRule, rules_for
+from pipelines.catalogue.metrics import METRICS, Thresholds
+from pipelines.catalogue.rules import SOURCES, WAVE_PATTERN, ColumnRule, rules_for
 
 BATCH_ROWS = 200_000
 SAMPLE_SIZE = 0
@@ -92,7 +92,7 @@ def staged_suite(source: str):
     expectations += [gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": "staging: located"})
                      for column in ("county_code", "league_code")]
     return gx.ExpectationSuite(name=f"{source}_staged", expectations=expectations,
-                               meta={"source": source, "built_from": "pipelines.rules.COLUMN_RULES"})
+                               meta={"source": source, "built_from": "pipelines.catalogue.rules.COLUMN_RULES"})
 
 
 def area_metrics_suite(thresholds: Thresholds):

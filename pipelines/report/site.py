@@ -24,12 +24,12 @@ import polars as pl
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
-from pipelines.metrics import CATEGORY_LABELS, METRIC_BY_NAME, Thresholds
-from pipelines.platforms.questionnaire import item_labels
-from pipelines.report_text import (DIRECTION, LANGS, REJECT_KINDS, RULES,
+from pipelines.catalogue.metrics import CATEGORY_LABELS, METRIC_BY_NAME, Thresholds
+from pipelines.catalogue.questionnaire import item_labels
+from pipelines.report.text import (DIRECTION, LANGS, REJECT_KINDS, RULES,
                                    SCHOOL_COUNTS, SEVERITY, SOURCES, label, text)
 from pipelines.resources import FatalPipelineError, load_sql
-from pipelines.rules import WAVE_PATTERN
+from pipelines.catalogue.rules import WAVE_PATTERN
 
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 SUPPRESSED = "‡"

@@ -7,7 +7,7 @@ and encoding the contract accepts. All draws come from one seeded NumPy generato
 same arguments give the same files; the school register comes from a fixed seed of its
 own, so every generated data set shares the shipped reference files.
 
-Regenerate the shipped register with `python -m pipelines.generate --write-shipped-reference`.
+Regenerate the shipped register with `python -m pipelines.synthetic.generate --write-shipped-reference`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 from openpyxl import Workbook
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_REFERENCE_DIR = REPO_ROOT / "data" / "reference"
 REFERENCE_SEED = 2260
 DEFAULT_SEED = 20201021
@@ -1087,7 +1087,7 @@ def generate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.generate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.synthetic.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--write-shipped-reference", action="store_true",
                         help="regenerate data/reference/schools.csv and teacher_population.csv")
     parser.add_argument("--out", type=Path, help="write a data set here")

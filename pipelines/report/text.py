@@ -6,7 +6,7 @@ and the reference files, so a label is stated once.
 
 from __future__ import annotations
 
-from pipelines.rules import REASON_CODES
+from pipelines.catalogue.rules import REASON_CODES
 
 LANGS = ("zh", "en")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.rules import (
+from pipelines.catalogue.rules import (
     NON_METRIC_OPTIONAL_COLUMNS,
     UNREADABLE_CELL,
     bounded,
@@ -401,7 +401,7 @@ def read_landing_file(file: LandingFile, key: bytes, mappings_dir: Path | None =
 
 def waves_in_file(file: LandingFile, mappings_dir: Path | None = None) -> set[str]:
     """The valid wave keys a file holds; the sensor uses it to know which partitions to run."""
-    from pipelines.rules import WAVE_PATTERN
+    from pipelines.catalogue.rules import WAVE_PATTERN
 
     frame = read_landing_file(file, key=b"", mappings_dir=mappings_dir)
     pattern = re.compile(WAVE_PATTERN)

@@ -16,7 +16,7 @@ import duckdb
 
 from pipelines.resources import REPO_ROOT, SQL_DIR, load_sql
 
-READER_SOURCES = ("pipelines/landing.py", "pipelines/rules.py", "pipelines/platforms")
+READER_SOURCES = ("pipelines/landing/scan.py", "pipelines/catalogue/rules.py", "pipelines/platforms")
 
 
 def run_month(today: dt.date | None = None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from pipelines.rules import FDR_LEVEL, MIN_CELL_N, RSE_CAUTION
+from pipelines.catalogue.rules import FDR_LEVEL, MIN_CELL_N, RSE_CAUTION
 
 LOWER_IS_BETTER = "lower"
 HIGHER_IS_BETTER = "higher"
@@ -113,7 +113,7 @@ def metric_rows() -> list[tuple]:
 @dataclass(frozen=True)
 class Thresholds:
     """Monitoring thresholds MonitoringConfig overrides per deployment; the statistical ones
-    take their defaults from `pipelines.rules`, where each is written once. `significance` is
+    take their defaults from `pipelines.catalogue.rules`, where each is written once. `significance` is
     the level tests are judged at (on Benjamini–Hochberg q-values for trends and test-based
     alerts). `z` no longer enters any mart — intervals use t and Korn–Graubard quantiles with
     the domain's degrees of freedom — and stays so that existing deployment configs still load."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.rules import SCHOOL_LEVELS, TEACHER_SURVEY, contract_columns
+from pipelines.catalogue.rules import SCHOOL_LEVELS, TEACHER_SURVEY, contract_columns
 
 SHIPPED_QUESTIONNAIRE = Path(__file__).resolve().parents[2] / "data" / "reference" / "questionnaire.csv"
 QUESTIONNAIRE_COLUMNS = ("question_no", "column", "kind", "text_zh", "text_en", "options_zh", "options_en")

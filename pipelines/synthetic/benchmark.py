@@ -1,7 +1,7 @@
 """Measures the whole pipeline on a generated set: wall time per stage and peak memory, and
-how often county intervals cover the generator's true values (pipelines.coverage).
+how often county intervals cover the generator's true values (pipelines.synthetic.coverage).
 
-Run with `make benchmark` (or `python -m pipelines.benchmark --teachers 50000 --waves 6`,
+Run with `make benchmark` (or `python -m pipelines.synthetic.benchmark --teachers 50000 --waves 6`,
 `--coverage-seeds 80`, `--coverage-only`); figures go to stdout as JSON and belong in the
 README, not in timed tests.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.cli import generate_into
-from pipelines.coverage import coverage
+from pipelines.synthetic.coverage import coverage
 from pipelines.runner import run_pipeline
 
 
