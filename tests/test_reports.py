@@ -16,9 +16,12 @@ import pytest
 from pipelines.synthetic.generate import generate
 from pipelines.landing.scan import decode_text
 from pipelines.catalogue.metrics import METRIC_BY_NAME
-from pipelines.report.site import (LATEST, PLOTLY_JS, REPORT_METRICS, SUPPRESSED, ReportData, alerts_table,
-                                   build_pages, build_site, county_table, format_cell, item_heatmap_figure,
-                                   load_report_data, site_size, trend_figure)
+from pipelines.report.data import REPORT_METRICS, ReportData, load_report_data
+from pipelines.report.figures import item_heatmap_figure, trend_figure
+from pipelines.report.format import SUPPRESSED, format_cell
+from pipelines.report.pages import build_pages
+from pipelines.report.site import LATEST, PLOTLY_JS, build_site, site_size
+from pipelines.report.tables import alerts_table, county_table
 from pipelines.report.text import text
 from pipelines.resources import SHIPPED_REFERENCE_DIR
 from pipelines.runner import run_pipeline
