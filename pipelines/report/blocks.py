@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 
-CHART_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"scale": 2}}
+CHART_CONFIG = {"displaylogo": False, "displayModeBar": False, "responsive": True}
+"""No mode bar: the committee reads the charts; `responsive` lets them follow the width (site.js stacks them)."""
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Cell:
     sort: str | float | None = None
     cls: str = ""
     title: str = ""
+    href: str | None = None
 
 
 @dataclass
@@ -79,6 +81,15 @@ class Page:
     kpis: list[dict] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
     script: str = ""
+    parent: tuple[str, str] | None = None
+    """(code, name) of the league a county page belongs to: its page links back to it."""
+    pdf: bool = False
+    """Whether the latest set prints this page to PDF (the entry page and the league pages)."""
+
+    @property
+    def depth(self) -> int:
+        """How many folders below its set the page sits (county/150102 is one)."""
+        return self.key.count("/")
 
     @property
     def charts(self) -> list[Chart]:

@@ -16,7 +16,7 @@ import polars as pl
 
 from pipelines.catalogue.metrics import CATEGORY_LABELS, Thresholds
 from pipelines.catalogue.questionnaire import item_labels
-from pipelines.catalogue.rules import N_ITEMS, WAVE_PATTERN
+from pipelines.catalogue.rules import DF_CAUTION, N_ITEMS, WAVE_PATTERN
 from pipelines.report.text import LANGS, text
 from pipelines.resources import load_sql
 
@@ -57,6 +57,7 @@ class ReportData:
         self._models = ({} if self.county_models is None else
                         {(r["wave"], r["area_code"], r["metric"]): r for r in self.county_models.iter_rows(named=True)})
         self._names = {r["code"]: (r["name_zh"], r["name_en"]) for r in self.divisions.iter_rows(named=True)}
+        self._parents = {r["code"]: r["parent_code"] for r in self.divisions.iter_rows(named=True)}
         regions = self.divisions.filter(pl.col("level") == "region")["code"].to_list()
         self._region = regions[0] if regions else ""
 
@@ -89,6 +90,10 @@ class ReportData:
         bases = self.inspection["baseline_wave"].drop_nulls().unique().to_list()
         return min(bases) if bases else (self.waves[0] if self.waves else None)
 
+    def parent(self, code: str) -> str | None:
+        """The parent division's code (a county's league)."""
+        return self._parents.get(code)
+
     def name(self, code: str, lang: str) -> str:
         """A division's name; the region is '全区' / 'Region', as the committee says it."""
         if code == self.region:
@@ -103,8 +108,26 @@ class ReportData:
         """The Fay–Herriot figure of a thin county (marts.county_estimates), if any."""
         return self._models.get((wave, area, metric))
 
+    @property
+    def limits(self) -> dict[str, str]:
+        """The configured thresholds as the report's sentences quote them ("10%", "3.5")."""
+        t = self.thresholds
+        return {"min_n": str(t.min_cell_n), "rse": _percent(t.rse_caution), "df_caution": str(DF_CAUTION),
+                "red_line": _percent(t.red_line_share), "target": _percent(t.inspection_reduction_target),
+                "completeness": _percent(t.completeness_min), "significance": f"{t.significance:g}",
+                "outlier_score": f"{t.outlier_score:g}", "ratio_high": f"{t.consistency_ratio:g}",
+                "ratio_low": f"{1 / t.consistency_ratio:.2g}"}
+
+    def say(self, key: str, lang: str, **values) -> str:
+        """text(key) with the configured thresholds filled in wherever the sentence names one."""
+        return text(key, lang, **self.limits, **values)
+
     def waves_to(self, wave: str) -> list[str]:
         return [w for w in self.waves if w <= wave]
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:g}%"
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -117,10 +140,12 @@ def _has_rows(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return _exists(conn, schema, table) and conn.sql(f"select count(*) from {schema}.{table}").fetchall()[0][0] > 0
 
 
-def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None = None) -> ReportData:
+def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None = None,
+                     thresholds: Thresholds | None = None) -> ReportData:
     """The report frames from the marts and reference tables; quality marts only where they exist.
 
-    `questionnaire`: the questionnaire.csv the importer read (the data directory's override, if any).
+    `questionnaire`: the questionnaire.csv the importer read (the data directory's override, if any);
+    `thresholds`: the deployment's (MonitoringConfig.thresholds()), the ones the alerts were judged by.
     """
     def read(query: str, **params) -> pl.DataFrame:
         return conn.sql(query, params=params).pl()
@@ -132,7 +157,7 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None
                     if _has_rows(conn, "marts", "reporting_completeness")
                     else read(load_sql("reports/league_completeness.sql")))
     return ReportData(
-        questions=item_labels(questionnaire),
+        questions=item_labels(questionnaire), thresholds=thresholds or Thresholds(),
         divisions=read("select code, name_zh, name_en, level, parent_code from ref.divisions order by code"),
         items=read("select item_no, category_no, text_zh, text_en, red_line from ref.burden_items order by item_no"),
         metrics=read(load_sql("reports/area_metrics.sql"), metrics=list(REPORT_METRICS), digits=6),

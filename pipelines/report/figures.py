@@ -11,7 +11,8 @@ from plotly.subplots import make_subplots
 from pipelines.catalogue.metrics import CATEGORY_LABELS, METRIC_BY_NAME
 from pipelines.report.data import CATEGORIES, ReportData
 from pipelines.report.format import (MISSING, absent_hover, absent_mark, d3_format, format_cell, format_n,
-                                     format_pct, format_value, is_share, metric_label, metric_title, metric_unit)
+                                     format_pct, format_value, is_points, is_share, metric_label, metric_title,
+                                     metric_unit, plotted)
 from pipelines.report.text import DIRECTION, LANGS, label, text
 
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
@@ -57,6 +58,13 @@ def axis_format(metric: str) -> dict:
     return {"tickformat": ".0%"} if is_share(metric) else {}
 
 
+def drawn(metric: str, cell: dict | None) -> dict | None:
+    """A cell as a chart draws it: a difference of shares in points (see format.plotted)."""
+    if cell is None or not is_points(metric):
+        return cell
+    return cell | {k: plotted(metric, cell[k]) for k in ("estimate", "ci_low", "ci_high")}
+
+
 def is_published(cell: dict | None) -> bool:
     return cell is not None and not cell["suppressed"] and cell["estimate"] is not None
 
@@ -73,7 +81,7 @@ def _add_dots(fig: go.Figure, data: ReportData, wave: str, metric: str, areas: l
               lang: str, colour: str, col: int = 1) -> None:
     """Areas' estimates with 95% whiskers into subplot `col`, ‡ where suppressed, the parent as a dashed line."""
     xref, yref = axis_ref("x", col), axis_ref("y", col)
-    cells = [(data.name(code, lang), data.cell(wave, code, metric)) for code in areas]
+    cells = [(data.name(code, lang), drawn(metric, data.cell(wave, code, metric))) for code in areas]
     shown = [(name, c) for name, c in cells if is_published(c)]
     fig.add_trace(go.Scatter(
         x=[c["estimate"] for _, c in shown], y=[name for name, _ in shown], mode="markers",
@@ -90,11 +98,11 @@ def _add_dots(fig: go.Figure, data: ReportData, wave: str, metric: str, areas: l
                                hovertext=absent_hover(cell, lang))
     parent_cell = data.cell(wave, parent, metric)
     if is_published(parent_cell):
-        value = parent_cell["estimate"]
+        value = plotted(metric, parent_cell["estimate"])
         fig.add_shape(type="line", x0=value, x1=value, xref=xref, y0=0, y1=1, yref=f"{yref} domain",
                       line={"dash": "dash", "color": COLOURS["region"], "width": 1})
         fig.add_annotation(x=value, xref=xref, y=1, yref=f"{yref} domain", yanchor="bottom", showarrow=False,
-                           text=f"{data.name(parent, lang)} {format_value(metric, value)}",
+                           text=f"{data.name(parent, lang)} {format_value(metric, parent_cell['estimate'])}",
                            font={"size": 11, "color": COLOURS["region"]})
     fig.update_xaxes(title_text=metric_title(metric, lang), row=1, col=col, **axis_format(metric))
 
@@ -133,7 +141,7 @@ def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str)
                         horizontal_spacing=0.1)
     waves = [baseline, wave] if baseline != wave else [wave]
     for col, metric in enumerate(metrics, start=1):
-        cells = [data.cell(w, data.region, metric) for w in waves]
+        cells = [drawn(metric, data.cell(w, data.region, metric)) for w in waves]
         census = METRIC_BY_NAME[metric].source == "school_report"
         for w, cell in zip(waves, cells):
             if not is_published(cell):
@@ -152,14 +160,14 @@ def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str)
                 x=[w], y=[cell["estimate"]], marker_color=colour, width=0.5, showlegend=False,
                 error_y=None if census else {"type": "data", "symmetric": False, "array": [high - cell["estimate"]],
                                              "arrayminus": [cell["estimate"] - low], "color": "#222"},
-                customdata=[[low, high, cell["n"]]], text=[format_value(metric, cell["estimate"])],
+                customdata=[[low, high, cell["n"]]], text=[format_value(metric, cell["estimate"])] if census else None,
                 textposition="inside" if census else "none",
                 hovertemplate=(f"<b>%{{x}}</b><br>{text('estimate', lang)}: %{{y:{fmt}}}<br>{interval}<br>"
                                f"n = %{{customdata[2]:,}}<extra></extra>")), row=1, col=col)
         if census and baseline != wave and cells[0] and cells[0]["estimate"] is not None:
             target = cells[0]["estimate"] * (1 - data.thresholds.inspection_reduction_target)
             fig.add_hline(y=target, line={"dash": "dash", "color": COLOURS["missed"]}, row=1, col=col,
-                          annotation_text=text("target_line", lang), annotation_position="top right")
+                          annotation_text=data.say("target_line", lang), annotation_position="top right")
         fig.update_yaxes(title_text=metric_title(metric, lang), row=1, col=col, **axis_format(metric))
         fig.update_xaxes(title_text=text("axis_wave", lang), type="category", row=1, col=col)
     n_now = (data.cell(wave, data.region, "hours_nonteaching") or {}).get("n")
@@ -209,7 +217,7 @@ def trend_figure(data: ReportData, wave: str, areas: list[str], lang: str, title
         row = i // per_row + 1
         for j, (metric, colour, fill) in enumerate(metrics):
             col = (i % per_row) * 2 + j + 1
-            cells = [data.cell(w, code, metric) for w in waves]
+            cells = [drawn(metric, data.cell(w, code, metric)) for w in waves]
             published = [c if is_published(c) else None for c in cells]
             fig.add_trace(go.Scatter(x=waves, y=[c["ci_high"] if c else None for c in published], mode="lines",
                                      line={"width": 0}, hoverinfo="skip", showlegend=False), row=row, col=col)
@@ -350,7 +358,8 @@ def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) 
     names = [data.name(code, lang) for code in areas]
     fig = go.Figure()
     shown = [(name, rows.get(code)) for code, name in zip(areas, names)]
-    present = [(name, r) for name, r in shown if r and r["reduction_pct"] is not None]
+    present = [(name, r) for name, r in shown
+               if r and r["reduction_pct"] is not None and r["wave"] != r["baseline_wave"]]
     fig.add_trace(go.Bar(
         y=[name for name, _ in present], x=[r["reduction_pct"] for _, r in present], orientation="h",
         marker_color=[COLOURS["met"] if r["target_met"] else COLOURS["missed"] for _, r in present],
@@ -363,12 +372,13 @@ def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) 
                        f"{text('hover_census', lang)}<extra></extra>"),
         showlegend=False))
     for name, r in shown:
-        if not r or r["reduction_pct"] is None:
+        if (name, r) not in present:
+            baseline = r is not None and r["wave"] == r["baseline_wave"]
             fig.add_annotation(x=0.01, xref="x domain", y=name, yref="y", text=MISSING, showarrow=False,
-                               hovertext=text("fn_missing", lang))
+                               hovertext=text("baseline_no_reduction" if baseline else "fn_missing", lang))
     target = data.thresholds.inspection_reduction_target
     fig.add_vline(x=target, line={"dash": "dash", "color": COLOURS["red"], "width": 1.5})
-    fig.add_annotation(x=target, y=1, yref="paper", yanchor="bottom", text=text("target_line", lang),
+    fig.add_annotation(x=target, y=1, yref="paper", yanchor="bottom", text=data.say("target_line", lang),
                        showarrow=False, font={"color": COLOURS["red"], "size": 11})
     fig.update_xaxes(title_text=text("axis_reduction", lang), tickformat=".0%",
                      range=[min(-0.1, min((r["reduction_pct"] for _, r in present), default=0) - 0.05),
@@ -379,4 +389,4 @@ def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) 
     source = text("source_school_vs", lang, wave=wave, n=format_n(region.get("n_schools")),
                   baseline=region.get("baseline_wave") or data.baseline,
                   n0=format_n(region.get("baseline_n_schools")))
-    return finish(fig, text("chart_inspection", lang, wave=wave), source, height=160 + 34 * len(areas))
+    return finish(fig, data.say("chart_inspection", lang, wave=wave), source, height=160 + 34 * len(areas))

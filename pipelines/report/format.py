@@ -13,6 +13,8 @@ SUPPRESSED = "‡"
 MISSING = "—"
 CAUTION = "*"
 UNRELIABLE = "**"
+POINTS = frozenset({"felt_net"})
+"""Differences of shares: shown in percentage points (百分点), never as a percentage or a raw fraction."""
 
 
 def metric_label(metric: str, lang: str) -> str:
@@ -21,6 +23,8 @@ def metric_label(metric: str, lang: str) -> str:
 
 
 def metric_unit(metric: str, lang: str) -> str:
+    if is_points(metric):
+        return text("points", lang)
     m = METRIC_BY_NAME[metric]
     return m.unit_zh if lang == "zh" else m.unit_en
 
@@ -33,24 +37,42 @@ def metric_title(metric: str, lang: str) -> str:
 
 
 def is_share(metric: str) -> bool:
-    return METRIC_BY_NAME[metric].kind in ("share", "ratio")
+    """A share shown as a percentage (a difference of shares is in points instead)."""
+    return METRIC_BY_NAME[metric].kind in ("share", "ratio") and not is_points(metric)
+
+
+def is_points(metric: str) -> bool:
+    return metric in POINTS
+
+
+def plotted(metric: str, value: float | None) -> float | None:
+    """The value a chart draws: points metrics ×100 (their axis is in points), the rest as stored."""
+    return None if value is None else (value * 100 if is_points(metric) else value)
 
 
 def d3_format(metric: str) -> str:
-    """The hover format of a metric's values (shares are stored as fractions)."""
-    kind = METRIC_BY_NAME[metric].kind
-    if kind in ("share", "ratio"):
-        return "+.1%" if metric == "felt_net" else ".1%"
-    return {"per_school": ".2f", "total": ".0f"}.get(kind, ".1f")
+    """The hover format of a metric's plotted values (shares are stored as fractions)."""
+    if is_points(metric):
+        return "+.1f"
+    if is_share(metric):
+        return ".1%"
+    return {"per_school": ".2f", "total": ".0f"}.get(METRIC_BY_NAME[metric].kind, ".1f")
 
 
 def format_value(metric: str, value: float | None) -> str:
+    """A value without its unit (the heading names it): a share as 12.5%, a difference of shares as +3.9."""
     if value is None:
         return MISSING
-    kind = METRIC_BY_NAME[metric].kind
-    if kind in ("share", "ratio"):
-        return f"{value * 100:+.1f}%" if metric == "felt_net" else f"{value * 100:.1f}%"
-    return {"per_school": f"{value:.2f}", "total": f"{value:.0f}"}.get(kind, f"{value:.1f}")
+    if is_points(metric):
+        return f"{value * 100:+.1f}"
+    if is_share(metric):
+        return f"{value * 100:.1f}%"
+    return {"per_school": f"{value:.2f}", "total": f"{value:.0f}"}.get(METRIC_BY_NAME[metric].kind, f"{value:.1f}")
+
+
+def format_points(value: float | None, lang: str) -> str:
+    """A difference of shares with its unit: '+3.9个百分点' / '+3.9 percentage points'."""
+    return MISSING if value is None else text("points_value", lang, value=f"{value * 100:+.1f}")
 
 
 def absent_mark(cell: dict | None, lang: str) -> str:

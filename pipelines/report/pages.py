@@ -12,10 +12,11 @@ from typing import Callable
 import polars as pl
 
 from pipelines.report.blocks import Chart, Page, Section
+from pipelines.report.county import county_pages
 from pipelines.report.data import ReportData
 from pipelines.report.figures import (area_dot_figure, category_figure, county_figure, inspection_figure,
                                       item_heatmap_figure, region_compare_figure, trend_figure)
-from pipelines.report.format import format_cell, format_n, format_pct, format_value, is_share, metric_unit
+from pipelines.report.format import MISSING, format_cell, format_n, format_pct, format_value, is_share, metric_unit
 from pipelines.report.quality import quality_page
 from pipelines.report.tables import alerts_table, county_table, inspection_table, items_table
 from pipelines.report.text import text
@@ -36,9 +37,11 @@ def kpis(data: ReportData, wave: str, baseline: str, lang: str) -> list[dict]:
                       "n": format_n(now["n"]) if now and not now["suppressed"] else "", "status": ""})
     target = data.inspection.filter((pl.col("wave") == wave) & (pl.col("area_code") == data.region))
     row = target.row(0, named=True) if target.height else {}
-    met = row.get("target_met")
-    cards.append({"title": text("kpi_inspection", lang), "value": format_pct(row.get("reduction_pct")), "unit": "",
-                  "detail": text("kpi_target", lang),
+    at_baseline = row.get("baseline_wave") == wave
+    met = None if at_baseline else row.get("target_met")
+    cards.append({"title": text("kpi_inspection", lang),
+                  "value": MISSING if at_baseline else format_pct(row.get("reduction_pct")), "unit": "",
+                  "detail": data.say("kpi_target", lang),
                   "foot": text("kpi_per_school", lang, unit=metric_unit("school_inspections_per_school", lang),
                                now=format_value("school_inspections_per_school", row.get("inspections_per_school")),
                                base=format_value("school_inspections_per_school", row.get("baseline_per_school")),
@@ -54,9 +57,9 @@ def kpis(data: ReportData, wave: str, baseline: str, lang: str) -> list[dict]:
 
 
 
-def footnotes(lang: str) -> list[str]:
-    return [text("fn_suppressed", lang), text("fn_not_collected", lang), text("fn_interval", lang),
-            text("fn_caution", lang), text("fn_unreliable", lang), text("fn_model", lang), text("fn_missing", lang)]
+def footnotes(data: ReportData, lang: str) -> list[str]:
+    return [data.say("fn_suppressed", lang), text("fn_not_collected", lang), text("fn_interval", lang),
+            data.say("fn_caution", lang), text("fn_unreliable", lang), text("fn_model", lang), text("fn_missing", lang)]
 
 
 def overview_page(data: ReportData, wave: str, lang: str) -> Page:
@@ -71,7 +74,7 @@ def overview_page(data: ReportData, wave: str, lang: str) -> Page:
             Chart("overview-felt", area_dot_figure(data, wave, "felt_net", data.leagues, data.region, lang,
                                                    text("chart_league_felt", lang, wave=wave))),
         ]),
-    ], kpis=kpis(data, wave, baseline, lang), footnotes=footnotes(lang))
+    ], kpis=kpis(data, wave, baseline, lang), footnotes=footnotes(data, lang))
 
 
 def trends_page(data: ReportData, wave: str, lang: str) -> Page:
@@ -80,8 +83,8 @@ def trends_page(data: ReportData, wave: str, lang: str) -> Page:
         Section("", [
             Chart("trends", trend_figure(data, wave, [data.region, *data.leagues], lang,
                                          text("chart_trends", lang, wave=wave), show_direction=latest)),
-        ], text("trends_intro", lang)),
-    ], footnotes=footnotes(lang))
+        ], data.say("trends_intro", lang)),
+    ], footnotes=footnotes(data, lang))
 
 
 def breakdowns_page(data: ReportData, wave: str, lang: str) -> Page:
@@ -90,9 +93,9 @@ def breakdowns_page(data: ReportData, wave: str, lang: str) -> Page:
         Section("", [
             Chart("categories", category_figure(data, wave, areas, lang)),
             Chart("items", item_heatmap_figure(data, wave, areas, lang)),
-        ], text("breakdowns_intro", lang)),
+        ], data.say("breakdowns_intro", lang)),
         Section(text("items_table", lang), [items_table(data, wave, lang)]),
-    ], footnotes=footnotes(lang))
+    ], footnotes=footnotes(data, lang))
 
 
 def inspection_page(data: ReportData, wave: str, lang: str) -> Page:
@@ -101,7 +104,7 @@ def inspection_page(data: ReportData, wave: str, lang: str) -> Page:
         Section("", [
             Chart("inspection", inspection_figure(data, wave, areas, lang)),
             inspection_table(data, wave, areas, lang),
-        ], text("inspection_intro", lang, baseline=data.baseline or wave)),
+        ], data.say("inspection_intro", lang, baseline=data.baseline or wave)),
     ], footnotes=[text("fn_interval", lang), text("fn_missing", lang)])
 
 
@@ -125,7 +128,7 @@ def league_page(data: ReportData, wave: str, league: str, lang: str) -> Page:
                                                          text("chart_league_trend", lang, league=name, wave=wave),
                                                          show_direction=latest, per_row=1))]),
         Section(text("league_alerts", lang, wave=wave), [alerts_table(data, wave, lang, league=league)]),
-    ], footnotes=footnotes(lang))
+    ], footnotes=footnotes(data, lang), pdf=True)
 
 
 PageBuilder = Callable[[ReportData, str, str, "str | None"], "Page | list[Page]"]
@@ -139,6 +142,7 @@ PAGE_BUILDERS: list[PageBuilder] = [
     lambda data, wave, lang, docs: alerts_page(data, wave, lang),
     quality_page,
     lambda data, wave, lang, docs: [league_page(data, wave, league, lang) for league in data.leagues],
+    county_pages,
 ]
 
 

@@ -7,12 +7,13 @@ import polars as pl
 from markupsafe import Markup
 
 from pipelines.catalogue.metrics import METRIC_BY_NAME
+from pipelines.catalogue.rules import REASON_CODES
 from pipelines.report.blocks import Cell, Chart, Note, Page, Section, Table
 from pipelines.report.data import ReportData
 from pipelines.report.figures import COLOURS, finish
 from pipelines.report.format import (MISSING, SUPPRESSED, format_n, format_pct, format_value, metric_label,
                                      metric_title)
-from pipelines.report.text import REJECT_KINDS, SCHOOL_COUNTS, SOURCES, label, text
+from pipelines.report.text import SCHOOL_COUNTS, SOURCES, label, text
 
 
 def completeness_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
@@ -43,7 +44,7 @@ def completeness_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
 
 def reject_label(kind: str, column: str | None, lang: str) -> str:
     """'out_of_range:hours_cat1' as words: the kind translated, the column by its metric label if it has one."""
-    head = label(REJECT_KINDS, kind, lang)
+    head = label(REASON_CODES, kind, lang)
     if not column:
         return head
     shown = metric_label(column, lang) if column in METRIC_BY_NAME else column
@@ -87,6 +88,9 @@ def loads_table(data: ReportData, wave: str, lang: str) -> Table:
     rows = []
     for r in frame.iter_rows(named=True):
         shares = {c: Cell(format_pct(r[c]), r[c], "num") for c in ("completeness", "on_time_share") if c in columns}
+        if "completeness" in shares and r["source"] == "teacher_survey":
+            shares["completeness"] = Cell(format_pct(r["completeness"]), r["completeness"], "num neutral",
+                                          text("coverage_survey", lang))
         rows.append([Cell(r["wave"] or text("wave_null", lang)), Cell(label(SOURCES, r["source"], lang)),
                      *[shares.get(c) or Cell(format_n(r[c]), r[c], "num") for c in columns]])
     return Table(headers, rows)
@@ -198,10 +202,12 @@ def quality_page(data: ReportData, wave: str, lang: str, data_docs: str | None) 
     docs = (Note(Markup('<a class="docs" href="{}">{}</a>').format(data_docs, text("data_docs", lang)))
             if data_docs else Note(Markup.escape(text("data_docs_missing", lang))))
     return Page("quality", text("page_quality", lang), [
-        Section(text("loads_table", lang), [loads_table(data, wave, lang)], text("quality_intro", lang)),
+        Section(text("loads_table", lang), [loads_table(data, wave, lang),
+                                             Note(Markup.escape(data.say("coverage_note", lang)))],
+                text("quality_intro", lang)),
         Section(text("completeness_table", lang), [Chart("completeness", completeness_figure(data, wave, lang)),
                                                    league_completeness_table(data, wave, lang)],
-                text("completeness_intro", lang)),
+                data.say("completeness_intro", lang)),
         Section(text("rejected_reasons", lang),
                 ([Chart("rejected", rejected)] if rejected is not None else []) + [rejected_table(data, wave, lang)]),
         Section(text("rejected_files", lang), [rejected_files_table(data, lang)]),
@@ -210,10 +216,10 @@ def quality_page(data: ReportData, wave: str, lang: str, data_docs: str | None) 
                 if data.respondent_quality is not None else [missing],
                 text("respondent_quality_intro", lang)),
         Section(text("outliers", lang), [outliers_table(data, wave, lang)] if data.outliers is not None
-                else [missing], text("outliers_intro", lang)),
+                else [missing], data.say("outliers_intro", lang)),
         Section(text("source_consistency", lang), [consistency_table(data, wave, lang)]
-                if data.consistency is not None else [missing], text("consistency_intro", lang)),
+                if data.consistency is not None else [missing], data.say("consistency_intro", lang)),
         Section(text("data_docs", lang), [docs]),
-    ], footnotes=[text("fn_suppressed", lang), text("fn_missing", lang)])
+    ], footnotes=[data.say("fn_suppressed", lang), text("fn_missing", lang)])
 
 

@@ -14,14 +14,19 @@ from pathlib import Path
 import jinja2
 import plotly
 
+from pipelines.report.county import county_key
 from pipelines.report.data import WAVE_KEY, ReportData, load_report_data
+from pipelines.report.entry import headline, league_table
 from pipelines.report.pages import TEMPLATES, Page, build_pages
+from pipelines.report.pdf import NO_CHROMIUM, PDF_DIR, chromium, pdf_name, print_pdfs
+from pipelines.report.quality import rejected_files_table
 from pipelines.report.text import LANGS, text
 from pipelines.resources import FatalPipelineError
 
 LATEST = "latest"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PAGE_CHARTS = {"index": 3, "trends": 1, "breakdowns": 2, "inspection": 1, "alerts": 0, "quality": 2, "league": 2}
+PAGE_CHARTS = {"index": 3, "trends": 1, "breakdowns": 2, "inspection": 1, "alerts": 0, "quality": 2, "league": 2,
+               "county": 0}
 
 __all__ = ["LATEST", "PAGE_CHARTS", "PLOTLY_JS", "SiteSummary", "build_site", "load_report_data", "publish_site",
            "site_size"]
@@ -33,11 +38,16 @@ class SiteSummary:
     charts: int = 0
     bytes: int = 0
     sets: list[str] = field(default_factory=list)
+    pdfs: list[str] = field(default_factory=list)
+    """The PDFs written, relative to reports/."""
+    note: str = ""
+    """One line for the run when something optional is missing (no chromium: no PDFs)."""
 
 
 INDEX_PAGES = ("index", "trends", "breakdowns", "inspection", "alerts", "quality")
 PAGE_TITLE_KEYS = {"index": "page_overview", "trends": "page_trends", "breakdowns": "page_breakdowns",
                    "inspection": "page_inspection", "alerts": "page_alerts", "quality": "page_quality"}
+ENTRY_PDF = "index"
 
 
 def _environment() -> jinja2.Environment:
@@ -52,6 +62,11 @@ def page_path(set_name: str, key: str, lang: str) -> str:
     return f"{set_name}/{'en/' if lang == 'en' else ''}{key}.html"
 
 
+def pdf_path(key: str, lang: str) -> str:
+    """A printed page's path under reports/: latest/pdf/<key>_<lang>.pdf."""
+    return f"{LATEST}/{PDF_DIR}/{pdf_name(key, lang)}"
+
+
 def _owned_paths(out_dir: Path) -> list[Path]:
     """What a previous build wrote; Data Docs and anything else in reports/ stay."""
     if not out_dir.is_dir():
@@ -61,17 +76,23 @@ def _owned_paths(out_dir: Path) -> list[Path]:
 
 
 def _write_set_pages(env: jinja2.Environment, out_dir: Path, pages: list[Page], wave: str, lang: str,
-                     set_name: str, sets: list[tuple[str, str]]) -> None:
-    """One language of one page set; `sets` feeds the wave switcher, which keeps the page."""
-    root = "../" if lang == "zh" else "../../"
-    nav = [{"key": p.key, "title": p.title} for p in pages if not p.key.startswith("league-")]
+                     set_name: str, sets: list[tuple[str, str]], printed: bool) -> None:
+    """One language of one page set; `sets` feeds the wave switcher, which keeps the page.
+
+    `printed`: the set's printable pages link their PDF (latest/ only, when chromium printed them).
+    """
+    nav = [{"key": p.key, "title": p.title} for p in pages if p.depth == 0 and not p.key.startswith("league-")]
     leagues = [{"key": p.key, "title": p.title} for p in pages if p.key.startswith("league-")]
     template = env.get_template("page.html")
     for page in pages:
+        up = "../" * page.depth
+        root = up + ("../" if lang == "zh" else "../../")
+        pdf = (up + ("" if lang == "zh" else "../") + f"{PDF_DIR}/{pdf_name(page.key, lang)}"
+               if printed and page.pdf else None)
         html = template.render(
-            page=page, lang=lang, root=root, wave=wave, set_name=set_name, nav=nav, leagues=leagues,
-            charts=page.charts, home=f"{root}{'en/' if lang == 'en' else ''}index.html",
-            other_href=f"en/{page.key}.html" if lang == "zh" else f"../{page.key}.html",
+            page=page, lang=lang, root=root, up=up, wave=wave, set_name=set_name, nav=nav, leagues=leagues,
+            charts=page.charts, home=f"{root}{'en/' if lang == 'en' else ''}index.html", pdf=pdf,
+            other_href=up + (f"en/{page.key}.html" if lang == "zh" else f"../{page.key}.html"),
             sets=[{"name": s, "wave": w, "href": root + page_path(s, page.key, lang)} for s, w in sets])
         target = out_dir / page_path(set_name, page.key, lang)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,54 +100,93 @@ def _write_set_pages(env: jinja2.Environment, out_dir: Path, pages: list[Page], 
 
 
 def _write_index(env: jinja2.Environment, data: ReportData, out_dir: Path, lang: str,
-                 sets: list[tuple[str, str]], has_docs: bool) -> None:
-    """reports/index.html (or en/index.html): every set with its pages and league pages."""
+                 sets: list[tuple[str, str]], has_docs: bool, printed: bool, listed_pages: list[str],
+                 added_titles: dict[str, str]) -> None:
+    """reports/index.html (or en/index.html): the latest wave's answer, then every set, league and county.
+
+    `listed_pages`: the keys of a set's top-level pages (those PAGE_BUILDERS made, added ones included).
+    """
     root = "" if lang == "zh" else "../"
+    titles = {k: text(v, lang) for k, v in PAGE_TITLE_KEYS.items()}
+    titles.update({k.split(":", 1)[1]: v for k, v in added_titles.items() if k.startswith(f"{lang}:")})
     listed = [{"name": s, "wave": w, "latest": s == LATEST,
-               "pages": [{"title": text(PAGE_TITLE_KEYS[k], lang), "href": root + page_path(s, k, lang)}
-                         for k in INDEX_PAGES],
+               "pages": [{"title": titles.get(k, k), "href": root + page_path(s, k, lang)} for k in listed_pages],
                "leagues": [{"title": data.name(c, lang), "href": root + page_path(s, f"league-{c}", lang)}
                            for c in data.leagues]} for s, w in sets]
+    wave = data.latest_wave if sets else None
+    counties = [{"title": data.name(league, lang),
+                 "counties": [{"title": data.name(c, lang), "code": c,
+                               "href": root + page_path(LATEST, county_key(c), lang)}
+                              for c in data.counties(league)]} for league in data.leagues] if sets else []
+    pdfs = ([{"title": text("pdf_entry", lang), "href": root + pdf_path(ENTRY_PDF, lang)}]
+            + [{"title": data.name(c, lang), "href": root + pdf_path(f"league-{c}", lang)} for c in data.leagues]
+            if printed else [])
     html = env.get_template("index.html").render(
         lang=lang, root=root, home="index.html", other_href="en/index.html" if lang == "zh" else "../index.html",
-        sets=listed, baseline=data.baseline, has_docs=has_docs)
+        sets=listed, baseline=data.baseline, has_docs=has_docs, wave=wave, counties=counties, pdfs=pdfs,
+        headline=headline(data, wave, lang) if wave else [],
+        verdicts=league_table(data, wave, lang, lambda c: root + page_path(LATEST, f"league-{c}", lang))
+        if wave else None,
+        rejected=rejected_files_table(data, lang) if not sets and data.rejected_files.height else None)
     target = out_dir / ("en/index.html" if lang == "en" else "index.html")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
 
 
-def build_site(data: ReportData, out_dir: Path) -> SiteSummary:
+def _print_jobs(data: ReportData, out_dir: Path) -> list[tuple[Path, Path]]:
+    """(page, pdf) pairs: the entry page and every league page of latest/, in both languages."""
+    jobs = [(out_dir / ("index.html" if lang == "zh" else "en/index.html"), out_dir / pdf_path(ENTRY_PDF, lang))
+            for lang in LANGS]
+    return jobs + [(out_dir / page_path(LATEST, f"league-{c}", lang), out_dir / pdf_path(f"league-{c}", lang))
+                   for c in data.leagues for lang in LANGS]
+
+
+def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary:
     """Write the site under out_dir (reports/): index, assets, latest/ and one set per wave, each in zh and en.
 
     latest/ holds the same pages as the newest wave's set, so a bookmark to it always shows the newest wave.
+    With `pdf` and chromium on PATH, the entry page and latest/'s league pages are printed to latest/pdf/.
     """
     out_dir = Path(out_dir)
     for path in _owned_paths(out_dir):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     (out_dir / "assets").mkdir(parents=True)
     shutil.copyfile(PLOTLY_JS, out_dir / "assets" / "plotly.min.js")
-    shutil.copyfile(TEMPLATES / "site.css", out_dir / "assets" / "site.css")
+    for asset in ("site.css", "site.js"):
+        shutil.copyfile(TEMPLATES / asset, out_dir / "assets" / asset)
     env = _environment()
     waves = data.waves
     sets = ([(LATEST, data.latest_wave)] if waves else []) + [(w, w) for w in reversed(waves)]
     has_docs = (out_dir / "data_docs" / "index.html").is_file()
-    summary = SiteSummary(sets=[s for s, _ in sets])
+    browser = chromium() if pdf else None
+    printed = browser is not None and bool(waves)
+    summary = SiteSummary(sets=[s for s, _ in sets], note="" if browser or not pdf else NO_CHROMIUM)
+    listed: dict[str, list[str]] = {lang: list(INDEX_PAGES) for lang in LANGS}
+    titles: dict[str, str] = {}
     for wave in waves:
         for lang in LANGS:
             docs = ("../" if lang == "zh" else "../../") + "data_docs/index.html" if has_docs else None
             pages = build_pages(data, wave, lang, docs)
+            listed[lang] = [p.key for p in pages if p.depth == 0 and not p.key.startswith("league-")]
+            titles.update({f"{lang}:{p.key}": p.title for p in pages if p.key not in PAGE_TITLE_KEYS})
             for set_name in [s for s, w in sets if w == wave]:
-                _write_set_pages(env, out_dir, pages, wave, lang, set_name, sets)
+                _write_set_pages(env, out_dir, pages, wave, lang, set_name, sets, printed and set_name == LATEST)
                 summary.pages += len(pages)
                 summary.charts += sum(len(p.charts) for p in pages)
     for lang in LANGS:
-        _write_index(env, data, out_dir, lang, sets, has_docs)
+        _write_index(env, data, out_dir, lang, sets, has_docs, printed, listed[lang], titles)
         summary.pages += 1
+    if printed:
+        jobs = _print_jobs(data, out_dir)
+        failed = print_pdfs(browser, jobs)
+        summary.pdfs = [pdf.relative_to(out_dir).as_posix() for _, pdf in jobs if pdf not in failed]
+        if failed:
+            summary.note = f"{len(failed)} of {len(jobs)} PDFs could not be printed"
     summary.bytes = site_size(out_dir)
     return summary
 
 
-def publish_site(data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None) -> SiteSummary:
+def publish_site(data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None, pdf: bool = True) -> SiteSummary:
     """Build the whole site beside reports/, then swap it in: a failed build leaves the old site whole.
 
     Data Docs are copied in from `data_docs_dir`, and anything else a user put in reports/ is carried over.
@@ -146,7 +206,7 @@ def publish_site(data: ReportData, reports_dir: Path, data_docs_dir: Path | None
         for extra in (reports_dir.iterdir() if reports_dir.is_dir() else []):
             if extra not in owned and extra.name != "data_docs":
                 (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, staging / extra.name)
-        summary = build_site(data, staging)
+        summary = build_site(data, staging, pdf)
         _swap(staging, reports_dir, previous)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

@@ -8,7 +8,7 @@ from pipelines.catalogue.metrics import CATEGORY_LABELS, METRIC_BY_NAME
 from pipelines.report.blocks import Cell, Table
 from pipelines.report.data import ReportData
 from pipelines.report.format import (MISSING, SUPPRESSED, absent_hover, format_cell, format_n, format_pct,
-                                     format_value, metric_title, metric_unit)
+                                     format_points, format_value, metric_title, metric_unit)
 from pipelines.report.text import LANGS, RULES, SEVERITY, label, text
 
 
@@ -44,7 +44,8 @@ def county_table(data: ReportData, wave: str, league: str, lang: str) -> Table:
         survey = data.cell(wave, code, "hours_nonteaching")
         school = data.cell(wave, code, "school_inspections_per_school")
         n = MISSING if survey is None else (SUPPRESSED if survey["suppressed"] else format_n(survey["n"]))
-        rows.append([Cell(data.name(code, lang), data.name(code, lang), "name strong" if code == league else "name"),
+        rows.append([Cell(data.name(code, lang), data.name(code, lang), "name strong" if code == league else "name",
+                          href=None if code == league else f"county/{code}.html"),
                      *[model_cell(m, metric_cell(m, data.cell(wave, code, m), lang),
                                   data.model(wave, code, m) if code != league else None, lang) for m in metrics],
                      Cell(n, survey["n"] if survey and n != SUPPRESSED else None,
@@ -64,7 +65,7 @@ def alerts_table(data: ReportData, wave: str, lang: str, league: str | None = No
                text("value", lang), text("message", lang)]
     rows, keys = [], []
     for r in frame.iter_rows(named=True):
-        value = alert_value(r)
+        value = alert_value(r, lang)
         rows.append([Cell(r["wave"], r["wave"], "nowrap"),
                      Cell(data.name(r["area_code"], lang), r["area_code"], "nowrap"),
                      Cell(label(RULES, r["rule"], lang), r["rule"], "nowrap"),
@@ -87,14 +88,15 @@ def alerts_table(data: ReportData, wave: str, lang: str, league: str | None = No
     return Table(headers, rows, table_id=table_id, row_data=keys, filters=filters)
 
 
-def alert_value(r: dict) -> str:
+def alert_value(r: dict, lang: str) -> str:
+    """An alert's value in its unit: a share or rate as a percentage, felt_net's slope in points, never a fraction."""
     metric = r["metric"]
     if r["value"] is None:
         return MISSING
-    if r["rule"] in ("inspection_target_missed", "low_completeness"):
+    if r["rule"] in ("inspection_target_missed", "low_completeness", "paper_reduction"):
         return format_pct(r["value"])
-    if r["rule"] in ("not_felt", "paper_reduction"):
-        return f"{r['value']:+.3f}"
+    if r["rule"] == "not_felt":
+        return format_points(r["value"], lang)
     return format_value(metric, r["value"]) if metric in METRIC_BY_NAME else f"{r['value']:.3g}"
 
 
@@ -111,8 +113,9 @@ def inspection_table(data: ReportData, wave: str, areas: list[str], lang: str) -
                     base["baseline_per_school"] if base else None, "num")]
         for w in waves:
             r = rows_by.get((code, w))
-            if r is None or r["reduction_pct"] is None:
-                row.append(Cell(MISSING, None, "num"))
+            if r is None or r["reduction_pct"] is None or w == r["baseline_wave"]:
+                baseline = r is not None and w == r["baseline_wave"]
+                row.append(Cell(MISSING, None, "num", text("baseline_no_reduction", lang) if baseline else ""))
                 continue
             mark = "✓ " if r["target_met"] else ""
             row.append(Cell(f"{mark}{format_pct(r['reduction_pct'])}", r["reduction_pct"],
