@@ -545,3 +545,26 @@ def test_demo_site_prints_the_entry_page_and_each_league_page_to_pdf(demo):
             assert (row["name_zh"] if pdf.name.endswith("zh.pdf") else row["name_en"]) in body, pdf
     index = (demo / "reports" / "index.html").read_text(encoding="utf-8")
     assert 'href="latest/pdf/index_zh.pdf"' in index and 'href="latest/pdf/league-150100_zh.pdf"' in index
+
+
+def test_demo_alert_texts_carry_units_never_raw_fractions(demo):
+    """Every alert message and value on the site reads as a percentage, points or a count, never '-0.039'."""
+    fraction = re.compile(r"(?<![\d.])[-+−]?0\.\d{2,}(?!\d*\s*(?:次|小时|hours|per school|/))")
+    for lang_dir in ("", "en/"):
+        html = (demo / "reports" / LATEST / f"{lang_dir}alerts.html").read_text(encoding="utf-8")
+        cells = re.findall(r'<td class="(?:message|num)"[^>]*>(.*?)</td>', html)
+        assert cells, lang_dir
+        shown = [re.sub(r"[pq] (?:&lt;|=) [\d.]+", "p", c) for c in cells]
+        assert not [c for c in shown if fraction.search(c)], [c for c in shown if fraction.search(c)][:3]
+
+
+def test_without_chromium_the_site_has_no_pdf_links_and_says_so_in_one_line(tmp_path, monkeypatch):
+    from pipelines.report.pdf import NO_CHROMIUM, pdf_note
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    summary = build_site(tiny_data(), tmp_path / "reports")
+    assert summary.note == NO_CHROMIUM == pdf_note() and "\n" not in summary.note and summary.pdfs == []
+    site = tmp_path / "reports"
+    assert not (site / LATEST / "pdf").exists()
+    for html in (site / "index.html", site / LATEST / "league-150100.html", site / LATEST / "en" / "league-150200.html"):
+        assert ".pdf" not in html.read_text(encoding="utf-8"), html
