@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.catalogue import rules
 from pipelines.estimation import small_area
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
+from pipelines.report.text import direction_labels
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
 from pipelines.estimation.uncertainty import register_quantiles
 from pipelines.warehouse.tables import replace_table, replace_wave
@@ -196,7 +197,7 @@ def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
     """marts.alerts: the monitoring rules per league, with Chinese and English messages."""
     params = {"red_line_share": monitoring.red_line_share, "completeness_min": monitoring.completeness_min,
               "target": monitoring.inspection_reduction_target, "paper_reduction_ratio": monitoring.paper_reduction_ratio,
-              "significance": monitoring.significance}
+              "significance": monitoring.significance, "direction_labels": direction_labels()}
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.alerts", "marts/alerts.sql", params)
         by_rule = dict(conn.execute("select rule, count(*) from marts.alerts group by rule order by rule").fetchall())

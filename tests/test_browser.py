@@ -7,6 +7,7 @@ Screenshots of the latest set go to test-artifacts/screenshots/ (CI keeps that f
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,9 +25,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="Debian's chromium is not installed (/usr/bin/chromium): "
-                                       "apt-get install -y chromium fonts-noto-cjk")
+MISSING = "Debian's chromium is not installed (/usr/bin/chromium): apt-get install -y chromium fonts-noto-cjk"
+if not CHROMIUM.exists() and os.environ.get("CI"):
+    raise RuntimeError(MISSING + " (CI must run the browser tests)")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
+NARROW = {"width": 390, "height": 844}
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -77,7 +80,13 @@ def browser_page(site, tmp_path_factory):
 
 
 def _kind(path: Path) -> str:
+    if "county" in path.parts:
+        return "county"
     return "league" if path.stem.startswith("league-") else path.stem
+
+
+def _is_county(path: Path) -> bool:
+    return "county" in path.parts
 
 
 def _site_pages(root: Path) -> list[Path]:
@@ -89,10 +98,14 @@ def test_every_page_renders_its_charts_offline_without_errors(site, browser_page
     page = browser_page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = _site_pages(root)
-    assert len(pages) == 2 + 4 * 2 * 18, "index twice, then latest + 3 waves × 2 languages × 18 pages"
+    assert len(pages) == 2 + 4 * 2 * (18 + 103), \
+        "index twice, then latest + 3 waves × 2 languages × (18 pages + 103 county pages)"
     first_wave = min(p.parts[0] for p in pages if len(p.parts) > 1 and p.parts[0][:1].isdigit())
-    visited = [p for p in pages if p.parts[0] in ("index.html", "en", LATEST)
-               or (p.parts[0] == first_wave and _kind(p) != "league")]
+    counties = sorted({p.stem for p in pages if _is_county(p)})
+    assert len(counties) == 103
+    visited = [p for p in pages if (p.parts[0] in ("index.html", "en", LATEST)
+                                    or (p.parts[0] == first_wave and _kind(p) != "league"))
+               and (not _is_county(p) or (p.parts[0] == LATEST and p.stem in counties[:3]))]
     drawn = 0
     for rel in visited:
         page.errors.clear()
@@ -101,6 +114,7 @@ def test_every_page_renders_its_charts_offline_without_errors(site, browser_page
         page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
                                arg=expected, timeout=20_000)
         assert page.errors == [], (rel, page.errors)
+        assert page.locator(".modebar").count() == 0, f"no Plotly mode bar for the committee: {rel}"
         in_set = len(rel.parts) > 1 and rel.parts[0] != "en"
         if in_set:
             charts = PAGE_CHARTS[_kind(rel)]
@@ -190,4 +204,40 @@ def test_alerts_table_filters_and_sorts(site, browser_page):
     header.locator("button").click()
     assert header.get_attribute("aria-sort") == "descending"
     page.screenshot(path=str(SCREENSHOTS / "latest_alerts_sorted.png"), full_page=True)
+    assert page.outside == []
+
+
+def test_every_page_fits_a_390_px_phone_with_charts_stacked(site, browser_page):
+    """At 390 px nothing overflows sideways (wide tables scroll in their own box) and subplot grids stack."""
+    root, base = site
+    page = browser_page
+    pages = _site_pages(root)
+    league = sorted(p for p in pages if p.parts[0] == LATEST and p.stem.startswith("league-"))[0]
+    counties = sorted(p for p in pages if p.parts[0] == LATEST and _is_county(p))[:2]
+    visited = [p for p in pages if p.parts[0] in ("index.html", "en") and len(p.parts) <= 2] + [
+        p for p in pages if p.parts[0] == LATEST and not _is_county(p) and not p.stem.startswith("league-")] + [
+        league, league.parent / "en" / league.name, *counties]
+    page.set_viewport_size(NARROW)
+    try:
+        for rel in visited:
+            page.goto(base + rel.as_posix(), wait_until="load")
+            expected = page.locator(".plotly-graph-div").count()
+            page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
+                                   arg=expected, timeout=20_000)
+            page.wait_for_timeout(300)
+            width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert width <= inner, f"{rel} overflows: {width} > {inner}"
+            if rel.parts[0] == LATEST or rel.name == "index.html":
+                page.screenshot(path=str(SCREENSHOTS / ("narrow_" + "_".join(rel.with_suffix("").parts) + ".png")),
+                                full_page=True)
+        page.goto(base + f"{LATEST}/index.html", wait_until="load")
+        page.wait_for_function("document.querySelectorAll('#overview-region .main-svg').length >= 2")
+        page.wait_for_timeout(300)
+        panels = page.evaluate("""() => { const gd = document.getElementById('overview-region');
+            return [gd._stacked, ['xaxis', 'xaxis2', 'xaxis3'].map(k => gd.layout[k].domain)]; }""")
+        assert panels[0] is True and panels[1] == [[0, 1]] * 3, "the three headline panels stack under 600 px"
+        box = page.evaluate("document.getElementById('overview-region').parentElement.getBoundingClientRect().height")
+        assert box >= 3 * 200, "the chart's box grows with its stacked panels"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
     assert page.outside == []

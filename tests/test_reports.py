@@ -12,13 +12,17 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from markupsafe import Markup
 
 from pipelines.synthetic.generate import generate
 from pipelines.landing.scan import decode_text
 from pipelines.catalogue.metrics import METRIC_BY_NAME
-from pipelines.report.site import (LATEST, PLOTLY_JS, REPORT_METRICS, SUPPRESSED, ReportData, alerts_table,
-                                   build_pages, build_site, county_table, format_cell, item_heatmap_figure,
-                                   load_report_data, site_size, trend_figure)
+from pipelines.report.data import REPORT_METRICS, ReportData, load_report_data
+from pipelines.report.figures import item_heatmap_figure, trend_figure
+from pipelines.report.format import SUPPRESSED, format_cell, metric_title
+from pipelines.report.pages import build_pages
+from pipelines.report.site import LATEST, PLOTLY_JS, build_site, site_size
+from pipelines.report.tables import alerts_table, county_table
 from pipelines.report.text import text
 from pipelines.resources import SHIPPED_REFERENCE_DIR
 from pipelines.runner import run_pipeline
@@ -141,14 +145,18 @@ def test_thin_counties_show_the_model_based_figure_beside_the_direct_one():
     xincheng = next(row for row in table.rows if row[0].text == "新城区")
     assert xincheng[1].text == "11.0 [9.9, 12.1]", "a county without a model row shows its direct figure only"
     assert xincheng[2].text.startswith(format_cell("felt_net", data.cell(WAVES[1], XINCHENG, "felt_net")))
-    assert xincheng[2].text.endswith("模型估计 +20.0% ±9.8%")
+    assert xincheng[2].text.endswith("模型估计 +20.0 ±9.8"), "felt_net is a difference of shares: in points"
     english = county_table(data, WAVES[1], HOHHOT, "en")
     assert "model-based 12.3" in next(r for r in english.rows if r[0].text == "Huimin District")[1].text
 
 
 def test_a_published_share_shows_percent_with_its_interval_and_caution_mark():
-    cell = _cell(WAVES[0], REGION, "felt_net", 0.125) | {"reliability": "caution"}
-    assert format_cell("felt_net", cell) == "+12.5% [+10.2%, +14.8%]*"
+    cell = _cell(WAVES[0], REGION, "focus_share", 0.125) | {"reliability": "caution"}
+    assert format_cell("focus_share", cell) == "12.5% [10.2%, 14.8%]*"
+    net = _cell(WAVES[0], REGION, "felt_net", 0.125) | {"reliability": "caution"}
+    assert format_cell("felt_net", net) == "+12.5 [+10.2, +14.8]*", "a difference of shares is in points"
+    assert metric_title("felt_net", "zh").endswith("（百分点）")
+    assert metric_title("felt_net", "en").endswith("(percentage points)")
     assert format_cell("felt_net", None) == "—"
 
 
@@ -179,7 +187,7 @@ def test_trend_marks_a_suppressed_wave_with_a_dagger_and_draws_intervals():
     daggers = [a for a in fig.layout.annotations if a.text == SUPPRESSED]
     assert len(daggers) == 2 and {a.x for a in daggers} == {WAVES[1]}
     estimates = [t for t in fig.data if t.mode == "lines+markers"]
-    assert [list(t.y) for t in estimates] == [[12.0, None], [-0.1, None]]
+    assert [list(t.y) for t in estimates] == [[12.0, None], [-10.0, None]], "felt_net drawn in points"
     bands = [t for t in fig.data if t.fill == "tonexty"]
     assert len(bands) == 2
 
@@ -236,7 +244,8 @@ def test_site_has_a_set_per_wave_and_latest_each_in_chinese_and_english_with_wor
     data = tiny_data()
     summary = build_site(data, tmp_path / "reports")
     site = tmp_path / "reports"
-    pages_per_set = 6 + len(data.leagues)
+    counties = [c for league in data.leagues for c in data.counties(league)]
+    pages_per_set = 6 + len(data.leagues) + len(counties)
     assert summary.sets == [LATEST, *reversed(WAVES)]
     assert summary.pages == 3 * 2 * pages_per_set + 2
     for html in site.rglob("*.html"):
@@ -297,7 +306,11 @@ def test_demo_site_is_published_by_the_pipeline_and_lean(demo):
     assert len(waves) == 3 and (site / LATEST / "index.html").is_file()
     total = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
     assert site_size(site) < total or not (site / "data_docs").exists()
-    assert total < SIZE_LIMIT, f"site is {total / 2**20:.1f} MB"
+    pdfs = sum(f.stat().st_size for f in (site / LATEST / "pdf").glob("*.pdf"))
+    pages = sum(f.stat().st_size for f in site.rglob("*.html") if "data_docs" not in f.parts)
+    assert site_size(site) - pdfs < SIZE_LIMIT, f"the browsable site is {(site_size(site) - pdfs) / 2**20:.1f} MB"
+    assert pages < 12 * 2**20, f"{pages / 2**20:.1f} MB of pages (970 of them, 824 county pages included)"
+    assert pdfs < 12 * 2**20, f"the printable PDFs are {pdfs / 2**20:.1f} MB"
 
 
 def test_demo_site_embeds_no_identifier_and_no_row_level_data(demo):
@@ -353,3 +366,205 @@ def test_item_labels_follow_the_data_directorys_questionnaire(demo, tmp_path):
         data = load_report_data(conn, override)
     labels = item_heatmap_figure(data, data.latest_wave, [data.region], "zh").data[0].y
     assert any("本学期是否被要求参加与教学" in label for label in labels)
+
+
+def test_a_configured_red_line_moves_the_heatmap_boxes_and_every_sentence():
+    """A deployment with a 30% red line, a 60% target and a 90% completeness floor sees those, not the defaults."""
+    import dataclasses
+
+    from pipelines.catalogue.metrics import Thresholds
+
+    strict = Thresholds(red_line_share=0.30, inspection_reduction_target=0.60, completeness_min=0.90, min_cell_n=15)
+    data = dataclasses.replace(tiny_data(), thresholds=strict)
+    fig = item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh")
+    assert list(fig.layout.shapes) == [], "Baotou's item 15 at 25% is under a 30% red line"
+    looser = dataclasses.replace(tiny_data(), thresholds=Thresholds(red_line_share=0.02))
+    boxes = {(s.x0 + 0.5, s.y0 + 0.5) for s in item_heatmap_figure(looser, WAVES[1], [REGION, HOHHOT, BAOTOU],
+                                                                    "zh").layout.shapes}
+    red_lines = data.items.filter(pl.col("red_line"))["item_no"].to_list()
+    assert boxes == {(j, i - 1) for i in red_lines for j in range(3)}, "every red-line cell at 2% is at a 2% line"
+    pages = {p.key: p for p in build_pages(data, WAVES[1], "zh", None)}
+    breakdowns = pages["breakdowns"].sections[0].intro
+    assert "达到30%预警阈值" in breakdowns and "5%" not in breakdowns
+    assert any("少于15人" in f for f in pages["index"].footnotes)
+    inspection = pages["inspection"]
+    assert "减少60%以上为达标" in inspection.sections[0].intro
+    chart = inspection.charts[0].figure
+    assert [s.x0 for s in chart.layout.shapes] == [0.60] and "60%" in chart.layout.title.text
+    assert [k["detail"] for k in pages["index"].kpis if k["detail"].startswith("目标")] == ["目标：减少60%以上"]
+    quality = pages["quality"]
+    assert "低于90%触发预警" in quality.sections[1].intro
+    english = {p.key: p for p in build_pages(data, WAVES[1], "en", None)}
+    assert "30% alert threshold" in english["breakdowns"].sections[0].intro
+
+
+def test_the_published_site_uses_the_configured_thresholds(demo, tmp_path):
+    """The report asset passes MonitoringConfig's thresholds: a 10% red line is written as 10% on the site."""
+    import shutil
+
+    from assets.reports import report_site
+    from pipelines.resources import JianfuResource, MonitoringConfig
+
+    copy = tmp_path / "configured"
+    shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("reports", "data_docs"))
+    result = dg.materialize([report_site], resources={
+        "jianfu": JianfuResource(data_dir=str(copy)),
+        "monitoring": MonitoringConfig(red_line_share=0.10, completeness_min=0.85)})
+    assert result.success
+    breakdowns = (copy / "reports" / LATEST / "breakdowns.html").read_text(encoding="utf-8")
+    assert "达到10%预警阈值" in breakdowns and "达到5%预警阈值" not in breakdowns
+    quality = (copy / "reports" / LATEST / "en" / "quality.html").read_text(encoding="utf-8")
+    assert "under 85% raises an alert" in quality
+
+
+def test_entry_page_is_the_answer_headline_verdicts_and_links(tmp_path):
+    """reports/index.html: felt_net in points with its interval, the inspection verdict, alerts by severity."""
+    data = tiny_data()
+    build_site(data, tmp_path / "reports", pdf=False)
+    zh = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    en = (tmp_path / "reports" / "en" / "index.html").read_text(encoding="utf-8")
+    assert "全区减负成效（2024-11轮）" in zh and "The region at a glance (wave 2024-11)" in en
+    assert "+10.0" in zh and "百分点" in zh and "95%置信区间 [+8.0, +12.0]" in zh
+    assert "percentage points" in en and "+10.0%" not in zh + en, "felt_net is never a percentage"
+    assert "56.2%" in zh and "已达标" in zh and "未达标" in zh, "the region met the target, Baotou (25%) did not"
+    assert ">met<" in en and ">not met<" in en
+    assert "高 1；中 1；低 0" in zh and "high 1; medium 1; low 0" in en
+    for href in ("latest/league-150200.html", "latest/county/150203.html", "2024-05/index.html",
+                 "latest/breakdowns.html"):
+        assert f'href="{href}"' in zh, href
+    assert 'href="../latest/en/county/150102.html"' in en
+    assert "pdf" not in re.sub(r"<script.*?</script>", "", zh, flags=re.S).lower(), "no PDF link without PDFs"
+
+
+def test_baseline_wave_shows_no_reduction_rather_than_a_red_zero():
+    data = tiny_data()
+    pages = {p.key: p for p in build_pages(data, WAVES[0], "zh", None)}
+    tracker = pages["inspection"].sections[0].blocks[1]
+    region = tracker.rows[0]
+    assert region[2].text == "—" and "missed" not in region[2].cls and "基线" in region[2].title
+    assert [k["value"] for k in pages["index"].kpis][2] == "—"
+    later = {p.key: p for p in build_pages(data, WAVES[1], "zh", None)}["inspection"].sections[0].blocks[1]
+    assert later.rows[0][2].text == "—" and later.rows[0][3].text == "✓ 56.2%"
+
+
+def test_alert_values_are_points_or_percentages_never_fractions():
+    import dataclasses
+
+    extra = pl.DataFrame([dict(wave=WAVES[1], area_level="league", area_code=HOHHOT, rule="not_felt", severity="high",
+                               metric="felt_net", value=-0.039, threshold=None, message="m", message_en="m")])
+    data = dataclasses.replace(tiny_data(), alerts=pl.concat([tiny_data().alerts, extra]))
+    table = alerts_table(data, WAVES[1], "zh", table_id="alerts")
+    values = {r["rule"]: row[4].text for r, row in zip(table.row_data, table.rows)}
+    assert values["not_felt"] == "-3.9个百分点" and values["inspection_target_missed"] == "25.0%"
+    english = alerts_table(data, WAVES[1], "en", table_id="alerts")
+    assert "-3.9 percentage points" in [row[4].text for row in english.rows]
+    assert not any(re.fullmatch(r"[+-]?0\.\d+", row[4].text) for row in table.rows)
+
+
+def test_county_pages_keep_daggers_and_hide_a_suppressed_countys_n(tmp_path):
+    import dataclasses
+
+    models = pl.DataFrame([dict(wave=WAVES[1], area_code=HUIMIN, metric="hours_nonteaching", estimate=12.34,
+                                rmse=0.5, method="synthetic")])
+    data = dataclasses.replace(tiny_data(), county_models=models)
+    build_site(data, tmp_path / "reports", pdf=False)
+    site = tmp_path / "reports"
+    for set_name in (LATEST, *WAVES):
+        for code in (XINCHENG, HUIMIN, KUNDULUN):
+            assert (site / set_name / "county" / f"{code}.html").is_file()
+            assert (site / set_name / "en" / "county" / f"{code}.html").is_file()
+    huimin = (site / LATEST / "county" / f"{HUIMIN}.html").read_text(encoding="utf-8")
+    assert 'href="../league-150100.html"' in huimin, "the county page links back to its league"
+    from pipelines.report.county import figures_table, trend_table
+
+    rows = {r[0].text: r for r in figures_table(data, WAVES[1], HUIMIN, "zh").rows}
+    hours = rows[metric_title("hours_nonteaching", "zh")]
+    assert hours[1].text == SUPPRESSED and hours[2].text == SUPPRESSED and hours[2].sort is None
+    assert hours[3].text == "12.3 ±1.0" and "model" in hours[3].cls
+    assert "4" not in [c.text for r in rows.values() for c in r[2:3]], "n = 4 is never shown"
+    trend = {r[0].text: r for r in trend_table(data, WAVES[1], HUIMIN, "zh").rows}
+    assert [c.text for c in trend[metric_title("hours_nonteaching", "zh")][1:3]] == ["12.0 [10.8, 13.2]", SUPPRESSED]
+    league = (site / LATEST / "league-150100.html").read_text(encoding="utf-8")
+    assert f'<a href="county/{HUIMIN}.html">回民区</a>' in league
+    assert "模型估计" in huimin and "‡" in huimin
+
+
+def test_teacher_survey_coverage_is_labelled_neutral_and_explained():
+    pages = {p.key: p for p in build_pages(tiny_data(), WAVES[1], "zh", None)}
+    loads = pages["quality"].sections[0].blocks[0]
+    survey = next(r for r in loads.rows if r[1].text == "教师问卷")
+    coverage = survey[loads.headers.index("覆盖学校比例")]
+    assert coverage.cls == "num neutral" and coverage.title == "至少有一名教师应答的学校占名录学校的比例"
+    note = str(pages["quality"].sections[0].blocks[1].html)
+    assert "不是问题" in note and "低于80%触发预警" in note
+
+
+def test_a_run_whose_every_file_was_rejected_lists_the_files_and_why(data_dir, run):
+    landing = data_dir / "landing" / "teacher_survey"
+    landing.mkdir(parents=True, exist_ok=True)
+    (landing / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (landing / "empty.csv").write_text("", encoding="utf-8")
+    summary = run(data_dir)
+    assert summary.waves == []
+    index = (summary.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert text("no_files_loaded", "zh") in index and "broken.xlsx" in index and "empty.csv" in index
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
+        reasons = [r[0] for r in conn.sql("select reason from quarantine.rejected_files order by file").fetchall()]
+    assert len(reasons) == 2 and all(str(Markup.escape(r)) in index for r in reasons)
+    english = (summary.reports_dir / "en" / "index.html").read_text(encoding="utf-8")
+    assert text("no_files_loaded", "en") in english and "broken.xlsx" in english
+
+
+def test_demo_site_prints_the_entry_page_and_each_league_page_to_pdf(demo):
+    """Chromium prints latest/pdf/index_<lang>.pdf and one PDF per league page; each opens and says its headline."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not on PATH: the site has no PDFs")
+        pytest.skip("chromium is not on PATH")
+    reader = shutil.which("pdftotext")
+    if reader is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftotext (poppler-utils) is needed to read the PDFs")
+        pytest.skip("pdftotext is not installed")
+    pdfs = demo / "reports" / LATEST / "pdf"
+    leagues = pl.read_csv(demo / "reference" / "divisions.csv", infer_schema=False).filter(pl.col("level") == "league")
+    expected = {f"index_{lang}.pdf" for lang in ("zh", "en")} | {
+        f"league-{code}_{lang}.pdf" for code in leagues["code"] for lang in ("zh", "en")}
+    assert {p.name for p in pdfs.glob("*.pdf")} == expected
+    for pdf in sorted(pdfs.glob("*.pdf")):
+        assert pdf.read_bytes()[:5] == b"%PDF-", pdf
+        body = subprocess.run([reader, "-q", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        if pdf.name.startswith("index_"):
+            assert ("全区减负成效" if pdf.name.endswith("zh.pdf") else "The region at a glance") in body, pdf
+        else:
+            code = pdf.name.split("_")[0].removeprefix("league-")
+            row = leagues.filter(pl.col("code") == code).row(0, named=True)
+            assert (row["name_zh"] if pdf.name.endswith("zh.pdf") else row["name_en"]) in body, pdf
+    index = (demo / "reports" / "index.html").read_text(encoding="utf-8")
+    assert 'href="latest/pdf/index_zh.pdf"' in index and 'href="latest/pdf/league-150100_zh.pdf"' in index
+
+
+def test_demo_alert_texts_carry_units_never_raw_fractions(demo):
+    """Every alert message and value on the site reads as a percentage, points or a count, never '-0.039'."""
+    fraction = re.compile(r"(?<![\d.])[-+−]?0\.\d{2,}(?!\d*\s*(?:次|小时|hours|per school|/))")
+    for lang_dir in ("", "en/"):
+        html = (demo / "reports" / LATEST / f"{lang_dir}alerts.html").read_text(encoding="utf-8")
+        cells = re.findall(r'<td class="(?:message|num)"[^>]*>(.*?)</td>', html)
+        assert cells, lang_dir
+        shown = [re.sub(r"[pq] (?:&lt;|=) [\d.]+", "p", c) for c in cells]
+        assert not [c for c in shown if fraction.search(c)], [c for c in shown if fraction.search(c)][:3]
+
+
+def test_without_chromium_the_site_has_no_pdf_links_and_says_so_in_one_line(tmp_path, monkeypatch):
+    from pipelines.report.pdf import NO_CHROMIUM, pdf_note
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    summary = build_site(tiny_data(), tmp_path / "reports")
+    assert summary.note == NO_CHROMIUM == pdf_note() and "\n" not in summary.note and summary.pdfs == []
+    site = tmp_path / "reports"
+    assert not (site / LATEST / "pdf").exists()
+    for html in (site / "index.html", site / LATEST / "league-150100.html", site / LATEST / "en" / "league-150200.html"):
+        assert ".pdf" not in html.read_text(encoding="utf-8"), html

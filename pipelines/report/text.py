@@ -6,8 +6,6 @@ and the reference files, so a label is stated once.
 
 from __future__ import annotations
 
-from pipelines.catalogue.rules import REASON_CODES
-
 LANGS = ("zh", "en")
 
 UI: dict[str, tuple[str, str]] = {
@@ -44,9 +42,9 @@ UI: dict[str, tuple[str, str]] = {
                     "and English."),
     "index_pages": ("页面", "Pages"),
     "index_league_pages": ("盟市页面", "League pages"),
-    "fn_suppressed": ("‡ 已抑制：应答人数少于10人，或为防止由上级与其他单元推算出小样本数值而一并抑制。"
+    "fn_suppressed": ("‡ 已抑制：应答人数少于{min_n}人，或为防止由上级与其他单元推算出小样本数值而一并抑制。"
                       "不表示数值为零。",
-                      "‡ Suppressed: fewer than 10 respondents, or withheld so that a small cell cannot "
+                      "‡ Suppressed: fewer than {min_n} respondents, or withheld so that a small cell cannot "
                       "be derived from its parent and siblings. It does not mean zero."),
     "fn_missing": ("— 本轮无数据。", "— No data in this wave."),
     "fn_not_collected": ("未采集：该地区本轮上报的问卷文件不含此题，不是抑制。",
@@ -54,8 +52,8 @@ UI: dict[str, tuple[str, str]] = {
                          "this is not suppression."),
     "not_collected": ("未采集", "not collected"),
     "hover_not_collected": ("未采集：本轮文件不含此题", "not collected: the wave's files lack this question"),
-    "fn_caution": ("* 相对标准误不低于30%，或自由度（有应答学校数减层数）小于8，请谨慎解读。",
-                   "* Relative standard error of 30% or more, or fewer than 8 degrees of freedom (responding "
+    "fn_caution": ("* 相对标准误不低于{rse}，或自由度（有应答学校数减层数）小于{df_caution}，请谨慎解读。",
+                   "* Relative standard error of {rse} or more, or fewer than {df_caution} degrees of freedom (responding "
                    "schools minus strata): read with care."),
     "fn_unreliable": ("** 应答全部来自一所学校或自由度不足1，无法给出区间，数值不可靠。",
                       "** All respondents from one school, or under 1 degree of freedom: no interval can be "
@@ -91,7 +89,7 @@ UI: dict[str, tuple[str, str]] = {
     "kpi_felt": ("减负获得感净值", "Net felt reduction"),
     "kpi_inspection": ("校均督查检查次数较基线减少", "Inspections per school, reduction from baseline"),
     "kpi_alerts": ("本轮预警", "Alerts this wave"),
-    "kpi_target": ("目标：减少50%以上", "Target: down by at least 50%"),
+    "kpi_target": ("目标：减少{target}以上", "Target: down by at least {target}"),
     "kpi_met": ("已达标", "met"),
     "kpi_not_met": ("未达标", "not met"),
     "kpi_per_school": ("本轮{now}{unit}，基线{baseline}轮{base}{unit}", "{now} {unit} now, {base} in {baseline}"),
@@ -108,20 +106,20 @@ UI: dict[str, tuple[str, str]] = {
     "chart_trends": ("各盟市趋势：测得的负担与感受到的减负（至{wave}轮）",
                      "Trends by league: measured burden and felt reduction (to wave {wave})"),
     "trends_intro": ("左列为教师报告的每周非教学负担时长（越低越好），右列为减负获得感净值（越高越好）。"
-                     "阴影为95%置信区间；‡ 表示该轮数据已抑制。方向判定采用Mann-Kendall检验（5%水平）。",
+                     "阴影为95%置信区间；‡ 表示该轮数据已抑制。方向判定采用Mann-Kendall检验（Benjamini–Hochberg校正后q值小于{significance}）。",
                      "Left: weekly non-teaching hours reported by teachers (lower is better); right: net "
                      "felt reduction (higher is better). Shading is the 95% interval; ‡ marks a suppressed "
-                     "wave. Direction from a Mann-Kendall test at 5%."),
+                     "wave. Direction from a Mann-Kendall test (Benjamini–Hochberg q-value below {significance})."),
     "chart_categories": ("各盟市周非教学负担时长的构成（{wave}轮）",
                          "Weekly non-teaching hours by category and league (wave {wave})"),
     "chart_heatmap": ("各盟市清单26条所列情形发生比例（{wave}轮）",
                       "Share of teachers experiencing each of the 26 list items, by league (wave {wave})"),
     "breakdowns_intro": ("上图按清单五类负担拆分教师每周非教学时长；下图为教师报告经历清单各条所禁止或限制情形的比例，"
-                         "【红线】标注清单中写明“严禁”的11条，红框为比例达到5%预警阈值的单元。",
+                         "【红线】标注清单中写明“严禁”的11条，红框为比例达到{red_line}预警阈值的单元。",
                          "Top: weekly non-teaching hours split into the list's five categories. Bottom: share "
                          "of teachers who experienced what each list item forbids or limits; [red line] marks "
                          "the items the list strictly prohibits (严禁), and red boxes the cells at or above the "
-                         "5% alert threshold."),
+                         "{red_line} alert threshold."),
     "red_line": ("红线", "red line"),
     "red_line_tag": ("【红线】", "[red line] "),
     "item_no": ("第{no}条", "Item {no}"),
@@ -134,18 +132,22 @@ UI: dict[str, tuple[str, str]] = {
     "axis_reduction": ("较基线减少（%）", "Reduction from baseline (%)"),
     "axis_rows": ("拒收行数（行）", "Rejected rows (rows)"),
     "axis_share_colour": ("发生比例", "Share"),
-    "chart_inspection": ("各盟市校均督查检查次数较基线减少幅度（{wave}轮，目标≥50%）",
-                         "Reduction of inspections per school from baseline by league (wave {wave}; target ≥ 50%)"),
+    "chart_inspection": ("各盟市校均督查检查次数较基线减少幅度（{wave}轮，目标≥{target}）",
+                         "Reduction of inspections per school from baseline by league (wave {wave}; target ≥ {target})"),
     "inspection_intro": ("清单要求对中小学校和教师的督查检查评比考核事项“在现有基础上减少50%以上”。"
-                         "此处以学校报表中的校均督查检查次数衡量，基线为{baseline}轮。",
+                         "此处以学校报表中的校均督查检查次数衡量，基线为{baseline}轮，较基线减少{target}以上为达标。",
                          "The list requires inspection and assessment items for schools and teachers to be "
                          "cut 'by at least 50% from the current level'. Measured here by inspections per "
-                         "school from the school reports, against the baseline wave {baseline}."),
-    "target_line": ("目标：减少50%", "Target: −50%"),
+                         "school from the school reports, against the baseline wave {baseline}; a reduction of at least "
+                         "{target} counts as met."),
+    "target_line": ("目标：减少{target}", "Target: −{target}"),
     "target_met": ("是否达标", "Target met"),
     "per_school_now": ("本轮校均次数", "Per school, this wave"),
     "per_school_base": ("基线校均次数", "Per school, baseline"),
     "reduction": ("减少幅度", "Reduction"),
+    "points": ("百分点", "percentage points"),
+    "baseline_no_reduction": ("基线轮次：减少幅度以此为起点，不适用", "Baseline wave: reductions are measured from it"),
+    "points_value": ("{value}个百分点", "{value} percentage points"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "alerts_intro": ("预警规则逐盟市评估。点击表头排序，用下拉框按规则、盟市和轮次筛选。",
@@ -170,7 +172,14 @@ UI: dict[str, tuple[str, str]] = {
     "schools_expected": ("应报学校", "Schools expected"),
     "schools_reporting": ("已报学校", "Schools reporting"),
     "completeness": ("填报率", "Reporting rate"),
-    "coverage": ("学校覆盖率", "School coverage"),
+    "coverage": ("覆盖学校比例", "Schools covered"),
+    "coverage_survey": ("至少有一名教师应答的学校占名录学校的比例", "Share of schools with at least one respondent"),
+    "coverage_note": ("覆盖学校比例：教师问卷一行是至少有一名教师应答的学校占名录学校的比例。问卷是抽样调查，并不要求每所学校都有"
+                      "教师应答，这一比例低不是问题，也不触发预警；学校报表一行是填报率，低于{completeness}触发预警。",
+                      "Schools covered: on the teacher-survey row, the share of the register's schools with at least "
+                      "one respondent. The survey is a sample and does not need every school to answer, so a low "
+                      "share is no problem and raises no alert. On the school-report row it is the reporting rate; "
+                      "under {completeness} raises an alert."),
     "rejected_reasons": ("拒收原因", "Rejection reasons"),
     "reason": ("原因", "Reason"),
     "rows": ("行数", "Rows"),
@@ -199,16 +208,16 @@ UI: dict[str, tuple[str, str]] = {
     "file": ("文件", "File"),
     "outliers": ("异常值", "Outliers"),
     "source_consistency": ("问卷与报表一致性", "Survey and report consistency"),
-    "completeness_intro": ("填报率为已报送学校报表的学校占名录学校的比例，低于80%触发预警；按时率为在截止日期前报送的学校比例。",
+    "completeness_intro": ("填报率为已报送学校报表的学校占名录学校的比例，低于{completeness}触发预警；按时率为在截止日期前报送的学校比例。",
                            "Reporting rate: schools that sent an accepted school report over the schools in the "
-                           "register; under 80% raises an alert. On time: schools that reported by the due date."),
+                           "register; under {completeness} raises an alert. On time: schools that reported by the due date."),
     "on_time_share": ("按时报送率", "Reported on time"),
-    "outliers_intro": ("学校报表数值明显偏离本校历史或同旗县学校（修正z分数绝对值大于3.5）的学校数，按盟市和指标汇总，待逐一核实。",
+    "outliers_intro": ("学校报表数值明显偏离本校历史或同旗县学校（修正z分数绝对值大于{outlier_score}）的学校数，按盟市和指标汇总，待逐一核实。",
                        "Schools whose reported counts lie far from their own history or their county peers "
-                       "(modified z-score beyond 3.5), counted per league and count, for follow-up."),
-    "consistency_intro": ("学校上报的校均督查检查次数与教师报告的次数之比；比值高于2或低于0.5视为不一致。",
+                       "(modified z-score beyond {outlier_score}), counted per league and count, for follow-up."),
+    "consistency_intro": ("学校上报的校均督查检查次数与教师报告的次数之比；比值高于{ratio_high}或低于{ratio_low}视为不一致。",
                           "Inspections per school as the schools report them against the number teachers "
-                          "report; a ratio above 2 or below 0.5 is flagged."),
+                          "report; a ratio above {ratio_high} or below {ratio_low} is flagged."),
     "outlier_schools": ("涉及学校数", "Schools with an outlier"),
     "outlier_open": ("其中待核实", "Awaiting follow-up"),
     "ratio": ("比值", "Ratio"),
@@ -226,6 +235,32 @@ UI: dict[str, tuple[str, str]] = {
     "chart_league_trend": ("{league}：测得的负担与感受到的减负（至{wave}轮）",
                            "{league}: measured burden and felt reduction (to wave {wave})"),
     "county_table": ("各旗县指标", "County figures"),
+    "indicator": ("指标", "Indicator"),
+    "direct_estimate": ("直接估计（95%置信区间）", "Direct estimate (95% interval)"),
+    "model_estimate": ("模型估计（Fay–Herriot，±约95%区间半宽）", "Model-based (Fay–Herriot, ± about a 95% half-width)"),
+    "direction": ("趋势方向", "Trend"),
+    "county_figures": ("{county}（{code}）{wave}轮指标", "{county} ({code}), wave {wave}"),
+    "county_intro": ("所属盟市：{league}。直接估计来自本旗县的教师问卷；样本薄弱时另列模型估计，直接估计始终保留。",
+                     "League: {league}. Direct figures come from this county's teacher survey; where the sample is "
+                     "thin a model-based figure stands beside them, and the direct one is always kept."),
+    "county_trend_intro": ("各轮次的直接估计；趋势方向仅在最新轮次的报告中给出。",
+                           "Direct figures wave by wave; the trend's direction is given in the latest set only."),
+    "county_alerts": ("所属盟市{league}的预警（{wave}轮）", "Alerts for its league, {league} (wave {wave})"),
+    "county_pages": ("旗县页面", "County pages"),
+    "back_to_league": ("返回{league}", "Back to {league}"),
+    "entry_title": ("全区减负成效（{wave}轮）", "The region at a glance (wave {wave})"),
+    "entry_intro": ("最新轮次{wave}的全区结论：教师感受到的减负、督查检查减半目标与预警；下表为各盟市的同样结论。"
+                    "减负获得感净值是感到减轻与感到加重的教师比例之差，以百分点表示。",
+                    "The region's answer for the latest wave, {wave}: the reduction teachers feel, the inspection "
+                    "target and the alerts, then the same verdicts per league. The net felt reduction is the share "
+                    "feeling a lighter burden minus the share feeling a heavier one, in percentage points."),
+    "entry_leagues": ("各盟市结论（{wave}轮）", "Verdicts by league (wave {wave})"),
+    "alerts_of": ("{severity}级预警", "{severity} alerts"),
+    "all_reports": ("全部报告", "All reports"),
+    "pdf": ("打印版（PDF）", "Printable (PDF)"),
+    "pdf_entry": ("本页打印版（PDF）", "This page as PDF"),
+    "no_files_loaded": ("所有上传文件均被拒收，尚无可用数据。被拒收的文件及原因如下：",
+                        "Every landing file was rejected, so there is no data yet. The rejected files and why:"),
     "league_alerts": ("本盟市预警（{wave}轮）", "Alerts for this league (wave {wave})"),
     "footnotes": ("说明", "Notes"),
     "generated_from": ("由 jianfu 流水线依据数据仓库汇总表生成；仅含汇总数据。",
@@ -250,12 +285,17 @@ DIRECTION: dict[str, tuple[str, str]] = {
     "no_change": ("无显著变化", "no significant change"),
 }
 
+
+
+def direction_labels() -> list[dict[str, str]]:
+    """DIRECTION as rows for SQL (marts.alerts binds them as $direction_labels): the words live here only."""
+    return [{"direction": key, "zh": zh, "en": en} for key, (zh, en) in DIRECTION.items()]
+
+
 SOURCES: dict[str, tuple[str, str]] = {
     "teacher_survey": ("教师问卷", "Teacher survey"),
     "school_report": ("学校报表", "School report"),
 }
-
-REJECT_KINDS = REASON_CODES
 
 SCHOOL_COUNTS: dict[str, tuple[str, str]] = {
     "n_inspections": ("督查检查次数", "Inspections"),

@@ -1,7 +1,8 @@
 -- marts.alerts: monitoring rules per league (area_level = 'league'), each row with a
 -- Chinese and an English message naming the league, the metric, the value and the
 -- threshold. Bound: $red_line_share, $completeness_min, $target (the inspection reduction
--- target, shown as the threshold), $paper_reduction_ratio. Rules:
+-- target, shown as the threshold), $paper_reduction_ratio, $direction_labels (the trend
+-- directions' words, from pipelines/report/text.py DIRECTION). Rules:
 --   red_line_item            per wave: a red-line item's (ref.burden_items.red_line) share ≥ $red_line_share
 --   burden_rebound           per wave: hours_nonteaching rose significantly from the previous wave
 --                            (wave_changes): q < $significance, q the Benjamini–Hochberg value over
@@ -18,7 +19,8 @@
 --                            lack of power, not of decline, so the two sources must also disagree
 -- severity: 'high' where the list is breached outright or the reform does not reach the
 -- teachers (red_line_item, secondment_over_6m, not_felt); 'medium' for the others.
--- Values are point estimates; shares are shown as percentages. Rows that rest on a test
+-- Values are point estimates; shares are shown as percentages, and felt_net's slope (a
+-- difference of shares) in percentage points. Rows that rest on a test
 -- carry its p_value and q_value: burden_rebound its own; not_felt and paper_reduction those
 -- of the trend they turn on (hours_nonteaching's, the school-reported inspections'), whose
 -- q is Benjamini–Hochberg over all of marts.trends.
@@ -45,12 +47,8 @@ league_metrics as (
 ),
 
 direction_labels as (
-    select *
-    from (values
-        ('improving', '改善', 'improving'),
-        ('worsening', '恶化', 'worsening'),
-        ('no_change', '无显著变化', 'no significant change')
-    ) as labels (direction, direction_zh, direction_en)
+    select labels.direction, labels.zh as direction_zh, labels.en as direction_en
+    from (select unnest($direction_labels) as labels)
 ),
 
 red_line_item as (
@@ -196,12 +194,12 @@ not_felt as (
         felt.metric,
         felt.slope_per_wave as value,
         cast(null as double) as threshold,
-        format('{}（截至{}轮）：{}呈显著下降趋势（每轮{:+.2f}，{}），但{}未见改善（趋势：{}，每轮{:+.3f}，{}），教师减负获得感不足。',
+        format('{}（截至{}轮）：{}呈显著下降趋势（每轮{:+.2f}，{}），但{}未见改善（趋势：{}，每轮{:+.1f}个百分点，{}），教师减负获得感不足。',
                leagues.name_zh, latest.wave, hours.label_zh, hours.slope_per_wave, marts.format_p(hours.p_value),
-               felt.label_zh, felt.direction_zh, felt.slope_per_wave, marts.format_p(felt.p_value)) as message,
-        format('{} (to {}): {} are falling significantly ({:+.2f} per wave, {}) but the {} is not improving ({}, {:+.3f} per wave, {}): teachers do not feel the reduction.',
+               felt.label_zh, felt.direction_zh, felt.slope_per_wave * 100, marts.format_p(felt.p_value)) as message,
+        format('{} (to {}): {} are falling significantly ({:+.2f} per wave, {}) but the {} is not improving ({}, {:+.1f} percentage points per wave, {}): teachers do not feel the reduction.',
                leagues.name_en, latest.wave, lower(hours.label_en), hours.slope_per_wave, marts.format_p(hours.p_value),
-               lower(felt.label_en), felt.direction_en, felt.slope_per_wave, marts.format_p(felt.p_value)) as message_en,
+               lower(felt.label_en), felt.direction_en, felt.slope_per_wave * 100, marts.format_p(felt.p_value)) as message_en,
         hours.p_value,
         hours.q_value
     from league_trends as hours
