@@ -39,13 +39,17 @@ oracle:
 test: setup browser oracle postgres
 	$(BIN)/python -m pytest
 
-dev: setup
-	mkdir -p $(DATA_DIR)/dagster
-	cp dagster.yaml $(DATA_DIR)/dagster/dagster.yaml
-	DAGSTER_HOME=$(DATA_DIR)/dagster JIANFU_DATA_DIR=$(DATA_DIR) JIANFU_DAGSTER_STORAGE=$(DATA_DIR)/dagster $(BIN)/dagster dev
+# Dagster's home (run history, .nux/, logs) lives under the data directory, never in the repository.
+DEV_HOME = $(abspath $(DATA_DIR))/dagster
 
+dev: setup
+	mkdir -p $(DEV_HOME)
+	cp dagster.yaml $(DEV_HOME)/dagster.yaml
+	DAGSTER_HOME=$(DEV_HOME) JIANFU_DATA_DIR=$(abspath $(DATA_DIR)) JIANFU_DAGSTER_STORAGE=$(DEV_HOME) $(BIN)/dagster dev
+
+# JupyterLab on notebooks/; the notebooks open $(DATA_DIR)/warehouse.duckdb read-only.
 notebooks: setup
-	JIANFU_DATA_DIR=$(DATA_DIR) $(BIN)/jupyter lab --notebook-dir=$(CURDIR)/notebooks
+	JIANFU_DATA_DIR=$(abspath $(DATA_DIR)) $(BIN)/jupyter lab --notebook-dir=$(CURDIR)/notebooks
 
 postgres:
 	.ci/postgres $(PG_DB)
