@@ -57,6 +57,10 @@ def test_missing_reference_column_is_fatal_with_one_line(data_dir):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "schools.csv lacks columns: school_name" in lines[0]
+    ((job, step, message),) = query(data_dir, "select job_name, step, message from quality.run_failures")
+    assert job == "ingest_job" and step and "schools.csv lacks columns: school_name" in message
+    status = jianfu("status", "--data-dir", str(data_dir))
+    assert "run failures recorded: 1" in status.stdout and "last jianfu run: FAILED" in status.stdout
 
 
 def test_unreadable_warehouse_is_fatal_with_one_line(data_dir):
