@@ -1,4 +1,4 @@
-"""The Dagster code location: assets by stage, jobs, the landing sensor and the schedule."""
+"""The Dagster code location: assets by stage, jobs, the landing and run-failure sensors and the schedule."""
 
 import dagster as dg
 
@@ -6,7 +6,7 @@ from assets import ingest, marts, quality, reports, respondent_quality, staging
 from pipelines.partitions import waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig
 from pipelines.schedules import build_refresh_schedule
-from pipelines.sensors import build_landing_sensor
+from pipelines.sensors import build_landing_sensor, build_run_failure_sensor
 
 ASSET_MODULES = [ingest, staging, marts, quality, reports, respondent_quality]
 
@@ -33,7 +33,7 @@ def build_definitions(data_dir: str = "", baseline_wave: str = "", lock_timeout:
         asset_checks=checks,
         jobs=[ingest_job, wave_job, monitoring_job, refresh_job],
         schedules=[build_refresh_schedule(refresh_job)],
-        sensors=[build_landing_sensor(refresh_job)],
+        sensors=[build_landing_sensor(refresh_job), build_run_failure_sensor()],
         resources={"jianfu": JianfuResource(data_dir=data_dir, lock_timeout=lock_timeout),
                    "monitoring": MonitoringConfig(baseline_wave=baseline_wave)},
     )

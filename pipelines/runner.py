@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 from contextlib import contextmanager
@@ -49,11 +50,21 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 """The event log still records everything in the instance; the terminal shows progress lines."""
 
 
+Step = Callable[[str, int, int], None]
+"""step(label, index, total) before each Dagster run; total is 0 until the ingest run has counted the waves."""
+
+
+def _no_step(label: str, index: int, total: int) -> None:
+    return None
+
+
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance,
-             partition_key: str | None = None) -> dg.ExecuteInProcessResult:
+             partition_key: str | None = None, jianfu: JianfuResource | None = None) -> dg.ExecuteInProcessResult:
     result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
                                     run_config=QUIET_CONSOLE)
     if not result.success:
+        if jianfu is not None:
+            _record_failure(jianfu, instance, result.run_id)
         failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
         failure = next((e for e in result.all_events if e.is_step_failure), None)
         if failed_checks:
@@ -62,6 +73,16 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance,
             message = _root_cause(failure.event_specific_data.error) if failure else "run failed"
         raise FatalPipelineError(f"{job.name}{' ' + partition_key if partition_key else ''}: {message}")
     return result
+
+
+def _record_failure(jianfu: JianfuResource, instance: dg.DagsterInstance, run_id: str) -> None:
+    """The same quality.run_failures row the run-failure sensor writes; best effort, the run fails anyway."""
+    from pipelines.sensors import failure_from_run, record_run_failure
+
+    try:
+        record_run_failure(jianfu, failure_from_run(instance, run_id))
+    except FatalPipelineError:
+        return
 
 
 def _check_summary(evaluation) -> str:
@@ -111,11 +132,51 @@ def _report_inputs(conn, echo: Callable[[str], None], summary: "RunSummary") -> 
     for name, columns in summary.missing_columns.items():
         echo(f"file {name} lacks {len(columns)} optional columns, shown as not collected: {', '.join(columns)}")
     summary.files_loaded = conn.execute("select count(*) from landing.files where status = 'loaded'").fetchone()[0]
+    rows = dict(conn.execute("select source, coalesce(sum(rows_read), 0) from landing.files where status = 'loaded' "
+                             "group by source").fetchall())
+    if summary.files_loaded or summary.bad_files:
+        echo(f"ingest: {summary.files_loaded} files loaded ("
+             + ", ".join(f"{source} {rows.get(source, 0)} rows" for source in SOURCES)
+             + f"), {len(summary.bad_files)} rejected")
+
+
+def synthetic_mix(data_dir: Path) -> str:
+    """A warning line when the generator's manifest.json sits beside landing files it did not write."""
+    manifest_path = data_dir / "manifest.json"
+    if not manifest_path.is_file():
+        return ""
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        generated = {f"{source}/{name}" for source, names in manifest.get("files", {}).items() for name in names}
+        generated |= {f"teacher_survey/{name}" for name in manifest.get("bad_files", [])}
+    except (ValueError, AttributeError, TypeError):
+        return f"WARNING: {manifest_path.name} is unreadable: cannot tell synthetic from real landing files"
+    present = {f"{source}/{p.relative_to(data_dir / 'landing' / source).as_posix()}" for source in SOURCES
+               for p in (data_dir / "landing" / source).rglob("*") if p.is_file()}
+    others = present - generated
+    if not present & generated:
+        return ""
+    if others:
+        return (f"WARNING: synthetic sample files (listed in {manifest_path}) and {len(others)} other landing "
+                "files are mixed in one data directory: every figure blends them. Keep the demo apart "
+                "(jianfu demo uses data/demo/) or remove the synthetic files and manifest.json")
+    return f"note: every landing file here is synthetic (listed in {manifest_path}): the figures are not real"
+
+
+def check_baseline(conn, baseline_wave: str) -> None:
+    """An unknown --baseline-wave is fatal: one typo would otherwise change every 50% verdict."""
+    if not baseline_wave:
+        return
+    waves = landing_waves(conn, "school_report")
+    if baseline_wave not in waves:
+        shown = " ".join(baseline_wave.split())[:24]
+        raise FatalPipelineError(f"unknown baseline wave {shown!r}: the waves with school reports are "
+                                 f"{', '.join(waves) or 'none (no school report loaded)'}")
 
 
 def run_pipeline(data_dir: Path, instance: dg.DagsterInstance | None = None,
                  echo: Callable[[str], None] = print, baseline_wave: str = "",
-                 lock_timeout: float = 60.0) -> RunSummary:
+                 lock_timeout: float = 60.0, step: Step = _no_step) -> RunSummary:
     """Materialize what the landing files changed, as real Dagster runs; raises FatalPipelineError.
 
     The ingest run always reads the folders (unchanged files by hash only); then each wave whose
@@ -133,16 +194,21 @@ def run_pipeline(data_dir: Path, instance: dg.DagsterInstance | None = None,
         preflight(jianfu)
         instance = instance or project_instance(data_dir)
         defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave, lock_timeout=lock_timeout)
-        return _run_locked(defs, jianfu, instance, echo)
+        mix = synthetic_mix(data_dir)
+        if mix:
+            echo(mix)
+        return _run_locked(defs, jianfu, instance, echo, step, baseline_wave)
 
 
 def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.DagsterInstance,
-                echo: Callable[[str], None]) -> RunSummary:
+                echo: Callable[[str], None], step: Step, baseline_wave: str) -> RunSummary:
     summary = RunSummary(reports_dir=jianfu.reports_dir)
-    summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance).run_id)
+    step("ingest: reference and landing files", 1, 0)
+    summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu).run_id)
     context = state.context_digest([jianfu.reference_path(n) for n in REFERENCE_FILES], _settings(defs))
     with jianfu.connect() as conn:
         summary.waves = sorted({w for source in SOURCES for w in landing_waves(conn, source)})
+        check_baseline(conn, baseline_wave)
         _report_inputs(conn, echo, summary)
         digests = state.wave_digests(conn, context)
         state.forget_vanished_waves(conn, summary.waves)
@@ -155,9 +221,12 @@ def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.Dagst
     if summary.files_loaded == 0 and summary.bad_files:
         echo(f"NO FILE LOADED: all {len(summary.bad_files)} landing files were rejected (reasons above)")
 
+    rebuild = bool(stale) or not site_current
+    total = 1 + len(stale) + int(rebuild)
     wave_job = defs.resolve_job_def("wave_job")
-    for wave in stale:
-        result = _execute(wave_job, instance, partition_key=wave)
+    for index, wave in enumerate(stale, start=2):
+        step(f"wave {wave} ({index - 1} of {len(stale)}): validation, staging, area metrics", index, total)
+        result = _execute(wave_job, instance, partition_key=wave, jianfu=jianfu)
         summary.run_ids.append(result.run_id)
         with jianfu.connect() as conn:
             state.record_wave(conn, wave, digests[wave])
@@ -166,7 +235,8 @@ def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.Dagst
     if site_current and not stale:
         echo(f"nothing changed since the last run; reports in {summary.reports_dir}")
         return summary
-    summary.run_ids.append(_execute(defs.resolve_job_def("monitoring_job"), instance).run_id)
+    step("cross-wave marts, checks and the report site", total, total)
+    summary.run_ids.append(_execute(defs.resolve_job_def("monitoring_job"), instance, jianfu=jianfu).run_id)
     with jianfu.connect() as conn:
         state.record_run(conn, "monitoring", site_digest)
     echo(f"marts and reports rebuilt; reports in {summary.reports_dir}")

@@ -1,16 +1,18 @@
-"""The landing sensor: remembers every file it has seen (path -> mtime) and runs the waves they hold."""
+"""The sensors: landing (runs the waves a new or changed file holds) and run failure (records an alert row)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from pipelines.landing.scan import LandingFileError, list_landing_files, waves_in_file
 from pipelines.partitions import waves_partitions
-from pipelines.resources import JianfuResource
-from pipelines.catalogue.rules import SOURCES
+from pipelines.resources import FatalPipelineError, JianfuResource, load_sql
+from pipelines.catalogue.rules import MAX_REASON_LENGTH, SOURCES
 
 
 def landing_snapshot(jianfu: JianfuResource) -> dict[str, int]:
@@ -60,3 +62,62 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         )
 
     return landing_sensor
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    run_id: str
+    job_name: str
+    partition_key: str | None
+    failed_at: datetime
+    step: str | None
+    message: str
+
+
+def safe_message(error) -> str:
+    """The pipeline's own one-line reason (FatalPipelineError never quotes a cell), else only the error's class.
+
+    Any other exception's text may carry a landing value (a cast error names the value), so it stays in
+    the Dagster run log, which the operator reads, and out of the warehouse, which reports read.
+    """
+    if error is None:
+        return "run failed"
+    while error.cause is not None:
+        error = error.cause
+    if error.cls_name == FatalPipelineError.__name__:
+        lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
+        return (lines[0].split(": ", 1)[-1] if lines else "run failed")[:MAX_REASON_LENGTH]
+    return f"{error.cls_name or 'error'} (details in the Dagster run log)"
+
+
+def failure_from_run(instance: dg.DagsterInstance, run_id: str) -> RunFailure:
+    """What failed in a run, from its event log: the first failed step and its error, or the run's."""
+    run = instance.get_run_by_id(run_id)
+    records = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE})
+    step_failure = next((r for r in records if r.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE), None)
+    chosen = step_failure or (records[-1] if records else None)
+    data = chosen.dagster_event.event_specific_data if chosen else None
+    failed_at = datetime.fromtimestamp(records[-1].timestamp if records else run.create_timestamp.timestamp(),
+                                       tz=timezone.utc).replace(tzinfo=None)
+    return RunFailure(run_id=run_id, job_name=run.job_name, partition_key=run.tags.get("dagster/partition"),
+                      failed_at=failed_at, step=step_failure.dagster_event.step_key if step_failure else None,
+                      message=safe_message(getattr(data, "error", None)))
+
+
+def record_run_failure(jianfu: JianfuResource, failure: RunFailure) -> None:
+    """One quality.run_failures row per failed run; recording the same run again changes nothing."""
+    with jianfu.connect() as conn:
+        conn.execute(load_sql("quality/run_failures.sql"), {**asdict(failure), "max_length": MAX_REASON_LENGTH})
+
+
+def build_run_failure_sensor() -> dg.SensorDefinition:
+    @dg.run_failure_sensor(name="run_failure_alert", minimum_interval_seconds=30,
+                           default_status=dg.DefaultSensorStatus.RUNNING)
+    def run_failure_alert(context: dg.RunFailureSensorContext, jianfu: JianfuResource):
+        """Every failed run of this code location becomes a quality.run_failures row."""
+        try:
+            record_run_failure(jianfu, failure_from_run(context.instance, context.dagster_run.run_id))
+        except FatalPipelineError as exc:
+            context.log.warning(f"run failure of {context.dagster_run.run_id} not recorded: {exc}")
+
+    return run_failure_alert

@@ -12,6 +12,9 @@ def test_jobs_schedule_and_sensor_exist():
     assert {j.name for j in defs.jobs} >= {"ingest_job", "wave_job", "monitoring_job", "refresh_job"}
     assert defs.resolve_schedule_def("weekly_refresh").cron_schedule == "0 6 * * 1"
     assert defs.resolve_sensor_def("landing_sensor").minimum_interval_seconds == 60
+    failure_sensor = defs.resolve_sensor_def("run_failure_alert")
+    assert isinstance(failure_sensor, dg.RunStatusSensorDefinition)
+    assert failure_sensor.default_status == dg.DefaultSensorStatus.RUNNING
     dg.Definitions.validate_loadable(defs)
 
 
@@ -40,3 +43,9 @@ def test_instance_config_limits_the_pool_and_stores_under_the_data_dir():
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert config["storage"]["sqlite"]["base_dir"] == {"env": "JIANFU_DAGSTER_STORAGE"}
+
+
+def test_plain_dagster_commands_get_a_storage_path_under_data_from_the_env_file():
+    settings = dict(line.split("=", 1) for line in (REPO_ROOT / ".env").read_text().splitlines()
+                    if line and not line.startswith("#"))
+    assert settings == {"JIANFU_DAGSTER_STORAGE": "data/dagster"}

@@ -42,3 +42,19 @@ def test_notebook_runs_against_a_generated_warehouse(path, demo, monkeypatch):
     with duckdb.connect(str(demo / "warehouse.duckdb")) as conn:
         assert conn.sql("select count(*) from marts.area_metrics").fetchall()[0][0] > 0, \
             "the kernel left no lock behind: a writer can open the warehouse"
+
+
+def test_make_notebooks_starts_jupyterlab_from_the_venv_on_the_data_dir(tmp_path):
+    import subprocess
+    import sys
+
+    plan = subprocess.run(["make", "-n", "notebooks", f"DATA_DIR={tmp_path}"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    command = plan.stdout.strip().splitlines()[-1]
+    assert command == f"JIANFU_DATA_DIR={tmp_path} .venv/bin/jupyter lab --notebook-dir={REPO_ROOT}/notebooks"
+    jupyter = Path(sys.executable).with_name("jupyter")
+    version = subprocess.run([str(jupyter), "lab", "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0, version.stderr
+    pinned = next(line for line in (REPO_ROOT / "pyproject.toml").read_text().splitlines() if '"jupyterlab==' in line)
+    assert pinned.strip().strip('",') == f"jupyterlab=={version.stdout.strip()}"

@@ -65,3 +65,58 @@ def test_schedule_targets_the_latest_wave(tmp_path):
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 30, 6))
     result = schedule(context)
     assert result.partition_key == "2026-11" and result.run_key == "2026-11:2026-11-30"
+
+
+def _failed_run(instance, job, **kwargs):
+    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    (event,) = [r.dagster_event for r in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)]
+    return run, event
+
+
+def _fire(instance, run, event, data_dir):
+    sensor = defs.resolve_sensor_def("run_failure_alert")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert", dagster_instance=instance, dagster_run=run, dagster_event=event,
+        resources={"jianfu": JianfuResource(data_dir=str(data_dir))}).for_run_failure()
+    sensor(context)
+
+
+def test_run_failure_sensor_records_a_failed_run_once(data_dir, tmp_path, monkeypatch):
+    from conftest import query
+    from pipelines.definitions import build_definitions
+
+    monkeypatch.setenv("JIANFU_ID_KEY", "test-key-not-secret")
+    (data_dir / "reference" / "schools.csv").write_text("school_code,county_code\n1,150102\n", encoding="utf-8")
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    ingest_job = build_definitions(data_dir=str(data_dir)).resolve_job_def("ingest_job")
+    run, event = _failed_run(instance, ingest_job)
+    assert isinstance(defs.resolve_sensor_def("run_failure_alert"), dg.RunStatusSensorDefinition)
+
+    _fire(instance, run, event, data_dir)
+    _fire(instance, run, event, data_dir)
+    rows = query(data_dir, "select run_id, job_name, step, message, failed_at is not null from quality.run_failures")
+    assert len(rows) == 1
+    run_id, job_name, step, message, stamped = rows[0]
+    assert (run_id, job_name, stamped) == (run.run_id, "ingest_job", True)
+    assert step and "schools.csv lacks columns: school_name" in message and len(message) <= 200
+
+
+def test_run_failure_sensor_never_stores_the_text_of_an_unexpected_error(data_dir, tmp_path):
+    from conftest import EXTRA_COLUMNS, query
+
+    @dg.op
+    def cast_cell():
+        raise ValueError(f"could not convert {EXTRA_COLUMNS['teacher_name']} {EXTRA_COLUMNS['phone']} to DOUBLE")
+
+    @dg.job
+    def leaky_job():
+        cast_cell()
+
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    run, event = _failed_run(instance, leaky_job)
+    _fire(instance, run, event, data_dir)
+    ((job_name, step, message),) = query(data_dir, "select job_name, step, message from quality.run_failures")
+    assert (job_name, step) == ("leaky_job", "cast_cell")
+    assert message == "ValueError (details in the Dagster run log)"
