@@ -23,11 +23,11 @@ def report_site(context: dg.AssetExecutionContext, jianfu: JianfuResource,
     It only reads, yet takes the DuckDB pool: DuckDB refuses a read-only open while another process writes.
     It runs after Data Docs so that it can link them, and publishes atomically (the old site stays on failure).
     The configured thresholds reach every chart and sentence, so a 10% red line is drawn at 10%.
-    With chromium on PATH the entry page and the league pages are printed to latest/pdf/; without, one line says so.
+    With chromium on PATH (and print_pdfs on) the entry page and the league pages are printed to latest/pdf/; without, one line says so.
     """
     with jianfu.connect(read_only=True) as conn:
         data = load_report_data(conn, questionnaire_path(jianfu.root), monitoring.thresholds())
-    summary = publish_site(data, jianfu.reports_dir, data_docs_dir(jianfu))
+    summary = publish_site(data, jianfu.reports_dir, data_docs_dir(jianfu), pdf=monitoring.print_pdfs)
     if summary.note:
         context.log.warning(summary.note)
     return dg.MaterializeResult(metadata={

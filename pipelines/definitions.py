@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets import ingest, marts, quality, reports, respondent_quality, staging
 from pipelines.partitions import waves_partitions
-from pipelines.resources import JianfuResource, MonitoringConfig
+from pipelines.resources import JianfuResource, MonitoringConfig, pdfs_from_env
 from pipelines.schedules import build_refresh_schedule
 from pipelines.sensors import build_landing_sensor, build_run_failure_sensor
 
@@ -35,7 +35,7 @@ def build_definitions(data_dir: str = "", baseline_wave: str = "", lock_timeout:
         schedules=[build_refresh_schedule(refresh_job)],
         sensors=[build_landing_sensor(refresh_job), build_run_failure_sensor()],
         resources={"jianfu": JianfuResource(data_dir=data_dir, lock_timeout=lock_timeout),
-                   "monitoring": MonitoringConfig(baseline_wave=baseline_wave)},
+                   "monitoring": MonitoringConfig(baseline_wave=baseline_wave, print_pdfs=pdfs_from_env())},
     )
 
 

@@ -146,8 +146,13 @@ def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"drop table if exists {table}")
 
 
+def pdfs_from_env() -> bool:
+    """Printing the report PDFs takes chromium about 3 s a page: JIANFU_REPORT_PDFS=0 turns it off."""
+    return os.environ.get("JIANFU_REPORT_PDFS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 class MonitoringConfig(dg.ConfigurableResource):
-    """Thresholds and the inspection baseline; defaults come from `Thresholds`."""
+    """Thresholds, the inspection baseline and whether the site prints PDFs; defaults come from `Thresholds`."""
 
     baseline_wave: str = ""
     min_cell_n: int = Thresholds.min_cell_n
@@ -164,6 +169,7 @@ class MonitoringConfig(dg.ConfigurableResource):
     outlier_score: float = Thresholds.outlier_score
     outlier_min_history: int = Thresholds.outlier_min_history
     outlier_min_peers: int = Thresholds.outlier_min_peers
+    print_pdfs: bool = True
 
     def thresholds(self) -> Thresholds:
         return Thresholds(**{k: getattr(self, k) for k in Thresholds.__dataclass_fields__})

@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import dagster as dg
 
 from pipelines.landing import state
+from pipelines.report.pdf import pdf_note
 from pipelines.resources import REFERENCE_FILES, REPO_ROOT, FatalPipelineError, JianfuResource
 from pipelines.catalogue.rules import SOURCES
 from pipelines.warehouse.tables import landing_waves
@@ -240,6 +241,8 @@ def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.Dagst
     with jianfu.connect() as conn:
         state.record_run(conn, "monitoring", site_digest)
     echo(f"marts and reports rebuilt; reports in {summary.reports_dir}")
+    if defs.resources["monitoring"].print_pdfs and (note := pdf_note()):
+        echo(note)
     return summary
 
 

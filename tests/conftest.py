@@ -25,6 +25,8 @@ SCHOOLS = [
 ]
 POPULATION = [("150102", "primary", 500), ("150102", "junior", 600), ("150203", "primary", 400)]
 JIANFU = Path(sys.executable).with_name("jianfu")
+os.environ["JIANFU_REPORT_PDFS"] = "0"
+"""Printing PDFs costs chromium ~3 s a page on every published site; only the demo build below prints them."""
 EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "希望少填表"}
 
 
@@ -120,3 +122,20 @@ def jianfu(*args: str, env: dict | None = None, timeout: float = 600) -> subproc
     base = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
     return subprocess.run([str(JIANFU), *args], capture_output=True, text=True, timeout=timeout,
                           env={**base, "JIANFU_ID_KEY": "cli-test-key", **(env or {})})
+
+
+def build_demo(base: Path) -> Path:
+    """A small generated data set through the whole pipeline, PDFs printed, once per test session (tmp base dir)."""
+    from pipelines.synthetic.generate import generate
+
+    data_dir = base / "report-demo"
+    done = data_dir / ".built"
+    if not done.exists():
+        generate(data_dir, teachers=800, waves=3, seed=7)
+        os.environ["JIANFU_REPORT_PDFS"] = "1"
+        try:
+            run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
+        finally:
+            os.environ["JIANFU_REPORT_PDFS"] = "0"
+        done.touch()
+    return data_dir

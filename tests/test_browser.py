@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.report.site import LATEST, PAGE_CHARTS
 from pipelines.resources import REPO_ROOT
-from test_reports import build_demo
+from conftest import build_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

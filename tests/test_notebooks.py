@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 
 from pipelines.resources import REPO_ROOT
-from test_reports import build_demo
+from conftest import build_demo
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 

@@ -14,7 +14,6 @@ import polars as pl
 import pytest
 from markupsafe import Markup
 
-from pipelines.synthetic.generate import generate
 from pipelines.landing.scan import decode_text
 from pipelines.catalogue.metrics import METRIC_BY_NAME
 from pipelines.report.data import REPORT_METRICS, ReportData, load_report_data
@@ -25,7 +24,8 @@ from pipelines.report.site import LATEST, PLOTLY_JS, build_site, site_size
 from pipelines.report.tables import alerts_table, county_table
 from pipelines.report.text import text
 from pipelines.resources import SHIPPED_REFERENCE_DIR
-from pipelines.runner import run_pipeline
+
+from conftest import build_demo
 
 WAVES = ["2024-05", "2024-11"]
 REGION, HOHHOT, BAOTOU = "150000", "150100", "150200"
@@ -283,17 +283,6 @@ def test_quality_page_says_when_quality_marts_are_not_built(tmp_path):
     assert text("quality_extra_missing", "zh") in notes and text("data_docs_missing", "zh") in notes
 
 
-def build_demo(base: Path) -> Path:
-    """A small generated data set through the whole pipeline, once per test session (tmp base dir)."""
-    data_dir = base / "report-demo"
-    done = data_dir / ".built"
-    if not done.exists():
-        generate(data_dir, teachers=800, waves=3, seed=7)
-        run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
-        done.touch()
-    return data_dir
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     return build_demo(tmp_path_factory.getbasetemp())
@@ -409,7 +398,7 @@ def test_the_published_site_uses_the_configured_thresholds(demo, tmp_path):
     shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("reports", "data_docs"))
     result = dg.materialize([report_site], resources={
         "jianfu": JianfuResource(data_dir=str(copy)),
-        "monitoring": MonitoringConfig(red_line_share=0.10, completeness_min=0.85)})
+        "monitoring": MonitoringConfig(red_line_share=0.10, completeness_min=0.85, print_pdfs=False)})
     assert result.success
     breakdowns = (copy / "reports" / LATEST / "breakdowns.html").read_text(encoding="utf-8")
     assert "达到10%预警阈值" in breakdowns and "达到5%预警阈值" not in breakdowns
