@@ -104,9 +104,11 @@ def _plant_teacher_defects(
 
     A duplicate overwrites its row with a copy of a clean response re-submitted later in the month.
     """
-    free = np.setdiff1d(np.arange(frame.height), protected)
-    rows = rng.choice(free, size=len(kinds), replace=False)
-    clean = np.setdiff1d(free, rows)
+    available = np.ones(frame.height, dtype=bool)
+    available[protected] = False
+    rows = rng.choice(np.flatnonzero(available), size=len(kinds), replace=False)
+    available[rows] = False
+    clean = np.flatnonzero(available)
     submitted = _epoch_seconds(frame["submitted_at"])
     end = wave.start + wave.seconds
     originals = clean[submitted[clean] < end - 3600]

@@ -37,11 +37,12 @@ def _stratified_uniform(rng: np.random.Generator, groups: np.ndarray) -> np.ndar
     noise, while the spread within a wave, and so every standard error, stays realistic.
     """
     n = groups.size
-    order = np.lexsort((rng.random(n), groups))
+    order = np.argsort(groups + rng.random(n))
     ordered = groups[order]
-    rank = np.arange(n) - np.searchsorted(ordered, ordered, side="left")
+    counts = np.bincount(groups)
+    rank = np.arange(n) - (np.cumsum(counts) - counts)[ordered]
     u = np.empty(n)
-    u[order] = (rank + rng.uniform(0.05, 0.95, n)) / np.bincount(groups)[ordered]
+    u[order] = (rank + rng.uniform(0.05, 0.95, n)) / counts[ordered]
     return u
 
 
@@ -116,19 +117,22 @@ def _attitudes(
 
 
 def _item_answers(rng: np.random.Generator, design: Design, wave: Wave, sample: Sample) -> np.ndarray:
-    """0/1 per item, -1 for not answered; red-line items rare except the planted hotspot."""
+    """0/1 per item and respondent (items x respondents), -1 for not answered; red-line items rare
+    except the planted hotspot."""
     league = design.school_league[sample["school"]]
     hotspot = PLANTED["red_line_hotspot"]
     rebound = design.league_index(PLANTED["rebound"]["league"])
     is_rebound_wave = wave.index == len(design.waves) - 1 and len(design.waves) >= 2
     shrink = np.where((league == rebound) & is_rebound_wave, 1.0, 1.0 - 0.25 * design.progress(wave))
-    p = np.tile(design.item_base, (league.size, 1))
-    p[:, ~design.red_line] *= shrink[:, None]
-    p[league == design.league_index(hotspot["league"]), ITEM_COLUMNS.index(hotspot["item"])] = hotspot["share"]
     groups = league * len(LEVELS) + sample["level"]
-    draws = np.column_stack([_stratified_uniform(rng, groups) for _ in range(N_ITEMS)])
-    answers = (draws < p).astype(np.int8)
-    answers[rng.random(p.shape) < 0.03] = -1
+    answers = np.empty((N_ITEMS, league.size), dtype=np.int8)
+    hotspot_rows = league == design.league_index(hotspot["league"])
+    for k in range(N_ITEMS):
+        p = np.full(league.size, design.item_base[k]) * (1.0 if design.red_line[k] else shrink)
+        if ITEM_COLUMNS[k] == hotspot["item"]:
+            p[hotspot_rows] = hotspot["share"]
+        answers[k] = _stratified_uniform(rng, groups) < p
+    answers[(rng.random((league.size, N_ITEMS)) < 0.03).T] = -1
     return answers
 
 
@@ -187,7 +191,7 @@ def teacher_frame(
         if name in values:
             columns[name] = _text(values[name][order])
         elif name in ITEM_COLUMNS:
-            answers = pl.Series(items[order, ITEM_COLUMNS.index(name)]).cast(pl.Int64)
+            answers = pl.Series(items[ITEM_COLUMNS.index(name), order]).cast(pl.Int64)
             columns[name] = answers.replace(-1, None).cast(pl.String)
     columns["teacher_id"] = _teacher_ids(sample["school"][order], sample["slot"][order])
     columns.update(_personal_columns(rng, n))
