@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup demo test dev benchmark browser oracle clean
+.PHONY: setup demo test dev benchmark bench browser oracle clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ dev: setup
 
 benchmark: setup
 	$(BIN)/python -m pipelines.synthetic.benchmark
+
+bench: setup
+	$(BIN)/python -m pipelines.synthetic.benchmark $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info data/landing data/warehouse.duckdb data/reports data/dagster test-artifacts

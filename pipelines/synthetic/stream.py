@@ -38,7 +38,7 @@ class _Collected:
 
 
 def teacher_waves(
-    rng: np.random.Generator, design: Design, folder: Path, tally: Tally | None, chunk_rows: int = CHUNK_ROWS
+    rng: np.random.Generator, design: Design, folder: Path, tally: Tally | None, chunk_rows: int | None = None
 ) -> tuple[list[Landing], pl.DataFrame]:
     """Write every wave's teacher file and the late file into `folder` (tallied), or, with `tally`
     None, return them as Landings instead; also return the first rows written (for the bad files)."""
@@ -51,7 +51,7 @@ def teacher_waves(
         name = _file_name(TEACHER_SURVEY, wave, fmt)
         sink = _Collected(name, fmt) if tally is None else LandingFile(folder, TEACHER_SURVEY, name, fmt)
         written, made, columns = 0, 0, None
-        for part in unit_chunks(units["size"], chunk_rows):
+        for part in unit_chunks(units["size"], chunk_rows or CHUNK_ROWS):
             frame = teacher_frame(rng, design, wave, expand_units(units, part), made, max(7, len(str(total))))
             made += frame.height
             late = np.array([], dtype=np.int64)
