@@ -94,7 +94,8 @@ def _grow_league(
     rng: np.random.Generator, sequences: CountySequences, league: str, existing: pl.DataFrame, wanted: int,
     scale: float,
 ) -> list[pl.DataFrame]:
-    """About `wanted` more teachers in a league, spread over its counties like its schools are."""
+    """About `wanted` more teachers in a league, spread over its counties like its schools are;
+    fewer where the counties' school codes run out."""
     per_county = existing.group_by("county_code").agg(pl.len().alias("schools"), pl.col("n_teachers").mean())
     per_county = per_county.sort("county_code")
     mean_staff = float(existing["n_teachers"].mean())
@@ -105,14 +106,10 @@ def _grow_league(
     free = np.array([sequences.free(code) for code in codes])
     overflow = int(np.maximum(counts - free, 0).sum())
     counts = np.minimum(counts, free)
-    while overflow and (free - counts).sum() > 0:
-        room = free - counts
-        extra = np.minimum(room, np.ceil(overflow * room / room.sum()).astype(np.int64))
-        counts += extra
-        overflow -= int(extra.sum())
-    if overflow > 0:
-        raise ValueError(f"league {league} cannot hold enough schools: county school codes run out at "
-                         f"{LAST_SEQUENCE} per county; ask for fewer teachers per wave")
+    for county in np.argsort(counts - free, kind="stable"):
+        extra = min(int(free[county] - counts[county]), overflow)
+        counts[county] += extra
+        overflow -= extra
     frames = []
     for code, n in zip(codes, counts.tolist()):
         if n > 0:
@@ -126,8 +123,10 @@ def plan_register(reference: Reference, teachers: int) -> tuple[Reference, bool,
     """The register and panel kind for `teachers` responses per wave, and what was done (for the manifest).
 
     Returns (reference, census, note): the shipped reference and census False when its sample
-    suffices; else census True over a register grown league by league until every stratum
-    holds CENSUS_MARGIN times its target.
+    suffices; else census True over a register grown until every stratum holds CENSUS_MARGIN
+    times its target. A stratum's target over its population is the same multiple of the
+    total sampling pull in every league, so every league grows by the same factor (keeping
+    the league mix) until its counties' codes run out, and the others take the rest.
     """
     divisions = reference.divisions
     counties = divisions.filter(pl.col("level") == "county")
@@ -143,16 +142,18 @@ def plan_register(reference: Reference, teachers: int) -> tuple[Reference, bool,
     scale = staff_size_scale(divisions)
     sequences = CountySequences(schools, counties)
     for _ in range(MAX_ROUNDS):
-        need = strata.with_columns((pl.col("target") * CENSUS_MARGIN / pl.col("N")).alias("ratio"))
-        growth = need.group_by("league").agg(pl.col("ratio").max(), pl.col("N").sum()).filter(pl.col("ratio") > 1)
-        if growth.height == 0:
+        ratio = float((strata["target"] * CENSUS_MARGIN / strata["N"]).max())
+        if ratio <= 1:
             break
         league_schools = schools.with_columns(pl.col("county_code").replace_strict(league_of_county).alias("league"))
         added = []
-        for league, ratio, population in growth.sort("league").iter_rows():
+        for league, population in strata.group_by("league").agg(pl.col("N").sum()).sort("league").iter_rows():
             wanted = math.ceil((ratio - 1) * population * 1.02) + 1
             existing = league_schools.filter(pl.col("league") == league).drop("league")
             added += _grow_league(rng, sequences, league, existing, wanted, scale)
+        if not added:
+            raise ValueError(f"{teachers:,} responses per wave need more schools than the county school codes "
+                             f"hold ({LAST_SEQUENCE} per county); ask for fewer")
         schools = pl.concat([schools, *added])
         strata = _strata(schools, league_of_county, teachers)
     else:
