@@ -96,7 +96,7 @@ def _grow_league(
 ) -> list[pl.DataFrame]:
     """About `wanted` more teachers in a league, spread over its counties like its schools are;
     fewer where the counties' school codes run out."""
-    per_county = existing.group_by("county_code").agg(pl.len().alias("schools"), pl.col("n_teachers").mean())
+    per_county = existing.group_by("county_code").agg(pl.len().alias("schools"))
     per_county = per_county.sort("county_code")
     mean_staff = float(existing["n_teachers"].mean())
     new_schools = math.ceil(wanted / mean_staff)
