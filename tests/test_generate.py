@@ -503,7 +503,8 @@ def test_a_small_set_keeps_the_shipped_register_and_says_nothing(tmp_path):
     manifest = gen.generate(tmp_path, teachers=300, waves=1, seed=SEED, echo=lines.append)
     assert lines == []
     assert manifest["register"]["grown"] is False and manifest["register"]["panel"] == "sample"
-    assert (tmp_path / "reference" / "schools.csv").read_bytes() == (gen.SHIPPED_REFERENCE_DIR / "schools.csv").read_bytes()
+    shipped = (gen.SHIPPED_REFERENCE_DIR / "schools.csv").read_bytes()
+    assert (tmp_path / "reference" / "schools.csv").read_bytes() == shipped
 
 
 def test_a_large_set_grows_the_register_and_says_so(grown):
@@ -540,7 +541,8 @@ def test_a_grown_population_covers_the_respondents(grown):
     out, manifest, _ = grown
     teachers = clean_rows(read_source(out, manifest, gen.TEACHER_SURVEY), manifest, gen.TEACHER_SURVEY)
     codes = {"school_code": pl.String, "county_code": pl.String}
-    schools = pl.read_csv(out / "reference" / "schools.csv", schema_overrides=codes).select("school_code", "county_code")
+    schools = pl.read_csv(out / "reference" / "schools.csv", schema_overrides=codes)
+    schools = schools.select("school_code", "county_code")
     population = pl.read_csv(out / "reference" / "teacher_population.csv", schema_overrides={"county_code": pl.String})
     answered = teachers.join(schools, on="school_code").group_by("county_code", "school_level").len()
     covered = answered.join(population, on=["county_code", "school_level"], how="left")
@@ -552,7 +554,8 @@ def test_benchmark_reports_pipeline_baseline_and_rerun(tmp_path):
     out = tmp_path / "bench.json"
     benchmark.main(["--teachers", "300", "--out", str(out), "--workdir", str(tmp_path), "--timeout", "900"])
     figures = json.loads(out.read_text(encoding="utf-8"))
-    assert {"machine", "teachers_per_wave", "teacher_rows", "generate", "pipeline", "baseline", "ratio", "rerun"} <= set(figures)
+    keys = {"machine", "teachers_per_wave", "teacher_rows", "generate", "pipeline", "baseline", "ratio", "rerun"}
+    assert keys <= set(figures)
     for step in ("generate", "pipeline", "baseline", "rerun"):
         assert figures[step]["exit_code"] == 0 and figures[step]["wall_s"] > 0 and figures[step]["peak_rss_mb"] > 0
     assert figures["ratio"] == round(figures["pipeline"]["wall_s"] / figures["baseline"]["wall_s"], 3)

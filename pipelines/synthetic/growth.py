@@ -64,7 +64,8 @@ def _new_county_schools(
     for school_type, mongol in zip(types, mongolian.tolist()):
         suffix = NAME_SUFFIX[school_type]
         ordinals[(suffix, mongol)] = ordinals.get((suffix, mongol), 0) + 1
-        names.append(f"{county['name_zh']}{'蒙古族' if mongol else ''}第{_chinese_ordinal(ordinals[(suffix, mongol)])}{suffix}")
+        ordinal = _chinese_ordinal(ordinals[(suffix, mongol)])
+        names.append(f"{county['name_zh']}{'蒙古族' if mongol else ''}第{ordinal}{suffix}")
     return pl.DataFrame({
         "school_code": [f"{county['code']}{first + i:04d}" for i in range(n)],
         "school_name": names,
