@@ -7,7 +7,7 @@ DATA_DIR ?= $(CURDIR)/data
 DEMO_DIR ?= $(CURDIR)/data/demo
 PG_DB ?= jianfu_dagster
 
-.PHONY: setup demo test dev notebooks postgres benchmark browser oracle clean
+.PHONY: setup demo test dev notebooks postgres benchmark bench browser oracle clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "setup [1/4] virtual environment in $(VENV)"
@@ -54,8 +54,13 @@ notebooks: setup
 postgres:
 	.ci/postgres $(PG_DB)
 
+# The county coverage simulation (section "What the numbers mean" of the README).
 benchmark: setup
-	$(BIN)/python -m pipelines.synthetic.benchmark
+	$(BIN)/python -m pipelines.synthetic.benchmark --coverage-only
+
+# The pipeline against a bare DuckDB baseline on the same files (README "Scale"); BENCH_ARGS="--teachers 2000000".
+bench: setup
+	$(BIN)/python -m pipelines.synthetic.benchmark $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info data/landing data/warehouse.duckdb data/reports data/dagster data/demo test-artifacts

@@ -40,11 +40,16 @@ class JianfuResource(dg.ConfigurableResource):
     `data_dir` empty means $JIANFU_DATA_DIR or the repository's `data/`; `id_key` empty
     means $JIANFU_ID_KEY, else the key file `id_key` in the data directory, created once.
     `lock_timeout` is how long a connection waits for another process holding the warehouse.
+    `duckdb_memory_limit` (empty: $JIANFU_DUCKDB_MEMORY_LIMIT, else half the machine's memory)
+    and `duckdb_temp_dir` (empty: $JIANFU_DUCKDB_TEMP_DIR, else `duckdb_tmp/` in the data
+    directory) let a wave larger than memory spill to disk instead of failing.
     """
 
     data_dir: str = ""
     id_key: str = ""
     lock_timeout: float = 60.0
+    duckdb_memory_limit: str = ""
+    duckdb_temp_dir: str = ""
 
     @property
     def root(self) -> Path:
@@ -69,6 +74,12 @@ class JianfuResource(dg.ConfigurableResource):
     @property
     def key_file(self) -> Path:
         return self.root / "id_key"
+
+    def duckdb_settings(self) -> dict[str, str]:
+        """memory_limit and temp_directory for every warehouse connection."""
+        limit = self.duckdb_memory_limit or os.environ.get("JIANFU_DUCKDB_MEMORY_LIMIT", "") or default_memory_limit()
+        temp = self.duckdb_temp_dir or os.environ.get("JIANFU_DUCKDB_TEMP_DIR", "") or str(self.root / "duckdb_tmp")
+        return {"memory_limit": limit, "temp_directory": str(Path(temp).expanduser().resolve())}
 
     def reference_path(self, name: str) -> Path:
         """A reference file in the data directory wins over the shipped one."""
@@ -99,7 +110,7 @@ class JianfuResource(dg.ConfigurableResource):
         """
         if not self.root.is_dir():
             raise FatalPipelineError(f"data directory {self.root} does not exist (create it with: jianfu init DIR)")
-        conn = open_warehouse(self.warehouse_path, read_only, self.lock_timeout)
+        conn = open_warehouse(self.warehouse_path, read_only, self.lock_timeout, self.duckdb_settings())
         try:
             if not read_only:
                 migrate_legacy_landing(conn)
@@ -114,15 +125,24 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower() and ("conflicting" in str(exc).lower() or "could not set" in str(exc).lower())
 
 
-def open_warehouse(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, retried while another process holds the lock; errors as one line."""
+def default_memory_limit() -> str:
+    """Half the physical memory: room for Python, Polars and the other processes beside DuckDB."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(256, total // 2 // 2**20)}MB"
+
+
+def open_warehouse(
+    path: Path, read_only: bool, lock_timeout: float, settings: dict[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect with `settings` (DuckDB config options), retried while another process holds the lock;
+    errors as one line."""
     deadline = time.monotonic() + max(0.0, lock_timeout)
     delay = 0.1
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only,
                                   config={"autoinstall_known_extensions": False,
-                                          "autoload_known_extensions": False})
+                                          "autoload_known_extensions": False, **(settings or {})})
         except duckdb.Error as exc:
             if _is_lock_conflict(exc) and time.monotonic() < deadline:
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))

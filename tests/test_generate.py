@@ -17,6 +17,7 @@ import openpyxl
 import polars as pl
 import pytest
 
+from pipelines.synthetic import benchmark, stream
 from pipelines.synthetic import generate as gen
 
 SEED = 7
@@ -210,8 +211,25 @@ def test_manifest_is_written_as_returned(small):
     assert manifest["waves"] == ["2025-11", "2026-05", "2026-11"]
 
 
-def test_manifest_counts_match_rows_in_files(small):
-    out, manifest = small
+@pytest.fixture(scope="module")
+def chunked(tmp_path_factory) -> tuple[Path, dict]:
+    """Five waves made, spoiled and appended 300 rows at a time: CSV appends, Parquet from parts."""
+    out = tmp_path_factory.mktemp("chunked")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stream, "CHUNK_ROWS", 300)
+        return out, gen.generate(out, teachers=1000, waves=5, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory) -> tuple[Path, dict, list[str]]:
+    """More responses per wave than the shipped register can supply."""
+    out, lines = tmp_path_factory.mktemp("grown"), []
+    return out, gen.generate(out, teachers=120_000, waves=1, seed=SEED, echo=lines.append), lines
+
+
+@pytest.mark.parametrize("fixture", ["small", "chunked"])
+def test_manifest_counts_match_rows_in_files(request, fixture):
+    out, manifest = request.getfixturevalue(fixture)
     for source in (gen.TEACHER_SURVEY, gen.SCHOOL_REPORT):
         rows = read_source(out, manifest, source)
         per_wave = dict(rows.group_by("wave").len().iter_rows())
@@ -236,9 +254,10 @@ def test_every_reason_kind_is_planted(small):
     assert manifest["rows_without_wave"]["teacher_survey"] == len(waveless)
 
 
+@pytest.mark.parametrize("fixture", ["small", "chunked"])
 @pytest.mark.parametrize("source", [gen.TEACHER_SURVEY, gen.SCHOOL_REPORT])
-def test_each_dirty_row_has_exactly_its_defect_and_clean_rows_none(small, source):
-    out, manifest = small
+def test_each_dirty_row_has_exactly_its_defect_and_clean_rows_none(request, fixture, source):
+    out, manifest = request.getfixturevalue(fixture)
     codes = set(pl.read_csv(out / "reference" / "schools.csv", infer_schema=False)["school_code"])
     found = expected_rejections(read_source(out, manifest, source), source, codes)
     planted = {(d["file"], d["row_number"]): [d["reason"]] for d in manifest["dirty_rows"] if d["source"] == source}
@@ -456,3 +475,90 @@ def test_shipped_reference_is_plausible_and_matches_generated(small):
     assert by_county.sort("county_code").equals(expected.sort("county_code"))
     assert math.isclose(population.filter(pl.col("school_level") == "primary")["n_teachers"].sum()
                         / population["n_teachers"].sum(), 0.45, abs_tol=0.15)
+
+
+def test_chunked_waves_are_whole_files_with_one_header_and_consecutive_ids(chunked):
+    out, manifest = chunked
+    folder = out / "landing" / "teacher_survey"
+    names = manifest["files"]["teacher_survey"]
+    assert len(manifest["dirty_rows"]) >= 5 * 3
+    for name, wave in zip(names, manifest["waves"]):
+        frame = read_table(folder / name)
+        late = read_table(folder / gen.LATE_FILE).filter(pl.col("wave") == wave)
+        in_wave = frame.filter(pl.col("wave") == wave).height
+        assert in_wave + late.height == manifest["counts"]["teacher_survey"][wave]["rows"] > 900
+        assert (frame["wave"] == "wave").sum() == 0
+        ids = pl.concat([frame["response_id"], late["response_id"]]).drop_nulls()
+        numbers = set(ids.filter(ids.str.starts_with(f"R{wave.replace('-', '')}")).str.slice(7).cast(pl.Int64))
+        dirty = sum(d["file"] == name for d in manifest["dirty_rows"])
+        assert numbers <= set(range(1, frame.height + late.height + 1))
+        assert len(numbers) >= frame.height + late.height - dirty
+    parquet = pl.read_parquet(folder / names[4])
+    assert parquet.schema["hours_cat2"] == pl.Float64 and parquet.schema["item_03"] == pl.Int64
+    assert not list(folder.glob(".*part*"))
+
+
+def test_a_small_set_keeps_the_shipped_register_and_says_nothing(tmp_path):
+    lines = []
+    manifest = gen.generate(tmp_path, teachers=300, waves=1, seed=SEED, echo=lines.append)
+    assert lines == []
+    assert manifest["register"]["grown"] is False and manifest["register"]["panel"] == "sample"
+    shipped = (gen.SHIPPED_REFERENCE_DIR / "schools.csv").read_bytes()
+    assert (tmp_path / "reference" / "schools.csv").read_bytes() == shipped
+
+
+def test_a_large_set_grows_the_register_and_says_so(grown):
+    out, manifest, lines = grown
+    register = manifest["register"]
+    assert len(lines) == 1 and "grew the school register" in lines[0] and f"{register['schools']:,}" in lines[0]
+    assert register["grown"] and register["panel"] == "census" and register["schools"] > register["shipped_schools"]
+    rows = manifest["counts"]["teacher_survey"][manifest["waves"][0]]["rows"]
+    assert abs(rows / 120_000 - 1) < 0.035
+
+
+def test_a_grown_register_is_plausible(grown):
+    out, _, _ = grown
+    codes = {"school_code": pl.String, "county_code": pl.String}
+    schools = pl.read_csv(out / "reference" / "schools.csv", schema_overrides=codes)
+    shipped = pl.read_csv(gen.SHIPPED_REFERENCE_DIR / "schools.csv", schema_overrides=codes)
+    divisions = pl.read_csv(out / "reference" / "divisions.csv", infer_schema=False)
+    assert schools.join(shipped, on="school_code", how="semi").sort("school_code").equals(shipped.sort("school_code"))
+    assert schools["school_code"].is_unique().all()
+    assert set(schools["county_code"]) == set(divisions.filter(pl.col("level") == "county")["code"])
+    assert all(len(code) == 10 and code.startswith(county) and 1 <= int(code[6:]) <= 8999
+               for code, county in zip(schools["school_code"], schools["county_code"]))
+    assert all(gen._gbk_safe(name) for name in schools["school_name"])
+    for column, tolerance in (("school_type", 0.03), ("urban_rural", 0.03)):
+        share = dict(schools[column].value_counts(normalize=True).iter_rows())
+        for value, expected in shipped[column].value_counts(normalize=True).iter_rows():
+            assert abs(share[value] - expected) < tolerance, (column, value)
+    population = pl.read_csv(out / "reference" / "teacher_population.csv", schema_overrides={"county_code": pl.String})
+    assert population.sort("county_code", "school_level").equals(
+        gen.build_population(schools).sort("county_code", "school_level"))
+
+
+def test_a_grown_population_covers_the_respondents(grown):
+    out, manifest, _ = grown
+    teachers = clean_rows(read_source(out, manifest, gen.TEACHER_SURVEY), manifest, gen.TEACHER_SURVEY)
+    codes = {"school_code": pl.String, "county_code": pl.String}
+    schools = pl.read_csv(out / "reference" / "schools.csv", schema_overrides=codes)
+    schools = schools.select("school_code", "county_code")
+    population = pl.read_csv(out / "reference" / "teacher_population.csv", schema_overrides={"county_code": pl.String})
+    answered = teachers.join(schools, on="school_code").group_by("county_code", "school_level").len()
+    covered = answered.join(population, on=["county_code", "school_level"], how="left")
+    assert covered.height > 200 and (covered["n_teachers"] >= covered["len"]).all()
+    assert teachers["response_id"].is_unique().all()
+
+
+def test_benchmark_reports_pipeline_baseline_and_rerun(tmp_path):
+    out = tmp_path / "bench.json"
+    benchmark.main(["--teachers", "300", "--out", str(out), "--workdir", str(tmp_path), "--timeout", "900"])
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    keys = {"machine", "teachers_per_wave", "teacher_rows", "generate", "pipeline", "baseline", "ratio", "rerun"}
+    assert keys <= set(figures)
+    for step in ("generate", "pipeline", "baseline", "rerun"):
+        assert figures[step]["exit_code"] == 0 and figures[step]["wall_s"] > 0 and figures[step]["peak_rss_mb"] > 0
+    assert figures["ratio"] == round(figures["pipeline"]["wall_s"] / figures["baseline"]["wall_s"], 3)
+    assert figures["rerun"]["ratio_to_first"] == round(figures["rerun"]["wall_s"] / figures["pipeline"]["wall_s"], 3)
+    assert figures["baseline"]["stdout_tail"] and int(figures["baseline"]["stdout_tail"][0]) >= 12
+    assert figures["teacher_rows"] >= 300

@@ -1,71 +1,212 @@
-"""Measures the whole pipeline on a generated set: wall time per stage and peak memory, and
-how often county intervals cover the generator's true values (pipelines.synthetic.coverage).
+"""`make bench`: the pipeline against a bare DuckDB baseline on the same landing files.
 
-Run with `make benchmark` (or `python -m pipelines.synthetic.benchmark --teachers 50000 --waves 6`,
-`--coverage-seeds 80`, `--coverage-only`); figures go to stdout as JSON and belong in the
-README, not in timed tests.
+One run generates a landing set (`jianfu generate`), then measures, each as a subprocess:
+- the pipeline: `jianfu run` on a fresh data directory holding those files (hard links);
+- the baseline: `create table` from the teacher CSV into a file database, then one
+  `group by` wave x league x level over every numeric column (league by a join to the
+  school register);
+- a rerun of the pipeline on the unchanged files.
+Wall time and peak RSS of each process tree (the process and all its descendants, polled)
+are printed as JSON and written to `--out`, with the ratio pipeline / baseline. `--scaling`
+repeats this for a series of sizes. `--coverage-only` runs the county-interval coverage
+simulation (pipelines.synthetic.coverage) instead. Figures belong in the README, never in
+timed tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import platform
+import shutil
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
-import dagster as dg
+import psutil
 
-from pipelines.cli import generate_into
-from pipelines.synthetic.coverage import coverage
-from pipelines.runner import run_pipeline
+from pipelines.catalogue.rules import SOURCES
+from pipelines.synthetic.spec import DEFAULT_SEED, HOURS_COLUMNS, ITEM_COLUMNS, TEACHER_COUNT_COLUMNS, TEACHER_SURVEY
+
+SCALING_SIZES = (200_000, 2_000_000, 13_000_000)
+BYTES_PER_ROW = 210
+"""About what a generated teacher row takes in CSV: used to skip sizes the disk cannot hold."""
+POLL_SECONDS = 0.05
+NUMERIC_COLUMNS = [*HOURS_COLUMNS, *TEACHER_COUNT_COLUMNS, "training_hours_nonteaching", *ITEM_COLUMNS,
+                   "felt_change", "focus_on_teaching"]
+BASELINE = textwrap.dedent("""
+    import sys, duckdb
+    database, files, schools, divisions, query = sys.argv[1:6]
+    conn = duckdb.connect(database)
+    conn.execute("create table teacher_survey as select * from read_csv($files, all_varchar = true, "
+                 "union_by_name = true)", {"files": files.split("\\n")})
+    conn.execute("create table schools as select * from read_csv($path, all_varchar = true)", {"path": schools})
+    conn.execute("create table divisions as select * from read_csv($path, all_varchar = true)", {"path": divisions})
+    print(len(conn.execute(query).fetchall()))
+""")
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def baseline_query() -> str:
+    """wave x league x level: count, and mean of every numeric contract column read as a number."""
+    means = ",\n  ".join(f"avg(try_cast(t.{c} as double)) as {c}" for c in NUMERIC_COLUMNS)
+    return (
+        "select t.wave, d.parent_code as league, t.school_level, count(*) as n,\n  " + means + "\n"
+        "from teacher_survey t\njoin schools s on s.school_code = t.school_code\n"
+        "join divisions d on d.code = s.county_code\ngroup by all order by all"
+    )
 
 
-def measure(teachers: int, waves: int, seed: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp) / "data"
-        started = time.perf_counter()
-        manifest = generate_into(data_dir, teachers, waves, seed)
-        generated = time.perf_counter()
-        stamps: list[tuple[str, float]] = []
-        run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(),
-                     echo=lambda line: stamps.append((line, time.perf_counter())))
-        finished = time.perf_counter()
-        rerun_started = time.perf_counter()
-        run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
-        rerun = time.perf_counter() - rerun_started
-        rows = sum(c["rows"] for per_wave in manifest["counts"].values() for c in per_wave.values())
-        warehouse_mb = (data_dir / "warehouse.duckdb").stat().st_size / 2**20
-        reports_mb = sum(p.stat().st_size for p in (data_dir / "reports").rglob("*") if p.is_file()) / 2**20
+def measured(command: list[str], env: dict | None = None, timeout: float | None = None) -> dict:
+    """Wall time and peak RSS summed over the process and its descendants, polled until it exits."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    root, peak, timed_out = psutil.Process(process.pid), 0, False
+    while process.poll() is None:
+        rss = 0
+        try:
+            for member in [root, *root.children(recursive=True)]:
+                rss += member.memory_info().rss
+        except psutil.Error:
+            pass
+        peak = max(peak, rss)
+        if timeout and time.perf_counter() - started > timeout:
+            for member in [*root.children(recursive=True), root]:
+                member.kill()
+            timed_out = True
+            break
+        time.sleep(POLL_SECONDS)
+    stdout, stderr = process.communicate()
+    result = {"wall_s": round(time.perf_counter() - started, 3), "peak_rss_mb": round(peak / 2**20),
+              "exit_code": process.returncode}
+    if timed_out:
+        result["timed_out"] = True
+    if process.returncode:
+        result["error"] = (stderr.strip().splitlines() or [""])[-1][:200]
+    return result | {"stdout_tail": stdout.strip().splitlines()[-1:] if stdout.strip() else []}
+
+
+def _clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
+    return {**env, "JIANFU_ID_KEY": env.get("JIANFU_ID_KEY", "bench-key")}
+
+
+def _jianfu() -> str:
+    return str(Path(sys.executable).with_name("jianfu"))
+
+
+def _pipeline_dir(landing_set: Path, target: Path) -> None:
+    """A fresh data directory with the generated landing and reference files (hard links where possible)."""
+    for source in SOURCES:
+        (target / "landing" / source).mkdir(parents=True, exist_ok=True)
+        for path in (landing_set / "landing" / source).iterdir():
+            try:
+                os.link(path, target / "landing" / source / path.name)
+            except OSError:
+                shutil.copy2(path, target / "landing" / source / path.name)
+    shutil.copytree(landing_set / "reference", target / "reference")
+
+
+def compare(teachers: int, waves: int, seed: int, workdir: Path, timeout: float | None = None) -> dict:
+    """One size: generate, then pipeline, baseline and rerun on the same files."""
+    env = _clean_env()
+    landing_set = workdir / "generated"
+    generate = measured([_jianfu(), "generate", "--out", str(landing_set), "--teachers", str(teachers),
+                         "--waves", str(waves), "--seed", str(seed)], env, timeout)
+    manifest = json.loads((landing_set / "manifest.json").read_text(encoding="utf-8"))
+    folder = landing_set / "landing" / TEACHER_SURVEY
+    csv_files = sorted(str(folder / name) for name in manifest["files"][TEACHER_SURVEY]
+                       if name.endswith(".csv") and _is_utf8(folder / name))
+    data_dir = workdir / "pipeline"
+    _pipeline_dir(landing_set, data_dir)
+    pipeline = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
+    rerun = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
+    reference = landing_set / "reference"
+    baseline = measured([sys.executable, "-c", BASELINE, str(workdir / "baseline.duckdb"), "\n".join(csv_files),
+                         str(reference / "schools.csv"), str(reference / "divisions.csv"), baseline_query()],
+                        env, timeout)
+    rows = sum(c["rows"] for c in manifest["counts"][TEACHER_SURVEY].values())
+    landing_mb = sum(p.stat().st_size for p in (landing_set / "landing").rglob("*") if p.is_file()) / 2**20
     return {
-        "teachers_per_wave": teachers, "waves": waves, "landing_rows": rows,
-        "generate_s": round(generated - started, 1), "pipeline_s": round(finished - generated, 1),
-        "rerun_unchanged_s": round(rerun, 1), "rows_per_s": round(rows / (finished - generated)),
-        "peak_rss_mb": round(peak_rss_mb()), "warehouse_mb": round(warehouse_mb, 1),
-        "reports_mb": round(reports_mb, 1),
-        "progress": [(line, round(t - generated, 1)) for line, t in stamps],
+        "teachers_per_wave": teachers, "waves": waves, "seed": seed, "teacher_rows": rows,
+        "baseline_files": [Path(f).name for f in csv_files], "landing_mb": round(landing_mb, 1),
+        "register": manifest.get("register", {}),
+        "generate": generate, "pipeline": pipeline, "baseline": baseline,
+        "ratio": round(pipeline["wall_s"] / baseline["wall_s"], 3),
+        "rss_ratio": round(pipeline["peak_rss_mb"] / max(baseline["peak_rss_mb"], 1), 3),
+        "rerun": {**rerun, "ratio_to_first": round(rerun["wall_s"] / pipeline["wall_s"], 3)},
+        "warehouse_mb": round((data_dir / "warehouse.duckdb").stat().st_size / 2**20, 1)
+        if (data_dir / "warehouse.duckdb").exists() else None,
     }
 
 
-def main() -> None:
+def _is_utf8(path: Path) -> bool:
+    """DuckDB's CSV reader takes UTF-8 only: the GBK and BOM files of a multi-wave set stay out of the baseline."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4
+    return True
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "load_1min": round(os.getloadavg()[0], 2)}
+
+
+def run_sizes(sizes: list[int], waves: int, seed: int, root: Path | None, timeout: float | None, keep: bool) -> list:
+    """Each size in its own work directory; a size the disk cannot hold three times over is skipped."""
+    results = []
+    for teachers in sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"jianfu-bench-{teachers}-", dir=root))
+        needed = 3 * BYTES_PER_ROW * teachers * waves
+        if shutil.disk_usage(work).free < needed:
+            results.append({"teachers_per_wave": teachers, "waves": waves,
+                            "skipped": f"needs about {needed / 2**30:.1f} GiB free disk"})
+        else:
+            results.append(compare(teachers, waves, seed, work, timeout))
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(results[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--teachers", type=int, default=6000)
-    parser.add_argument("--waves", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=20201021)
+    parser.add_argument("--teachers", type=int, default=200_000, help="teacher responses per wave (default 200000)")
+    parser.add_argument("--waves", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--scaling", action="store_true", help="a series of sizes instead of one (see --sizes)")
+    parser.add_argument("--sizes", default=",".join(str(s) for s in SCALING_SIZES),
+                        help="comma-separated teachers per wave for --scaling")
+    parser.add_argument("--out", type=Path, default=Path("bench.json"), help="where the JSON goes (default bench.json)")
+    parser.add_argument("--workdir", type=Path, help="parent of the scratch directories (default: the system temp)")
+    parser.add_argument("--timeout", type=float, help="seconds after which a measured step is killed")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files and warehouses")
     parser.add_argument("--coverage-seeds", type=int, default=80, help="generator seeds of the coverage simulation")
-    parser.add_argument("--coverage-only", action="store_true", help="skip the timing, run the simulation only")
-    args = parser.parse_args()
-    figures = {} if args.coverage_only else measure(args.teachers, args.waves, args.seed)
-    if args.coverage_seeds > 0:
+    parser.add_argument("--coverage-only", action="store_true", help="run the coverage simulation only")
+    args = parser.parse_args(argv)
+    if args.coverage_only:
+        from pipelines.synthetic.coverage import coverage
+
         started = time.perf_counter()
-        figures["county_coverage"] = coverage(args.coverage_seeds, args.teachers)
-        figures["coverage_s"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(figures, ensure_ascii=False, indent=2))
+        figures = {"county_coverage": coverage(args.coverage_seeds, 6000),
+                   "coverage_s": round(time.perf_counter() - started, 1)}
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")] if args.scaling else [args.teachers]
+        results = run_sizes(sizes, args.waves, args.seed, args.workdir, args.timeout, args.keep)
+        figures = {"machine": machine(), **({"series": results} if args.scaling else results[0])}
+    text = json.dumps(figures, ensure_ascii=False, indent=2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""The warehouse connection's DuckDB settings: a memory limit and a spill directory under the data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.resources import JianfuResource
+
+
+def _settings(conn) -> tuple[str, str]:
+    return conn.execute("select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+
+
+def test_connection_gets_the_configured_memory_limit_and_temp_dir(tmp_path):
+    spill = tmp_path / "spill"
+    jianfu = JianfuResource(data_dir=str(tmp_path), duckdb_memory_limit="300MB", duckdb_temp_dir=str(spill))
+    with jianfu.connect() as conn:
+        limit, temp = _settings(conn)
+    assert limit == "286.1 MiB"
+    assert Path(temp) == spill.resolve()
+    with jianfu.connect(read_only=True) as conn:
+        assert _settings(conn) == (limit, temp)
+
+
+def test_defaults_put_the_temp_dir_under_the_data_dir_and_env_vars_override(tmp_path, monkeypatch):
+    monkeypatch.delenv("JIANFU_DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("JIANFU_DUCKDB_TEMP_DIR", raising=False)
+    with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
+        limit, temp = _settings(conn)
+    assert Path(temp) == (tmp_path / "duckdb_tmp").resolve()
+    assert limit.endswith("iB") and not limit.startswith("0")
+    monkeypatch.setenv("JIANFU_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("JIANFU_DUCKDB_TEMP_DIR", str(tmp_path / "elsewhere"))
+    with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
+        assert _settings(conn) == ("953.6 MiB", str((tmp_path / "elsewhere").resolve()))
+
+
+def test_a_query_larger_than_the_memory_limit_spills_instead_of_failing(tmp_path):
+    jianfu = JianfuResource(data_dir=str(tmp_path), duckdb_memory_limit="64MB")
+    with jianfu.connect() as conn:
+        conn.execute("set threads = 1")
+        conn.execute("create table wide as select i, md5(i::varchar) as h from range(3000000) t(i)")
+        distinct = conn.execute("select count(*) from (select h, count(*) from wide group by h)").fetchone()[0]
+    assert distinct == 3_000_000
