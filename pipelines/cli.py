@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from pipelines.platforms import cli as platforms_cli
+from pipelines.policy import cli as policy_cli
 from pipelines.resources import SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
 from pipelines.catalogue.rules import SOURCES, bounded
 
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--waves", type=int, default=6)
         sub.add_argument("--seed", type=int, default=20201021)
     platforms_cli.register(commands)
+    policy_cli.register(commands)
     return parser
 
 

@@ -240,6 +240,7 @@ RULES: dict[str, tuple[str, str]] = {
     "low_completeness": ("填报率偏低", "Low reporting rate"),
     "not_felt": ("减负教师无感", "Reduction not felt"),
     "paper_reduction": ("疑似纸面减负", "Reduction on paper only"),
+    "policy_cap_breached": ("突破政策红线", "Policy cap breached"),
 }
 
 SEVERITY: dict[str, tuple[str, str]] = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
@@ -253,6 +254,7 @@ DIRECTION: dict[str, tuple[str, str]] = {
 SOURCES: dict[str, tuple[str, str]] = {
     "teacher_survey": ("教师问卷", "Teacher survey"),
     "school_report": ("学校报表", "School report"),
+    "campus_event": ("进校园事项登记", "Campus events"),
 }
 
 REJECT_KINDS = REASON_CODES
