@@ -182,9 +182,9 @@ def test_cross_checks_flag_disagreeing_reports_and_paper_compliance(policy_dir, 
                     "where wave = '2026-05'")}
     assert checks[(A, "school_report_inspections")] == (3.0, 3, False)
     assert checks[(B, "school_report_inspections")] == (3.0, 1, True)
-    assert checks[(C, "school_report_inspections")] == (1.0, 1, False)
+    assert checks[(C, "school_report_inspections")] == (1.0, 2, False)  # within the tolerance of 1
     assert checks[(C, "teacher_campus_activities")] == (1.0, 0, True)
-    assert checks[(C, "teacher_inspections")] == (1.0, 1, False)
+    assert checks[(C, "teacher_inspections")] == (1.0, 2, False)
 
 
 def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, run):

@@ -36,7 +36,7 @@ def merge_cases(conn: duckdb.DuckDBPyConnection) -> MergeResult:
         conn.execute(load_sql("quality/breach_cases_vanished.sql"), params)
     by_status = dict(conn.execute("select status, count(*) from quality.breach_cases group by 1 order by 1")
                      .fetchall())
-    in_data = conn.execute("select count(*) from quality.breach_cases where in_data").fetchone()[0]
+    in_data = conn.execute("select count(*) from quality.breach_cases where in_data").fetchall()[0][0]
     return MergeResult(by_status.get("open", 0), in_data, by_status)
 
 
@@ -44,7 +44,7 @@ def list_cases(conn: duckdb.DuckDBPyConnection, status: str | None = None, leagu
     if status is not None and status not in CASE_STATUSES:
         raise FatalPipelineError(f"unknown status; expected one of {', '.join(CASE_STATUSES)}")
     if league is not None and not conn.execute("select count(*) from ref.divisions where code = ? and level = 'league'",
-                                               [league]).fetchone()[0]:
+                                               [league]).fetchall()[0][0]:
         raise FatalPipelineError("unknown league code (see reference/divisions.csv)")
     return conn.sql(load_sql("quality/breach_cases_list.sql"), params={"status": status, "league": league}).pl()
 
@@ -67,13 +67,13 @@ def set_case(conn: duckdb.DuckDBPyConnection, rule_id: str, school_code: str, pe
     if status not in CASE_STATUSES:
         raise FatalPipelineError(f"unknown status; expected one of {', '.join(CASE_STATUSES)}")
     note, assignee = _bounded_text(note, "note"), _bounded_text(assignee, "assignee")
-    if not conn.execute("select count(*) from ref.policy_rules where rule_id = ?", [rule_id]).fetchone()[0]:
+    if not conn.execute("select count(*) from ref.policy_rules where rule_id = ?", [rule_id]).fetchall()[0][0]:
         raise FatalPipelineError("unknown rule (see reference/policy_rules.csv)")
-    if not conn.execute("select count(*) from ref.schools where school_code = ?", [school_code]).fetchone()[0]:
+    if not conn.execute("select count(*) from ref.schools where school_code = ?", [school_code]).fetchall()[0][0]:
         raise FatalPipelineError("unknown school code (see reference/schools.csv)")
     key = [rule_id, school_code, period]
     if not conn.execute("select count(*) from quality.breach_cases where rule_id = ? and school_code = ? "
-                        "and period = ?", key).fetchone()[0]:
+                        "and period = ?", key).fetchall()[0][0]:
         raise FatalPipelineError("no case for this rule, school and period (jianfu cases list shows them)")
     with transaction(conn):
         conn.execute("update quality.breach_cases set status = ?, status_by = 'analyst', updated_at = ?, "
@@ -81,5 +81,5 @@ def set_case(conn: duckdb.DuckDBPyConnection, rule_id: str, school_code: str, pe
                      "where rule_id = ? and school_code = ? and period = ?",
                      [status, _now(), note, assignee, *key])
     row = conn.execute("select rule_id, school_code, period, status, assignee, note from quality.breach_cases "
-                       "where rule_id = ? and school_code = ? and period = ?", key).fetchone()
+                       "where rule_id = ? and school_code = ? and period = ?", key).fetchall()[0]
     return dict(zip(("rule_id", "school_code", "period", "status", "assignee", "note"), row))
