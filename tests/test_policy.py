@@ -212,6 +212,32 @@ def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, 
     assert listed.returncode == 0 and "1 cases" in listed.stdout and "督导室" in listed.stdout
     by_league = jianfu("cases", "list", "--league", "150200", "--data-dir", str(policy_dir))
     assert by_league.stdout.count("\n") == 2 + 2  # header, two cases of 150200, count line
+    assert_reports_show_the_cases(policy_dir)
+
+
+def assert_reports_show_the_cases(data_dir: Path) -> None:
+    """The policy page names the breaching schools and counts open cases per league; the county
+    history (for the county pages) carries the analyst's status, assignee and note."""
+    import duckdb
+
+    from pipelines.report.policy import county_case_history, open_cases_table
+    from pipelines.report.site import load_report_data
+
+    zh = (data_dir / "reports" / "latest" / "policy.html").read_text(encoding="utf-8")
+    en = (data_dir / "reports" / "latest" / "en" / "policy.html").read_text(encoding="utf-8")
+    assert "政策红线" in zh and "Policy caps" in en
+    assert B in zh and "新城区第二中学" in zh and "教师厅〔2025〕2号" in zh
+    assert "已核实" in zh and "confirmed" in en
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
+        data = load_report_data(conn)
+    history = county_case_history(data, "150102", "zh")
+    rows = {(r[0].text, r[3].text): [c.text for c in r] for r in history.rows}
+    assert set(rows) == {(B, p) for r, s, p, *_ in EXPECTED if s == B}
+    assert rows[(B, "2025-2026-2")][6:9] == ["已核实", "督导室", "已约谈"]
+    assert rows[(B, "2026")][6] in ("待核查", "已解决")
+    assert county_case_history(data, "150203", "en").rows[0][0].text == C
+    opened = {r[0].sort: (r[1].sort, r[2].sort, r[3].sort) for r in open_cases_table(data, "zh").rows}
+    assert opened["150100"] == (2, 1, 4) and opened["150200"] == (2, 0, 2)
 
 
 @pytest.mark.parametrize("args, words", [
@@ -285,3 +311,23 @@ def test_overlapping_versions_are_refused():
     rules = shipped_rules()
     with pytest.raises(PolicyRuleError, match="overlaps"):
         validated_rules(pl.concat([rules, rules.head(1)]))
+
+
+def test_the_pipeline_finds_exactly_the_generated_breaches(tmp_path, run):
+    """The generator's planted breaches of every shipped rule are found, its just-inside events are
+    not, and its bad rows are quarantined with the manifest's reasons."""
+    from pipelines.synthetic.generate import generate
+
+    manifest = generate(tmp_path / "data", teachers=300, waves=3, seed=14)["campus_events"]
+    run(tmp_path / "data")
+    found = {(r, s, p, o) for r, s, p, o, _ in breaches(tmp_path / "data")}
+    assert found == {(b["rule_id"], b["school_code"], b["period"], b["observed"]) for b in manifest["planted_breaches"]}
+    inside = {(c["rule_id"], c["school_code"]) for c in manifest["just_inside"]}
+    assert not inside & {(r, s) for r, s, *_ in found}
+    rejected = query(tmp_path / "data", "select file, row_number, reason from quarantine.rejected_rows "
+                                        "where source = 'campus_event' order by file, row_number")
+    assert rejected == [(d["file"], d["row_number"], d["reason"]) for d in manifest["dirty_rows"]]
+    assert query(tmp_path / "data", "select count(*) from staging.campus_event_staged")[0][0] == manifest["accepted"]
+    flagged = query(tmp_path / "data", "select count(*) filter (where flagged), count(*) from marts.event_cross_checks "
+                                       "where check_name = 'school_report_inspections'")[0]
+    assert flagged[1] > 100 and flagged[0] <= len(manifest["planted_breaches"]) + len(manifest["just_inside"])

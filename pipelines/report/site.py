@@ -45,7 +45,8 @@ CATEGORIES = tuple(f"hours_cat{i}" for i in CATEGORY_LABELS)
 REPORT_METRICS = ("hours_total", "hours_nonteaching", *CATEGORIES, "nonteaching_share", "felt_lighter_share",
                   "felt_heavier_share", "felt_net", "focus_share", *ITEMS, "n_inspections",
                   "school_inspections_per_school", "school_seconded_over_6m")
-PAGE_CHARTS = {"index": 3, "trends": 1, "breakdowns": 2, "inspection": 1, "alerts": 0, "quality": 2, "league": 2}
+PAGE_CHARTS = {"index": 3, "trends": 1, "breakdowns": 2, "inspection": 1, "alerts": 0, "quality": 2, "league": 2,
+               "policy": 1}
 COLOURS = {"measured": "#1f5aa6", "felt": "#c2571a", "baseline": "#8a8f98", "met": "#2e7d32",
            "missed": "#d84315", "red": "#c62828", "region": "#444444"}
 CATEGORY_COLOURS = ("#1f5aa6", "#4f9bd9", "#e0a030", "#8e5ea2", "#c2571a")
@@ -78,6 +79,8 @@ class ReportData:
     consistency: pl.DataFrame | None = None
     county_models: pl.DataFrame | None = None
     respondent_quality: pl.DataFrame | None = None
+    policy: object | None = None
+    """pipelines.report.policy.PolicyData: the policy-cap marts and cases."""
     questions: dict = field(default_factory=item_labels)
     """item_NN -> (zh, en) question text, from the questionnaire.csv the importer read."""
     _cells: dict = field(init=False, repr=False)
@@ -152,6 +155,8 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None
 
     `questionnaire`: the questionnaire.csv the importer read (the data directory's override, if any).
     """
+    from pipelines.report.policy import load_policy_data
+
     def read(query: str, **params) -> pl.DataFrame:
         return conn.sql(query, params=params).pl()
 
@@ -185,6 +190,7 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None
         respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged, rows_excluded "
                                  "from marts.respondent_quality order by wave, flag")
                             if _exists(conn, "marts", "respondent_quality") else None),
+        policy=load_policy_data(conn),
     )
 
 
@@ -1134,9 +1140,11 @@ def league_page(data: ReportData, wave: str, league: str, lang: str) -> Page:
 
 def build_pages(data: ReportData, wave: str, lang: str, data_docs: str | None) -> list[Page]:
     """Every page of one wave's set in one language."""
+    from pipelines.report.policy import policy_page
+
     return [overview_page(data, wave, lang), trends_page(data, wave, lang), breakdowns_page(data, wave, lang),
             inspection_page(data, wave, lang), alerts_page(data, wave, lang),
-            quality_page(data, wave, lang, data_docs),
+            quality_page(data, wave, lang, data_docs), policy_page(data, wave, lang),
             *[league_page(data, wave, league, lang) for league in data.leagues]]
 
 
@@ -1148,9 +1156,10 @@ class SiteSummary:
     sets: list[str] = field(default_factory=list)
 
 
-INDEX_PAGES = ("index", "trends", "breakdowns", "inspection", "alerts", "quality")
+INDEX_PAGES = ("index", "trends", "breakdowns", "inspection", "alerts", "quality", "policy")
 PAGE_TITLE_KEYS = {"index": "page_overview", "trends": "page_trends", "breakdowns": "page_breakdowns",
-                   "inspection": "page_inspection", "alerts": "page_alerts", "quality": "page_quality"}
+                   "inspection": "page_inspection", "alerts": "page_alerts", "quality": "page_quality",
+                   "policy": "page_policy"}
 
 
 def _environment() -> jinja2.Environment:

@@ -1081,7 +1081,10 @@ def generate(
     for landing in landings:
         _write_landing(landing, out_dir / "landing" / landing.source)
     _write_bad_files(rng, out_dir / "landing" / TEACHER_SURVEY, landings[0].frame.head(40))
-    manifest = {**_manifest(design, seed, landings), "style": style}
+    from pipelines.synthetic.campus_events import write_campus_events
+    events = write_campus_events(np.random.default_rng([seed, 14]), design.schools, [w.label for w in design.waves],
+                                 [x.frame for x in landings if x.source == SCHOOL_REPORT], out_dir / "landing")
+    manifest = {**_manifest(design, seed, landings), "style": style, "campus_events": events}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest
 
