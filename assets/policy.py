@@ -42,7 +42,8 @@ def campus_event_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
 def campus_event_staged_expectations(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """The staged events meet the GX suite generated from the rule table."""
     return _validate(jianfu, expectations.staged_suite(rules.CAMPUS_EVENT),
-                     "quality/campus_event_staged_expectations.sql", "campus_events", {}, with_school_codes=True)
+                     "quality/campus_event_staged_expectations.sql", "campus_events", {"wave": None},
+                     with_school_codes=True)
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[campus_event_staged, reference_tables])
