@@ -236,7 +236,7 @@ def test_site_has_a_set_per_wave_and_latest_each_in_chinese_and_english_with_wor
     data = tiny_data()
     summary = build_site(data, tmp_path / "reports")
     site = tmp_path / "reports"
-    pages_per_set = 6 + len(data.leagues)
+    pages_per_set = 7 + len(data.leagues)
     assert summary.sets == [LATEST, *reversed(WAVES)]
     assert summary.pages == 3 * 2 * pages_per_set + 2
     for html in site.rglob("*.html"):
