@@ -3,9 +3,6 @@ cap, across semester and year boundaries; the breach cases and their survival ac
 
 from __future__ import annotations
 
-import csv
-import io
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -13,12 +10,10 @@ import pytest
 
 from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, query, write_table
 from pipelines.catalogue.policy import PolicyRuleError, read_policy_rules, validated_rules
-from pipelines.catalogue.rules import contract_columns
 from pipelines.resources import SHIPPED_REFERENCE_DIR
 
 A, B, C = (code for code, *_ in SCHOOLS)
 SECRET = "机密备注-13800138000"
-EVENT_COLUMNS = contract_columns("campus_event")
 
 
 def event(event_id: str, school: str, date: str, kind: str, organiser: str = "county", item: str = "",
@@ -143,12 +138,14 @@ def test_every_shipped_rule_breach_is_found_and_no_other(policy_dir, run):
                                "from marts.policy_compliance where area_level = 'league' "
                                "and rule_id = 'whitelist_item_yearly' and period = '2026' order by 1")
     assert league == [("150100", 2, 0, 0.0), ("150200", 1, 1, 1.0)]
-    alerts = query(policy_dir, "select area_code, wave, metric, value from marts.alerts "
+    alerts = query(policy_dir, "select area_code, wave, metric, value, message from marts.alerts "
                                "where rule = 'policy_cap_breached' order by 3, 1, 2")
-    assert {(m, a, w) for a, w, m, _ in alerts} == {
-        ("campus_activity_semester", "150100", "2025-2026-2"), ("campus_activity_whitelisted", "150100", "2026"),
-        ("comprehensive_inspection_yearly", "150100", "2026"), ("inspection_in_annual_plan", "150200", "2026"),
-        ("secondment_days", "150100", "2026"), ("whitelist_item_yearly", "150200", "2026")}
+    assert {(m, a, w) for a, w, m, _, _ in alerts} == {
+        ("campus_activity_semester", "150100", "2026-02"), ("campus_activity_whitelisted", "150100", "2026-01"),
+        ("comprehensive_inspection_yearly", "150100", "2026-01"), ("inspection_in_annual_plan", "150200", "2026-01"),
+        ("secondment_days", "150100", "2026-01"), ("whitelist_item_yearly", "150200", "2026-01")}
+    assert all(v == 1 for *_, v, _ in alerts)
+    assert "（2025-2026-2）" in next(m for _, _, r, _, m in alerts if r == "campus_activity_semester")
     messages = query(policy_dir, "select message, message_en from marts.alerts where rule = 'policy_cap_breached'")
     assert all("教师厅〔2025〕2号" in zh or "白名单" in zh for zh, _ in messages)
     cases = query(policy_dir, "select rule_id, school_code, period, status, in_data from quality.breach_cases")

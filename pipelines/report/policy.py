@@ -19,7 +19,6 @@ from pipelines.report.text import label, text
 from pipelines.resources import load_sql
 
 RULE_COLOURS = ("#1f5aa6", "#c2571a", "#2e7d32", "#8e5ea2", "#e0a030", "#4f9bd9", "#8a8f98")
-CHECKS = ("school_report_inspections", "teacher_inspections", "teacher_campus_activities")
 
 
 @dataclass
@@ -53,20 +52,13 @@ def load_policy_data(conn: duckdb.DuckDBPyConnection) -> PolicyData | None:
     return PolicyData(
         rules=read("select distinct on (rule_id) rule_id, period, source_zh, source_en, text_zh, text_en "
                    "from ref.policy_rules order by rule_id, effective_from desc"),
-        compliance=read("select * from marts.policy_compliance order by rule_id, period, area_level, area_code"),
+        compliance=read("select *, meta.period_start(period) as period_start from marts.policy_compliance "
+                        "order by rule_id, period, area_level, area_code"),
         breaches=read(load_sql("reports/policy_breaches.sql")),
         cases=read(load_sql("quality/breach_cases_list.sql"), status=None, league=None),
         checks=(read("select * from marts.event_cross_checks where flagged order by wave, check_name, school_code")
                 if _exists(conn, "marts", "event_cross_checks") else pl.DataFrame()),
     )
-
-
-def period_start(period: str) -> str:
-    """The first month (`YYYY-MM`) of a period key: `2026` → 2026-01, `2025-2026-1` → 2025-08, `-2` → 2026-02."""
-    if len(period) == 4:
-        return f"{period}-01"
-    first, second, half = period.split("-")
-    return f"{first}-08" if half == "1" else f"{second}-02"
 
 
 def _policy(data: ReportData) -> PolicyData | None:
@@ -76,9 +68,9 @@ def _policy(data: ReportData) -> PolicyData | None:
 def _latest_periods(policy: PolicyData, wave: str) -> dict[str, str]:
     """rule_id -> its latest period that began by the wave's month."""
     latest: dict[str, str] = {}
-    for rule_id, period in policy.compliance.select("rule_id", "period").unique().iter_rows():
-        if period_start(period) <= wave and period > latest.get(rule_id, ""):
-            latest[rule_id] = period
+    periods = policy.compliance.filter(pl.col("period_start") <= wave).select("rule_id", "period", "period_start")
+    for rule_id, period, _ in periods.unique().sort("period_start").iter_rows():
+        latest[rule_id] = period
     return latest
 
 
@@ -111,7 +103,7 @@ def breaching_table(data: ReportData, wave: str, lang: str, county: str | None =
                text("policy_limit", lang), text("policy_status", lang)]
     rows = []
     if policy is not None:
-        frame = policy.breaches.filter(pl.col("period").map_elements(period_start, return_dtype=pl.String) <= wave)
+        frame = policy.breaches.filter(pl.col("period_start") <= wave)
         for r in frame.iter_rows(named=True):
             rows.append([Cell(r["school_code"], r["school_code"], "nowrap"), Cell(r["school_name"] or MISSING),
                          Cell(data.name(r["county_code"], lang)), Cell(policy.rule_text(r["rule_id"], lang)),
@@ -125,8 +117,7 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
     """Schools breaching per semester (of the first breaching event) and cap, up to the wave."""
     policy = _policy(data)
     fig = go.Figure()
-    frame = pl.DataFrame() if policy is None else policy.breaches.filter(
-        pl.col("semester").map_elements(period_start, return_dtype=pl.String) <= wave)
+    frame = pl.DataFrame() if policy is None else policy.breaches.filter(pl.col("semester_start") <= wave)
     semesters = sorted(frame["semester"].unique().to_list()) if frame.height else []
     for index, rule_id in enumerate(sorted(frame["rule_id"].unique().to_list()) if frame.height else []):
         counts = dict(frame.filter(pl.col("rule_id") == rule_id).group_by("semester").len().iter_rows())

@@ -276,13 +276,23 @@ class StageResult:
 def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str, current_wave: str) -> StageResult:
     """Validate one wave of one source and replace its staged and quarantined rows atomically."""
     _select_wave_rows(conn, source, wave, current_wave)
+    return _replace_staged(conn, source, wave)
+
+
+def _replace_staged(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> StageResult:
+    """Judge temp table wave_rows with the source's staging SQL; swap the staged and quarantined
+    rows of `wave` (None: of every keyed wave) in one transaction."""
     conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
     staged = STAGED_TABLES[source]
     with transaction(conn):
-        conn.execute(f"delete from {staged} where wave = ?", [wave])
+        if wave is None:
+            conn.execute(f"delete from {staged}")
+            conn.execute("delete from quarantine.rejected_rows where source = ? and wave is not null", [source])
+        else:
+            conn.execute(f"delete from {staged} where wave = ?", [wave])
+            conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
         conn.execute(f"insert into {staged} by name "
                      "select * exclude (reason, raw_json) from validated where reason is null")
-        conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
         conn.execute("insert into quarantine.rejected_rows "
                      "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
                      "from validated where reason is not null", [source, MAX_REASON_LENGTH])
@@ -301,21 +311,7 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str
     conn.execute("create or replace temp table wave_rows as select * from landing_rows where wave_key is not null")
     conn.execute("create or replace temp table cell_violations as "
                  + load_sql("staging/cell_violations.sql"), violation_params(source, current_wave))
-    conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
-    with transaction(conn):
-        conn.execute(f"delete from {STAGED_TABLES[source]}")
-        conn.execute(f"insert into {STAGED_TABLES[source]} by name "
-                     "select * exclude (reason, raw_json) from validated where reason is null")
-        conn.execute("delete from quarantine.rejected_rows where source = ? and wave is not null", [source])
-        conn.execute("insert into quarantine.rejected_rows "
-                     "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
-                     "from validated where reason is not null", [source, MAX_REASON_LENGTH])
-    received, accepted = conn.execute(
-        "select count(*), count(*) filter (where reason is null) from validated").fetchall()[0]
-    reasons = dict(conn.execute(
-        "select split_part(reason, '; ', 1), count(*) from validated where reason is not null "
-        "group by 1 order by 1").fetchall())
-    return StageResult(received, accepted, received - accepted, reasons)
+    return _replace_staged(conn, source, None)
 
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, params: dict | None = None) -> int:

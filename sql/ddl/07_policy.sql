@@ -10,6 +10,14 @@ create or replace macro meta.semester_key(d) as
 create or replace macro meta.period_key(period, d) as
     case period when 'year' then cast(year(d) as varchar) when 'semester' then meta.semester_key(d) end;
 
+-- The first month (`YYYY-MM`) of a period key, so a period sorts among the survey waves.
+create or replace macro meta.period_start(period) as
+    case
+        when length(period) = 4 then period || '-01'
+        when right(period, 1) = '1' then left(period, 4) || '-08'
+        else substr(period, 6, 4) || '-02'
+    end;
+
 -- Per school, rule and period where the rule's cap is exceeded (sql/marts/policy_breaches.sql).
 -- Institutions, not people: school codes may be shown.
 create table if not exists marts.policy_breaches (

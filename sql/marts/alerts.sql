@@ -16,10 +16,11 @@
 --                            wave (−Sen slope / first estimate) under the schools' divided by
 --                            $paper_reduction_ratio: a merely non-significant teacher trend is often
 --                            lack of power, not of decline, so the two sources must also disagree
---   policy_cap_breached      per rule and period (its wave column holds the period key, e.g.
---                            2026 or 2025-2026-1): a school of the league breaches a cap of
---                            ref.policy_rules (marts.policy_compliance); metric is the rule_id,
---                            value the schools breaching, the message cites the rule's source
+--   policy_cap_breached      per rule and period: a school of the league breaches a cap of
+--                            ref.policy_rules (marts.policy_compliance); wave is the period's
+--                            first month (meta.period_start), so the alert sorts among the
+--                            waves, metric the rule_id, value the schools breaching; the message
+--                            names the period (e.g. 2026, 2025-2026-1) and cites the rule's source
 -- severity: 'high' where the list is breached outright or the reform does not reach the
 -- teachers (red_line_item, secondment_over_6m, not_felt, policy_cap_breached); 'medium' for
 -- the others.
@@ -263,7 +264,7 @@ paper_reduction as (
 
 policy_cap_breached as (
     select
-        compliance.period as wave,
+        meta.period_start(compliance.period) as wave,
         compliance.area_code,
         'policy_cap_breached' as rule,
         compliance.rule_id as metric,

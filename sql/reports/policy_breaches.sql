@@ -17,7 +17,9 @@ final as (
         breaches."limit",
         breaches.breaches,
         breaches.first_event_date,
+        meta.period_start(breaches.period) as period_start,
         meta.semester_key(breaches.first_event_date) as semester,
+        meta.period_start(meta.semester_key(breaches.first_event_date)) as semester_start,
         cases.status
     from breaches
     left join ref.schools as schools using (school_code)
