@@ -130,7 +130,7 @@ def _background(rng: np.random.Generator, reports: pl.DataFrame, codes: list[str
             for school in rng.choice([c for c in codes if c not in planted], 20, replace=False):
                 rows.append(_event("", str(school), _dates(np.array([first + 10]))[0], "secondment",
                                    days=str(int(rng.integers(10, 151)))))
-    frame = pl.DataFrame(rows).sort("school_code", "event_date", "kind")
+    frame = pl.DataFrame(rows).sort("school_code", "event_date", "kind", maintain_order=True)
     year = frame["event_date"].str.slice(0, 4)
     used = frame.with_columns(year.alias("year")).with_columns(
         pl.when(pl.col("kind") == "campus_activity")
