@@ -30,6 +30,8 @@ class PolicyData:
     breaches: pl.DataFrame
     cases: pl.DataFrame
     checks: pl.DataFrame
+    semesters: pl.DataFrame
+    """Every semester with a registered event, and its first month."""
 
     def rule_text(self, rule_id: str, lang: str) -> str:
         row = self.rules.filter(pl.col("rule_id") == rule_id)
@@ -58,6 +60,9 @@ def load_policy_data(conn: duckdb.DuckDBPyConnection) -> PolicyData | None:
         cases=read(load_sql("quality/breach_cases_list.sql"), status=None, league=None),
         checks=(read("select * from marts.event_cross_checks where flagged order by wave, check_name, school_code")
                 if _exists(conn, "marts", "event_cross_checks") else pl.DataFrame()),
+        semesters=read("select distinct meta.semester_key(event_date) as semester, "
+                       "meta.period_start(meta.semester_key(event_date)) as semester_start "
+                       "from staging.campus_event_staged order by 1"),
     )
 
 
@@ -65,24 +70,22 @@ def _policy(data: ReportData) -> PolicyData | None:
     return getattr(data, "policy", None)
 
 
-def _latest_periods(policy: PolicyData, wave: str) -> dict[str, str]:
-    """rule_id -> its latest period that began by the wave's month."""
-    latest: dict[str, str] = {}
-    periods = policy.compliance.filter(pl.col("period_start") <= wave).select("rule_id", "period", "period_start")
-    for rule_id, period, _ in periods.unique().sort("period_start").iter_rows():
-        latest[rule_id] = period
-    return latest
+def _periods(policy: PolicyData, wave: str) -> list[tuple[str, str]]:
+    """(rule_id, period) of every period that began by the wave's month, newest first per rule."""
+    frame = policy.compliance.filter(pl.col("period_start") <= wave).select("rule_id", "period", "period_start")
+    ordered = frame.unique().sort(["rule_id", "period_start"], descending=[False, True])
+    return [(r, p) for r, p, _ in ordered.iter_rows()]
 
 
 def compliance_table(data: ReportData, wave: str, lang: str) -> Table:
-    """Per cap: its latest period, then schools breaching / observed for the region and each league."""
+    """Per cap and period: schools breaching / observed for the region and each league."""
     policy = _policy(data)
     areas = [data.region, *data.leagues]
     headers = [text("policy_rule", lang), text("policy_period", lang), *[data.name(a, lang) for a in areas]]
     rows = []
     if policy is not None:
         cells = {(r["rule_id"], r["period"], r["area_code"]): r for r in policy.compliance.iter_rows(named=True)}
-        for rule_id, period in sorted(_latest_periods(policy, wave).items()):
+        for rule_id, period in _periods(policy, wave):
             row = [Cell(policy.rule_text(rule_id, lang), rule_id, "name", policy.rule_source(rule_id, lang)),
                    Cell(period, period, "nowrap")]
             for area in areas:
@@ -118,17 +121,17 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
     policy = _policy(data)
     fig = go.Figure()
     frame = pl.DataFrame() if policy is None else policy.breaches.filter(pl.col("semester_start") <= wave)
-    semesters = sorted(frame["semester"].unique().to_list()) if frame.height else []
+    semesters = [] if policy is None else \
+        policy.semesters.filter(pl.col("semester_start") <= wave)["semester"].to_list()
     for index, rule_id in enumerate(sorted(frame["rule_id"].unique().to_list()) if frame.height else []):
         counts = dict(frame.filter(pl.col("rule_id") == rule_id).group_by("semester").len().iter_rows())
         fig.add_bar(x=semesters, y=[counts.get(s, 0) for s in semesters], name=policy.rule_text(rule_id, lang),
                     marker_color=RULE_COLOURS[index % len(RULE_COLOURS)],
                     hovertemplate=f"%{{x}}<br>{policy.rule_text(rule_id, lang)}: %{{y}}<extra></extra>")
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.3})
+    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.35, "yanchor": "top"})
     fig.update_xaxes(title_text=text("policy_trend_axis", lang), type="category")
     fig.update_yaxes(title_text=text("policy_breaching_schools", lang), rangemode="tozero")
-    return _finish(fig, text("policy_trend", lang), text("policy_intro", lang).split("。")[0].split(".")[0],
-                   height=420, bottom=160)
+    return _finish(fig, text("policy_trend", lang), text("policy_trend_source", lang), height=460, bottom=210)
 
 
 def open_cases_table(data: ReportData, lang: str) -> Table:

@@ -284,10 +284,10 @@ def label(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str:
 POLICY_UI: dict[str, tuple[str, str]] = {
     "page_policy": ("政策红线", "Policy caps"),
     "policy_intro": ("依据教师厅〔2025〕2号与内蒙古自治区进校园事项白名单，对登记的进校园事项逐校核查。"
-                     "学校是机构，不作小样本隐藏。每条红线显示截至本轮所在的最近一个周期。",
+                     "学校是机构，不作小样本隐藏。每条红线按周期列出（截至本轮，最近的在前）。",
                      "Each school's registered campus events checked against 教师厅〔2025〕2号 and the Inner "
-                     "Mongolia white list. Schools are institutions: nothing is suppressed. Each cap shows its "
-                     "latest period up to this wave."),
+                     "Mongolia white list. Schools are institutions: nothing is suppressed. Each cap is listed "
+                     "per period up to this wave, newest first."),
     "policy_compliance": ("各红线遵守情况（违规学校数 / 有登记的学校数）",
                           "Compliance per cap (schools breaching / schools with registered events)"),
     "policy_rule": ("红线", "Cap"),
@@ -303,6 +303,8 @@ POLICY_UI: dict[str, tuple[str, str]] = {
     "policy_note": ("备注", "Note"),
     "policy_updated": ("更新时间", "Updated"),
     "policy_trend": ("各学期违规学校数", "Schools breaching per semester"),
+    "policy_trend_source": ("来源：进校园事项登记（staging.campus_event_staged）与 data/reference/policy_rules.csv",
+                            "Source: the campus-event register and data/reference/policy_rules.csv"),
     "policy_trend_axis": ("学期（按首次违规事项日期）", "Semester (of the first breaching event)"),
     "policy_open_cases": ("各盟市待核查案件", "Open cases per league"),
     "policy_cases_open": ("待核查", "Open"),
