@@ -89,7 +89,7 @@ def test_every_page_renders_its_charts_offline_without_errors(site, browser_page
     page = browser_page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = _site_pages(root)
-    assert len(pages) == 2 + 4 * 2 * 18, "index twice, then latest + 3 waves × 2 languages × 18 pages"
+    assert len(pages) == 2 + 4 * 2 * 19, "index twice, then latest + 3 waves × 2 languages × 19 pages"
     first_wave = min(p.parts[0] for p in pages if len(p.parts) > 1 and p.parts[0][:1].isdigit())
     visited = [p for p in pages if p.parts[0] in ("index.html", "en", LATEST)
                or (p.parts[0] == first_wave and _kind(p) != "league")]

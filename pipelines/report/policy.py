@@ -32,6 +32,8 @@ class PolicyData:
     checks: pl.DataFrame
     semesters: pl.DataFrame
     """Every semester with a registered event, and its first month."""
+    first_months: pl.DataFrame
+    """Each school with a registered event, and the month of its first one."""
 
     def rule_text(self, rule_id: str, lang: str) -> str:
         row = self.rules.filter(pl.col("rule_id") == rule_id)
@@ -63,6 +65,8 @@ def load_policy_data(conn: duckdb.DuckDBPyConnection) -> PolicyData | None:
         semesters=read("select distinct meta.semester_key(event_date) as semester, "
                        "meta.period_start(meta.semester_key(event_date)) as semester_start "
                        "from staging.campus_event_staged order by 1"),
+        first_months=read("select school_code, min(strftime(event_date, '%Y-%m')) as first_month "
+                          "from staging.campus_event_staged group by 1"),
     )
 
 
@@ -131,7 +135,9 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
     fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.35, "yanchor": "top"})
     fig.update_xaxes(title_text=text("policy_trend_axis", lang), type="category")
     fig.update_yaxes(title_text=text("policy_breaching_schools", lang), rangemode="tozero")
-    return _finish(fig, text("policy_trend", lang), text("policy_trend_source", lang), height=460, bottom=210)
+    schools = 0 if policy is None else policy.first_months.filter(pl.col("first_month") <= wave).height
+    return _finish(fig, text("policy_trend", lang), text("policy_trend_source", lang, n=format_n(schools)),
+                   height=460, bottom=210)
 
 
 def open_cases_table(data: ReportData, lang: str) -> Table:
