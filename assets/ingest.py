@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import REFERENCE_FILES, FatalPipelineError, JianfuResource
-from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.catalogue.rules import CAMPUS_EVENT, SCHOOL_REPORT, TEACHER_SURVEY
 from pipelines.landing.state import reader_version, run_month
 from pipelines.warehouse.tables import check_columns_match_contract, load_reference, sync_landing
 
@@ -57,3 +57,9 @@ def teacher_survey_landing(context: dg.AssetExecutionContext, jianfu: JianfuReso
 def school_report_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """landing.school_report_rows: one text row per landing row, with its file and row number."""
     return _ingest(context, jianfu, SCHOOL_REPORT)
+
+
+@dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
+def campus_event_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
+    """landing.campus_event_rows: one text row per event, keyed by the month of its date."""
+    return _ingest(context, jianfu, CAMPUS_EVENT)

@@ -15,7 +15,8 @@ from assets.staging import school_report_staged, teacher_survey_staged
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL,
-          deps=[teacher_survey_staged, school_report_staged, dg.AssetKey("reporting_completeness")])
+          deps=[teacher_survey_staged, school_report_staged, dg.AssetKey("reporting_completeness"),
+                dg.AssetKey("campus_event_staged")])
 def data_quality(jianfu: JianfuResource) -> dg.MaterializeResult:
     """marts.data_quality: received = accepted + rejected per wave and source, and coverage."""
     with jianfu.connect() as conn:
@@ -192,7 +193,7 @@ def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL,
           deps=[area_metrics, wave_changes, trends, inspection_target, reference_tables,
-                dg.AssetKey("reporting_completeness")])
+                dg.AssetKey("reporting_completeness"), dg.AssetKey("policy_compliance")])
 def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.alerts: the monitoring rules per league, with Chinese and English messages."""
     params = {"red_line_share": monitoring.red_line_share, "completeness_min": monitoring.completeness_min,

@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable
 
+from pipelines.policy import cli as policy_cli
 from pipelines.catalogue.rules import SOURCES, bounded
 from pipelines.platforms import cli as platforms_cli
 from pipelines.progress import Progress
@@ -236,6 +237,7 @@ def register_pipeline_commands(commands: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_pipeline_commands,
     platforms_cli.register,
+    policy_cli.register,
 ]
 
 

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from assets import ingest, marts, quality, reports, respondent_quality, staging
+from assets import ingest, marts, policy, quality, reports, respondent_quality, staging
 from pipelines.partitions import waves_partitions
 from pipelines.resources import JianfuResource, MonitoringConfig, pdfs_from_env
 from pipelines.schedules import build_refresh_schedule
 from pipelines.sensors import build_landing_sensor, build_run_failure_sensor
 
-ASSET_MODULES = [ingest, staging, marts, quality, reports, respondent_quality]
+ASSET_MODULES = [ingest, staging, marts, quality, reports, respondent_quality, policy]
 
 
 def build_definitions(data_dir: str = "", baseline_wave: str = "", lock_timeout: float = 60.0) -> dg.Definitions:

@@ -17,7 +17,7 @@ from pipelines.catalogue.metrics import Thresholds
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO_ROOT / "sql"
 SHIPPED_REFERENCE_DIR = REPO_ROOT / "data" / "reference"
-REFERENCE_FILES = ("divisions.csv", "schools.csv", "teacher_population.csv", "burden_items.csv")
+REFERENCE_FILES = ("divisions.csv", "schools.csv", "teacher_population.csv", "burden_items.csv", "policy_rules.csv")
 
 
 class FatalPipelineError(Exception):

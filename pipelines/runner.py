@@ -16,7 +16,7 @@ import dagster as dg
 from pipelines.landing import state
 from pipelines.report.pdf import pdf_note
 from pipelines.resources import REFERENCE_FILES, REPO_ROOT, FatalPipelineError, JianfuResource
-from pipelines.catalogue.rules import SOURCES
+from pipelines.catalogue.rules import SOURCES, WAVE_SOURCES
 from pipelines.warehouse.tables import landing_waves
 
 
@@ -208,13 +208,13 @@ def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.Dagst
     summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu).run_id)
     context = state.context_digest([jianfu.reference_path(n) for n in REFERENCE_FILES], _settings(defs))
     with jianfu.connect() as conn:
-        summary.waves = sorted({w for source in SOURCES for w in landing_waves(conn, source)})
+        summary.waves = sorted({w for source in WAVE_SOURCES for w in landing_waves(conn, source)})
         check_baseline(conn, baseline_wave)
         _report_inputs(conn, echo, summary)
         digests = state.wave_digests(conn, context)
         state.forget_vanished_waves(conn, summary.waves)
         stale = state.stale_waves(conn, digests)
-        site_digest = state.run_digest(digests, context)
+        site_digest = state.run_digest(digests, context + state.unwaved_digest(conn))
         site_current = (state.recorded_run(conn, "monitoring") == site_digest
                         and (jianfu.reports_dir / "index.html").is_file())
     echo(f"waves found: {', '.join(summary.waves) or 'none'}"

@@ -98,8 +98,8 @@ def test_every_page_renders_its_charts_offline_without_errors(site, browser_page
     page = browser_page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = _site_pages(root)
-    assert len(pages) == 2 + 4 * 2 * (18 + 103), \
-        "index twice, then latest + 3 waves × 2 languages × (18 pages + 103 county pages)"
+    assert len(pages) == 2 + 4 * 2 * (19 + 103), \
+        "index twice, then latest + 3 waves × 2 languages × (19 pages + 103 county pages)"
     first_wave = min(p.parts[0] for p in pages if len(p.parts) > 1 and p.parts[0][:1].isdigit())
     counties = sorted({p.stem for p in pages if _is_county(p)})
     assert len(counties) == 103

@@ -16,7 +16,7 @@ import pytest
 from pipelines.quality import expectations
 from pipelines.catalogue.metrics import Thresholds
 from pipelines.resources import SQL_DIR, load_sql
-from pipelines.catalogue.rules import COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
+from pipelines.catalogue.rules import CAMPUS_EVENT, COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
 
 SCHOOL_CODES = ["1501020001", "1501020002", "1502030001"]
 PSEUDONYM = "a" * 64
@@ -41,6 +41,15 @@ def staged_school(code: str, **overrides) -> dict:
                              "n_teachers_seconded", "n_seconded_over_6m", "n_nonteaching_meetings",
                              "n_social_exams")},
            "county_code": code[:6], "league_code": code[:4] + "00", "source_file": "r.csv", "source_row": 1}
+    row.update(overrides)
+    return row
+
+
+def staged_event(number: int, **overrides) -> dict:
+    row = {"wave": "2024-05", "event_id": f"E{number}", "school_code": "1501020001", "event_date": "2024-05-03",
+           "kind": "inspection", "organiser_level": "county", "whitelist_item": None, "in_annual_plan": 1,
+           "teacher_days": None, "county_code": "150102", "league_code": "150100", "source_file": "e.csv",
+           "source_row": number}
     row.update(overrides)
     return row
 
@@ -120,6 +129,7 @@ def test_staged_suite_is_generated_from_every_rule_once(source):
         assert kinds.count("expect_column_values_to_be_unique") == int(column in expectations.wave_keys(source))
     assert expectations.wave_keys(TEACHER_SURVEY) == ["response_id"]
     assert expectations.wave_keys(SCHOOL_REPORT) == ["school_code"]
+    assert expectations.wave_keys(CAMPUS_EVENT) == ["event_id"]
     between = [kw["column"] for k, kw in suite if k == "expect_column_values_to_be_between"]
     assert sorted(between) == sorted(expectations.staged_column(r) for r in rules_for(source)
                                      if r.min_value is not None or r.max_value is not None)
@@ -129,16 +139,31 @@ def test_every_rule_of_the_table_has_its_suite():
     names = {expectations.staged_suite(s).name for s in SOURCES}
     assert names == {f"{r.source}_staged" for r in COLUMN_RULES}
     assert [s.name for s in expectations.all_suites(Thresholds())] == [
-        "teacher_survey_staged", "school_report_staged", "area_metrics", "data_quality"]
+        "teacher_survey_staged", "school_report_staged", "campus_event_staged", "area_metrics", "data_quality"]
 
 
 def test_good_staged_rows_pass(warehouse):
     stage(warehouse, TEACHER_SURVEY, good_teacher_rows())
     stage(warehouse, SCHOOL_REPORT, [staged_school(c) for c in SCHOOL_CODES])
+    stage(warehouse, CAMPUS_EVENT, [staged_event(1), staged_event(2, kind="secondment", teacher_days=30),
+                                    staged_event(3, kind="campus_activity", whitelist_item="W1")])
     for source in SOURCES:
         validation = validate_staged(warehouse, source)
         assert validation.success, validation.failed_expectations
         assert validation.batches == 1 and validation.evaluated == len(expectations.staged_suite(source).expectations)
+
+
+def test_broken_campus_events_fail_each_by_name_and_count(warehouse):
+    stage(warehouse, CAMPUS_EVENT, [staged_event(1), staged_event(1), staged_event(2, kind="party"),
+                                    staged_event(3, teacher_days=-4), staged_event(4, school_code="9999999999"),
+                                    staged_event(5, in_annual_plan=3)])
+    assert failures(validate_staged(warehouse, CAMPUS_EVENT)) == {
+        ("expect_column_values_to_be_unique", "event_id"): 2,
+        ("expect_column_values_to_be_in_set", "kind"): 1,
+        ("expect_column_values_to_be_between", "teacher_days"): 1,
+        ("expect_column_values_to_be_in_set", "school_code"): 1,
+        ("expect_column_values_to_be_in_set", "in_annual_plan"): 1,
+    }
 
 
 def test_broken_staged_rows_fail_each_by_name_and_count(warehouse):
@@ -278,7 +303,7 @@ def test_data_docs_work_offline_and_keep_only_the_latest_run(warehouse, tmp_path
     assert [(r.suite, r.run_name, r.success) for r in stored] == [("teacher_survey_staged", "2024-05", True)]
 
     pages = list(site.rglob("*.html"))
-    assert len(pages) == 1 + 4 + 1
+    assert len(pages) == 1 + len(expectations.all_suites(Thresholds())) + 1
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert not REMOTE.search(text), (page, REMOTE.search(text))

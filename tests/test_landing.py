@@ -322,7 +322,7 @@ def test_run_on_a_missing_data_dir_creates_nothing_and_init_makes_the_layout(tmp
     made = jianfu("init", str(typo))
     assert made.returncode == 0, made.stderr
     assert sorted(str(p.relative_to(typo)) for p in typo.rglob("*")) == [
-        "landing", "landing/school_report", "landing/teacher_survey", "mappings", "reference"]
+        "landing", "landing/campus_event", "landing/school_report", "landing/teacher_survey", "mappings", "reference"]
     assert jianfu("init", str(typo)).returncode == 0
     result = jianfu("run", "--data-dir", str(typo))
     assert result.returncode == 0, result.stderr

@@ -245,7 +245,7 @@ def test_site_has_a_set_per_wave_and_latest_each_in_chinese_and_english_with_wor
     summary = build_site(data, tmp_path / "reports")
     site = tmp_path / "reports"
     counties = [c for league in data.leagues for c in data.counties(league)]
-    pages_per_set = 6 + len(data.leagues) + len(counties)
+    pages_per_set = 7 + len(data.leagues) + len(counties)
     assert summary.sets == [LATEST, *reversed(WAVES)]
     assert summary.pages == 3 * 2 * pages_per_set + 2
     for html in site.rglob("*.html"):

@@ -1,4 +1,4 @@
-"""The one declarative table of landing-column rules (teacher survey and school report).
+"""The one declarative table of landing-column rules (teacher survey, school report, campus events).
 
 Staging SQL reads it from `meta.column_rules`, the Great Expectations suites are built
 from it, and the reports describe rejections with it: a rule is written here only.
@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 TEACHER_SURVEY = "teacher_survey"
 SCHOOL_REPORT = "school_report"
-SOURCES = (TEACHER_SURVEY, SCHOOL_REPORT)
+CAMPUS_EVENT = "campus_event"
+SOURCES = (TEACHER_SURVEY, SCHOOL_REPORT, CAMPUS_EVENT)
+WAVE_SOURCES = (TEACHER_SURVEY, SCHOOL_REPORT)
+"""Sources whose rows carry a survey wave; their waves are the Dagster partitions. Campus events
+are dated: their landing key is the month of event_date and they are staged all at once."""
 
 WAVE_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
 SCHOOL_LEVELS = ("primary", "junior", "senior")
@@ -87,7 +91,34 @@ def _school_rules() -> list[ColumnRule]:
     return rules
 
 
-COLUMN_RULES: tuple[ColumnRule, ...] = tuple(_teacher_rules() + _school_rules())
+EVENT_KINDS = ("comprehensive_inspection", "inspection", "check", "appraisal", "assessment",
+               "campus_activity", "survey_task", "meeting", "secondment")
+ORGANISER_LEVELS = ("national", "region", "league", "county", "township", "other")
+INSPECTION_KINDS = ("comprehensive_inspection", "inspection", "check", "appraisal", "assessment")
+"""Event kinds a school report's n_inspections counts: the cross-check compares the two."""
+DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def _campus_event_rules() -> list[ColumnRule]:
+    s = CAMPUS_EVENT
+    return [
+        ColumnRule(s, "event_id", "text", required=True, unique_in_wave=True),
+        ColumnRule(s, "school_code", "text", required=True, references_school=True),
+        ColumnRule(s, "event_date", "date", required=True),
+        ColumnRule(s, "kind", "text", required=True, allowed=EVENT_KINDS),
+        ColumnRule(s, "organiser_level", "text", required=True, allowed=ORGANISER_LEVELS),
+        ColumnRule(s, "whitelist_item", "text"),
+        ColumnRule(s, "in_annual_plan", "integer", required=True, allowed=("0", "1")),
+        ColumnRule(s, "teacher_days", "integer", min_value=0.0),
+    ]
+
+
+COLUMN_RULES: tuple[ColumnRule, ...] = tuple(_teacher_rules() + _school_rules() + _campus_event_rules())
+
+
+def wave_column(source: str) -> str:
+    """The landing column a row's wave key comes from: `wave`, or the month of a campus event's date."""
+    return "event_date" if source == CAMPUS_EVENT else "wave"
 
 
 def rules_for(source: str) -> list[ColumnRule]:
@@ -107,7 +138,7 @@ def rule_rows() -> list[tuple]:
     """Rows of `meta.column_rules`, in the order violations are reported."""
     return [
         (r.source, r.column, position, r.kind, r.required, r.min_value, r.max_value,
-         list(r.allowed), WAVE_PATTERN if r.kind == "wave" else None, r.unique_in_wave,
+         list(r.allowed), {"wave": WAVE_PATTERN, "date": DATE_PATTERN}.get(r.kind), r.unique_in_wave,
          r.references_school, r.pseudonymised)
         for position, r in enumerate(COLUMN_RULES)
     ]
@@ -123,6 +154,8 @@ REASON_CODES = {
     "superseded": ("被同校同轮次更晚的报告取代", "superseded by a later report"),
     "malformed_row": ("该行字段数与表头不符", "row has a different number of fields than the header"),
     "future_wave": ("轮次晚于本次运行所在月份", "wave is later than the month of the run"),
+    "duplicate_event_id": ("活动编号重复（保留最早一行）", "event_id repeats an earlier row"),
+    "future_date": ("日期晚于本次运行所在月份", "date is later than the month of the run"),
     "excluded_flag": ("按配置排除的答卷质量标记", "removed from the estimates by a configured respondent-quality flag"),
 }
 
@@ -148,3 +181,13 @@ def bounded(reason: str) -> str:
     """A reason as one line of at most MAX_REASON_LENGTH characters."""
     line = " ".join(str(reason).split())
     return line if len(line) <= MAX_REASON_LENGTH else line[: MAX_REASON_LENGTH - 1] + "…"
+
+
+EVENT_WINDOW_MONTHS = 6
+"""The months of campus events a wave's school report and survey speak for (the waves are semi-annual)."""
+EVENT_COUNT_TOLERANCE = 1
+"""A school report's n_inspections may differ from its registered inspection events by this much unflagged."""
+PAPER_MIN_INSPECTIONS = 2.0
+"""Teachers' mean n_inspections at or above this, with no inspection event registered: paper compliance."""
+PAPER_MIN_ITEM_SHARE = 0.5
+"""Share of teachers reporting campus events held at will (item_11) at or above this, with no activity registered."""

@@ -32,7 +32,8 @@ BATCH_ROWS = 200_000
 SAMPLE_SIZE = 0
 """Unexpected values quoted per failure: none, since a staged value is a landing cell; no message may quote one."""
 PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"
-KIND_DTYPES = {"wave": "str", "text": "str", "timestamp": "datetime64", "number": "float64", "integer": "Int64"}
+KIND_DTYPES = {"wave": "str", "text": "str", "timestamp": "datetime64", "date": "datetime64", "number": "float64",
+               "integer": "Int64"}
 AREA_LEVELS = ("region", "league", "county")
 SCHOOL_CODES_PARAMETER = "school_codes"
 DATA_DOCS_SITE = "jianfu"

@@ -11,6 +11,7 @@ import polars as pl
 
 from pipelines.report.blocks import Cell, Page, Section, Table
 from pipelines.report.data import ReportData
+from pipelines.report.policy import county_case_history
 from pipelines.report.format import MISSING, SUPPRESSED, format_n, format_value, metric_title
 from pipelines.report.tables import alerts_table, metric_cell
 from pipelines.report.text import DIRECTION, label, text
@@ -74,6 +75,7 @@ def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
                 [figures_table(data, wave, county, lang)], text("county_intro", lang, league=league_name)),
         Section(text("page_trends", lang), [trend_table(data, wave, county, lang)], text("county_trend_intro", lang)),
         Section(text("county_alerts", lang, league=league_name, wave=wave), [alerts]),
+        Section(text("policy_case_history", lang), [county_case_history(data, county, lang)]),
     ], footnotes=[data.say("fn_suppressed", lang), text("fn_interval", lang), data.say("fn_caution", lang),
                   text("fn_unreliable", lang), text("fn_model", lang), text("fn_missing", lang)],
         parent=(league, league_name))

@@ -46,6 +46,8 @@ class ReportData:
     consistency: pl.DataFrame | None = None
     county_models: pl.DataFrame | None = None
     respondent_quality: pl.DataFrame | None = None
+    policy: object | None = None
+    """pipelines.report.policy.PolicyData: the policy-cap marts and cases."""
     questions: dict = field(default_factory=item_labels)
     """item_NN -> (zh, en) question text, from the questionnaire.csv the importer read."""
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -147,6 +149,7 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None
     `questionnaire`: the questionnaire.csv the importer read (the data directory's override, if any);
     `thresholds`: the deployment's (MonitoringConfig.thresholds()), the ones the alerts were judged by.
     """
+    from pipelines.report.policy import load_policy_data  # policy.py builds on this module's ReportData
     def read(query: str, **params) -> pl.DataFrame:
         return conn.sql(query, params=params).pl()
 
@@ -180,5 +183,6 @@ def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None
         respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged, rows_excluded "
                                  "from marts.respondent_quality order by wave, flag")
                             if _exists(conn, "marts", "respondent_quality") else None),
+        policy=load_policy_data(conn),
     )
 

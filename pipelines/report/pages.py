@@ -17,6 +17,7 @@ from pipelines.report.data import ReportData
 from pipelines.report.figures import (area_dot_figure, category_figure, county_figure, inspection_figure,
                                       item_heatmap_figure, region_compare_figure, trend_figure)
 from pipelines.report.format import MISSING, format_cell, format_n, format_pct, format_value, is_share, metric_unit
+from pipelines.report.policy import policy_page
 from pipelines.report.quality import quality_page
 from pipelines.report.tables import alerts_table, county_table, inspection_table, items_table
 from pipelines.report.text import text
@@ -141,6 +142,7 @@ PAGE_BUILDERS: list[PageBuilder] = [
     lambda data, wave, lang, docs: inspection_page(data, wave, lang),
     lambda data, wave, lang, docs: alerts_page(data, wave, lang),
     quality_page,
+    lambda data, wave, lang, docs: policy_page(data, wave, lang),
     lambda data, wave, lang, docs: [league_page(data, wave, league, lang) for league in data.leagues],
     county_pages,
 ]

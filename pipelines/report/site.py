@@ -26,7 +26,7 @@ from pipelines.resources import FatalPipelineError
 LATEST = "latest"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PAGE_CHARTS = {"index": 3, "trends": 1, "breakdowns": 2, "inspection": 1, "alerts": 0, "quality": 2, "league": 2,
-               "county": 0}
+               "county": 0, "policy": 1}
 
 __all__ = ["LATEST", "PAGE_CHARTS", "PLOTLY_JS", "SiteSummary", "build_site", "load_report_data", "publish_site",
            "site_size"]
@@ -44,9 +44,10 @@ class SiteSummary:
     """One line for the run when something optional is missing (no chromium: no PDFs)."""
 
 
-INDEX_PAGES = ("index", "trends", "breakdowns", "inspection", "alerts", "quality")
+INDEX_PAGES = ("index", "trends", "breakdowns", "inspection", "alerts", "quality", "policy")
 PAGE_TITLE_KEYS = {"index": "page_overview", "trends": "page_trends", "breakdowns": "page_breakdowns",
-                   "inspection": "page_inspection", "alerts": "page_alerts", "quality": "page_quality"}
+                   "inspection": "page_inspection", "alerts": "page_alerts", "quality": "page_quality",
+                   "policy": "page_policy"}
 ENTRY_PDF = "index"
 
 

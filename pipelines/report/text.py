@@ -275,6 +275,7 @@ RULES: dict[str, tuple[str, str]] = {
     "low_completeness": ("填报率偏低", "Low reporting rate"),
     "not_felt": ("减负教师无感", "Reduction not felt"),
     "paper_reduction": ("疑似纸面减负", "Reduction on paper only"),
+    "policy_cap_breached": ("突破政策红线", "Policy cap breached"),
 }
 
 SEVERITY: dict[str, tuple[str, str]] = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
@@ -295,6 +296,7 @@ def direction_labels() -> list[dict[str, str]]:
 SOURCES: dict[str, tuple[str, str]] = {
     "teacher_survey": ("教师问卷", "Teacher survey"),
     "school_report": ("学校报表", "School report"),
+    "campus_event": ("进校园事项登记", "Campus events"),
 }
 
 SCHOOL_COUNTS: dict[str, tuple[str, str]] = {
@@ -318,3 +320,47 @@ def label(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str:
         return "—"
     pair = table.get(key)
     return pair[LANGS.index(lang)] if pair else key
+
+POLICY_UI: dict[str, tuple[str, str]] = {
+    "page_policy": ("政策红线", "Policy caps"),
+    "policy_intro": ("依据教师厅〔2025〕2号与内蒙古自治区进校园事项白名单，对登记的进校园事项逐校核查。"
+                     "学校是机构，不作小样本隐藏。每条红线按周期列出（截至本轮，最近的在前）。",
+                     "Each school's registered campus events checked against 教师厅〔2025〕2号 and the Inner "
+                     "Mongolia white list. Schools are institutions: nothing is suppressed. Each cap is listed "
+                     "per period up to this wave, newest first."),
+    "policy_compliance": ("各红线遵守情况（违规学校数 / 有登记的学校数）",
+                          "Compliance per cap (schools breaching / schools with registered events)"),
+    "policy_rule": ("红线", "Cap"),
+    "policy_source": ("依据", "Source"),
+    "policy_period": ("周期", "Period"),
+    "policy_breaching_schools": ("违规学校", "Schools breaching"),
+    "policy_school_code": ("学校代码", "School code"),
+    "policy_school_name": ("学校", "School"),
+    "policy_observed": ("实际", "Observed"),
+    "policy_limit": ("上限", "Cap"),
+    "policy_status": ("处理状态", "Case status"),
+    "policy_assignee": ("责任人", "Assignee"),
+    "policy_note": ("备注", "Note"),
+    "policy_updated": ("更新时间", "Updated"),
+    "policy_trend": ("各学期违规学校数", "Schools breaching per semester"),
+    "policy_trend_source": ("来源：进校园事项登记与 policy_rules.csv；n = {n}（有登记事项的学校数）",
+                            "Source: the campus-event register and policy_rules.csv; n = {n} schools with registered events"),
+    "policy_trend_axis": ("学期（按首次违规事项日期）", "Semester (of the first breaching event)"),
+    "policy_open_cases": ("各盟市待核查案件", "Open cases per league"),
+    "policy_cases_open": ("待核查", "Open"),
+    "policy_cases_confirmed": ("已核实", "Confirmed"),
+    "policy_cases_total": ("案件总数", "All cases"),
+    "policy_cross_checks": ("登记与报表、问卷的交叉核验（本轮，仅列出存疑学校）",
+                            "Register against reports and survey (this wave, flagged schools only)"),
+    "policy_check": ("核验", "Check"),
+    "policy_reported": ("报表/问卷", "Reported"),
+    "policy_events": ("登记事项数", "Registered events"),
+    "policy_none": ("无", "None"),
+    "policy_no_events": ("尚无进校园事项登记（landing/campus_event/）。", "No campus events registered yet (landing/campus_event/)."),
+    "policy_case_history": ("政策红线案件记录", "Policy-cap case history"),
+    "check_school_report_inspections": ("学校上报督查检查次数与登记不符", "School-reported inspections differ from the register"),
+    "check_teacher_inspections": ("疑似纸面合规：教师报告督查检查而无登记", "Paper compliance: teachers report inspections, none registered"),
+    "check_teacher_campus_activities": ("疑似纸面合规：教师反映随意进校园而无登记",
+                                        "Paper compliance: teachers report events held at will, none registered"),
+}
+UI.update(POLICY_UI)

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import polars as pl
 
+from pipelines.catalogue.rules import CAMPUS_EVENT
+from pipelines.synthetic.campus_events import write_campus_events
 from pipelines.synthetic.design import Design, _build_design
 from pipelines.synthetic.growth import plan_register
 from pipelines.synthetic.manifest import Tally
@@ -34,27 +35,19 @@ from pipelines.synthetic.schools import _school_wave_landing
 from pipelines.synthetic.spec import (
     BAD_FILES, DEFAULT_SEED, HOURS_COLUMNS, ITEM_COLUMNS, LATE_FILE, LEVELS, PLANTED, SCHOOL_COLUMNS,
     SCHOOL_COUNT_COLUMNS, SCHOOL_REPORT, SHIPPED_REFERENCE_DIR, SOURCES, TEACHER_COLUMNS, TEACHER_COUNT_COLUMNS,
-    TEACHER_EXTRA_COLUMNS, TEACHER_SURVEY, Landing, Wave, wave_labels,
+    TEACHER_EXTRA_COLUMNS, TEACHER_SURVEY, Landing, wave_labels,
 )
 from pipelines.synthetic.stream import teacher_waves
 from pipelines.synthetic.teachers import _teacher_wave_frame
 from pipelines.synthetic.writers import _write_bad_files, _write_landing
 
 __all__ = [
-    "BAD_FILES", "DEFAULT_SEED", "EXTRA_SOURCES", "HOURS_COLUMNS", "ITEM_COLUMNS", "LATE_FILE", "LEVELS", "PLANTED",
+    "BAD_FILES", "DEFAULT_SEED", "HOURS_COLUMNS", "ITEM_COLUMNS", "LATE_FILE", "LEVELS", "PLANTED",
     "SCHOOL_COLUMNS", "SCHOOL_COUNT_COLUMNS", "SCHOOL_REPORT", "SHIPPED_REFERENCE_DIR", "TEACHER_COLUMNS",
     "TEACHER_COUNT_COLUMNS", "TEACHER_EXTRA_COLUMNS", "TEACHER_SURVEY", "Design", "Reference", "_build_design",
     "_gbk_safe", "_teacher_wave_frame", "build_population", "build_reference", "generate", "main", "school_levels",
     "wave_labels", "write_reference",
 ]
-
-ExtraSource = Callable[[Path, pl.DataFrame, list[Wave], np.random.Generator, dict], None]
-EXTRA_SOURCES: tuple[ExtraSource, ...] = ()
-"""Writers of further landing sources, called in order after the teacher and school files as
-`writer(out_dir, schools, waves, rng, manifest)`: the register in use (grown or shipped), the
-waves, the data set's generator (draws continue from here) and the manifest, which a writer
-may extend before it is saved."""
-
 
 def _register_line(note: dict, teachers: int) -> str:
     return (f"grew the school register from {note['shipped_schools']:,} to {note['schools']:,} schools "
@@ -99,8 +92,10 @@ def generate(
         tally.add(landing.source, landing.name, landing.frame["wave"], landing.dirty)
     _write_bad_files(rng, teacher_folder, head)
     manifest = {**tally.manifest(seed, teachers), "style": style, "register": register}
-    for write_source in EXTRA_SOURCES:
-        write_source(out_dir, design.schools, design.waves, rng, manifest)
+    events = write_campus_events(np.random.default_rng([seed, 14]), design.schools, [w.label for w in design.waves],
+                                 [x.frame for x in landings if x.source == SCHOOL_REPORT], out_dir / "landing")
+    manifest["campus_events"] = events
+    manifest.setdefault("files", {})[CAMPUS_EVENT] = list(events["files"])
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest
 

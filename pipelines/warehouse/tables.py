@@ -20,12 +20,14 @@ from pipelines.catalogue.metrics import metric_column_rows, metric_rows
 from pipelines.resources import FatalPipelineError, load_sql
 from pipelines.catalogue.rules import (
     MAX_REASON_LENGTH,
+    DATE_PATTERN,
     SOURCES,
     TEXT_MAX_LENGTH,
     UNREADABLE_CELL_VALUES,
     WAVE_PATTERN,
     contract_columns,
     rule_rows,
+    wave_column,
 )
 
 LANDING_PREFIX = ["file", "row_number", "landing_file", "row_error", "wave_key"]
@@ -79,9 +81,21 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
     return frame.select(casts)
 
 
+def _read_any_reference(path: Path, name: str) -> pl.DataFrame:
+    """policy_rules.csv is validated against the rule vocabulary; the others are typed per the contract."""
+    if name == "policy_rules.csv":
+        from pipelines.catalogue.policy import PolicyRuleError, read_policy_rules
+
+        try:
+            return read_policy_rules(path)
+        except PolicyRuleError as exc:
+            raise FatalPipelineError(f"reference file {path}: {exc}") from None
+    return read_reference(path, name)
+
+
 def load_reference(conn: duckdb.DuckDBPyConnection, paths: dict[str, Path]) -> dict[str, int]:
     """Replace ref.* and meta.* from the reference files and the declarative catalogues."""
-    frames = {name: read_reference(path, name) for name, path in paths.items()}
+    frames = {name: _read_any_reference(path, name) for name, path in paths.items()}
     counts = {}
     with transaction(conn):
         for name, frame in frames.items():
@@ -98,6 +112,18 @@ def load_reference(conn: duckdb.DuckDBPyConnection, paths: dict[str, Path]) -> d
         conn.execute("delete from meta.metric_columns")
         conn.executemany("insert into meta.metric_columns values (?, ?)", metric_column_rows())
     return counts
+
+
+def wave_key_sql(source: str) -> str:
+    """The SQL expression of a landing row's wave key; binds $pattern, $date_pattern and $current_wave."""
+    column = wave_column(source)
+    value = column if column == "wave" else f"meta.date_month({column}, $date_pattern)"
+    return f"meta.wave_key({value}, $pattern, $current_wave)"
+
+
+def _key_params(source: str, current_wave: str, **extra) -> dict:
+    dated = {} if wave_column(source) == "wave" else {"date_pattern": DATE_PATTERN}
+    return {"pattern": WAVE_PATTERN, "current_wave": current_wave, **dated, **extra}
 
 
 @dataclass
@@ -170,9 +196,8 @@ def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str
                 conn.register("landing_frame", read.frame)
                 conn.execute(f"insert into {table} by name select * from landing_frame")
                 conn.unregister("landing_frame")
-                conn.execute(f"update {table} set wave_key = meta.wave_key(wave, $pattern, $current_wave) "
-                             "where landing_file = $file",
-                             {"pattern": WAVE_PATTERN, "current_wave": current_wave, "file": file.name})
+                conn.execute(f"update {table} set wave_key = {wave_key_sql(source)} where landing_file = $file",
+                             _key_params(source, current_wave, file=file.name))
                 conn.execute("insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
                              "?::varchar as sha256, ?::bigint as size_bytes, ?::bigint as rows_read, "
                              "'loaded' as status, ?::varchar[] as missing_columns, ?::bigint as rows_blank, "
@@ -184,9 +209,8 @@ def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str
         else:
             sync.loaded.append(file.name)
     with transaction(conn):
-        conn.execute(f"update {table} set wave_key = meta.wave_key(wave, $pattern, $current_wave) "
-                     "where wave_key is null and meta.wave_key(wave, $pattern, $current_wave) is not null",
-                     {"pattern": WAVE_PATTERN, "current_wave": current_wave})
+        conn.execute(f"update {table} set wave_key = {wave_key_sql(source)} "
+                     f"where wave_key is null and {wave_key_sql(source)} is not null", _key_params(source, current_wave))
     sync.missing_columns = {f: cols for f, cols in conn.execute(
         "select file, missing_columns from landing.files where source = ? and len(missing_columns) > 0 "
         "order by file", [source]).fetchall()}
@@ -252,13 +276,23 @@ class StageResult:
 def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str, current_wave: str) -> StageResult:
     """Validate one wave of one source and replace its staged and quarantined rows atomically."""
     _select_wave_rows(conn, source, wave, current_wave)
+    return _replace_staged(conn, source, wave)
+
+
+def _replace_staged(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> StageResult:
+    """Judge temp table wave_rows with the source's staging SQL; swap the staged and quarantined
+    rows of `wave` (None: of every keyed wave) in one transaction."""
     conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
     staged = STAGED_TABLES[source]
     with transaction(conn):
-        conn.execute(f"delete from {staged} where wave = ?", [wave])
+        if wave is None:
+            conn.execute(f"delete from {staged}")
+            conn.execute("delete from quarantine.rejected_rows where source = ? and wave is not null", [source])
+        else:
+            conn.execute(f"delete from {staged} where wave = ?", [wave])
+            conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
         conn.execute(f"insert into {staged} by name "
                      "select * exclude (reason, raw_json) from validated where reason is null")
-        conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
         conn.execute("insert into quarantine.rejected_rows "
                      "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
                      "from validated where reason is not null", [source, MAX_REASON_LENGTH])
@@ -268,6 +302,16 @@ def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str, current_
         "select split_part(reason, '; ', 1), count(*) from validated where reason is not null "
         "group by 1 order by 1").fetchall())
     return StageResult(received, accepted, received - accepted, reasons)
+
+
+def stage_source(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str) -> StageResult:
+    """Validate every keyed row of a dated source at once (a rule such as a unique event_id spans
+    months) and replace its staged and keyed quarantined rows atomically."""
+    conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
+    conn.execute("create or replace temp table wave_rows as select * from landing_rows where wave_key is not null")
+    conn.execute("create or replace temp table cell_violations as "
+                 + load_sql("staging/cell_violations.sql"), violation_params(source, current_wave))
+    return _replace_staged(conn, source, None)
 
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, params: dict | None = None) -> int:

@@ -43,6 +43,14 @@ create or replace macro meta.wave_key(wave, pattern, current_wave) as
         when regexp_full_match(trim(wave), pattern) and trim(wave) <= current_wave then trim(wave)
     end;
 
+-- The month (`YYYY-MM`) of a `YYYY-MM-DD` date text, null when it is not a valid date: a
+-- campus event's landing key (its source is dated, not waved).
+create or replace macro meta.date_month(date_text, pattern) as
+    case
+        when regexp_full_match(trim(date_text), pattern) and try_cast(trim(date_text) as date) is not null
+            then left(trim(date_text), 7)
+    end;
+
 -- What each wave's staging and marts were last built from (sql/ingest/wave_inputs.sql), so a
 -- run restages exactly the waves whose inputs changed.
 create table if not exists meta.wave_state (

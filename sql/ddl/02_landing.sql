@@ -45,3 +45,9 @@ create table if not exists landing.school_report_rows (
     n_forms_duplicate varchar, n_teachers_seconded varchar, n_seconded_over_6m varchar,
     n_nonteaching_meetings varchar, n_social_exams varchar
 );
+
+create table if not exists landing.campus_event_rows (
+    file varchar, row_number bigint, landing_file varchar, row_error varchar, wave_key varchar,
+    event_id varchar, school_code varchar, event_date varchar, kind varchar, organiser_level varchar,
+    whitelist_item varchar, in_annual_plan varchar, teacher_days varchar
+);

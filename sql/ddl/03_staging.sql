@@ -29,6 +29,14 @@ create table if not exists staging.school_report_staged (
     source_file varchar, source_row bigint
 );
 
+-- Campus events (contract section 11): wave is the month of event_date, the landing key.
+create table if not exists staging.campus_event_staged (
+    wave varchar, event_id varchar, school_code varchar, event_date date, kind varchar,
+    organiser_level varchar, whitelist_item varchar, in_annual_plan integer, teacher_days bigint,
+    county_code varchar, league_code varchar,
+    source_file varchar, source_row bigint
+);
+
 create table if not exists quarantine.rejected_rows (
     source varchar,
     wave varchar,

@@ -17,8 +17,14 @@
 --                            wave (−Sen slope / first estimate) under the schools' divided by
 --                            $paper_reduction_ratio: a merely non-significant teacher trend is often
 --                            lack of power, not of decline, so the two sources must also disagree
+--   policy_cap_breached      per rule and period: a school of the league breaches a cap of
+--                            ref.policy_rules (marts.policy_compliance); wave is the period's
+--                            first month (meta.period_start), so the alert sorts among the
+--                            waves, metric the rule_id, value the schools breaching; the message
+--                            names the period (e.g. 2026, 2025-2026-1) and cites the rule's source
 -- severity: 'high' where the list is breached outright or the reform does not reach the
--- teachers (red_line_item, secondment_over_6m, not_felt); 'medium' for the others.
+-- teachers (red_line_item, secondment_over_6m, not_felt, policy_cap_breached); 'medium' for
+-- the others.
 -- Values are point estimates; shares are shown as percentages, and felt_net's slope (a
 -- difference of shares) in percentage points. Rows that rest on a test
 -- carry its p_value and q_value: burden_rebound its own; not_felt and paper_reduction those
@@ -254,6 +260,29 @@ paper_reduction as (
         and teachers.decline_per_wave < reported.decline_per_wave / $paper_reduction_ratio
 ),
 
+policy_cap_breached as (
+    select
+        meta.period_start(compliance.period) as wave,
+        compliance.area_code,
+        'policy_cap_breached' as rule,
+        compliance.rule_id as metric,
+        cast(compliance.schools_breaching as double) as value,
+        cast(0 as double) as threshold,
+        format('{}（{}）：{}所学校突破政策红线“{}”（{}），超出{}次。',
+               leagues.name_zh, compliance.period, compliance.schools_breaching, rules.text_zh, rules.source_zh,
+               compliance.breaches) as message,
+        format('{} ({}): {} school(s) breach the cap "{}" ({}), {} event(s) beyond it.',
+               leagues.name_en, compliance.period, compliance.schools_breaching, rules.text_en, rules.source_en,
+               compliance.breaches) as message_en,
+        cast(null as double) as p_value,
+        cast(null as double) as q_value
+    from marts.policy_compliance as compliance
+    inner join leagues on leagues.area_code = compliance.area_code
+    inner join (select distinct on (rule_id) * from ref.policy_rules order by rule_id, effective_from desc) as rules
+        on rules.rule_id = compliance.rule_id
+    where compliance.area_level = 'league' and compliance.schools_breaching > 0
+),
+
 fired as (
     select * from red_line_item
     union all by name
@@ -268,6 +297,8 @@ fired as (
     select * from not_felt
     union all by name
     select * from paper_reduction
+    union all by name
+    select * from policy_cap_breached
 ),
 
 final as (
@@ -276,7 +307,8 @@ final as (
         'league' as area_level,
         area_code,
         rule,
-        case when rule in ('red_line_item', 'secondment_over_6m', 'not_felt') then 'high' else 'medium' end
+        case when rule in ('red_line_item', 'secondment_over_6m', 'not_felt', 'policy_cap_breached') then 'high'
+            else 'medium' end
             as severity,
         metric,
         value,

@@ -1,12 +1,15 @@
 -- marts.data_quality: per wave and source, where every landing row went, and how many
 -- schools sent something. Rows that belong to no wave (missing, malformed or future wave)
--- form a wave-null row.
+-- form a wave-null row. Campus events are dated, not waved: all their rows form one
+-- wave-null row of their own (source campus_event).
 -- For school reports, schools_on_time and on_time_share are the region row of
 -- marts.reporting_completeness (sql/quality/reporting_completeness.sql defines "on time").
 with landed as (
     select 'teacher_survey' as source, wave_key as wave from landing.teacher_survey_rows
     union all
     select 'school_report' as source, wave_key as wave from landing.school_report_rows
+    union all
+    select 'campus_event' as source, null as wave from landing.campus_event_rows
 ),
 
 received as (
@@ -25,10 +28,14 @@ accepted as (
            count(distinct school_code) as schools_reporting
     from staging.school_report_staged
     group by all
+    union all
+    select 'campus_event' as source, null as wave, count(*) as rows_accepted,
+           count(distinct school_code) as schools_reporting
+    from staging.campus_event_staged
 ),
 
 rejected as (
-    select source, wave, count(*) as rows_rejected
+    select source, case when source <> 'campus_event' then wave end as wave, count(*) as rows_rejected
     from quarantine.rejected_rows
     group by all
 ),

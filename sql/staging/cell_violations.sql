@@ -59,6 +59,11 @@ checked as (
                 'malformed:' || column_name
             when kind = 'wave' and value_text > $current_wave then
                 'future_wave'
+            when kind = 'date'
+                and (not regexp_full_match(value_text, pattern) or try_cast(value_text as date) is null) then
+                'malformed:' || column_name
+            when kind = 'date' and left(value_text, 7) > $current_wave then
+                'future_date'
             when kind = 'timestamp' and try_cast(value_text as timestamp) is null then
                 'malformed:' || column_name
             when kind in ('number', 'integer')
