@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from pipelines.partitions import DUCKDB_POOL, waves_partitions
-from pipelines.resources import REFERENCE_FILES, FatalPipelineError, JianfuResource
 from pipelines.catalogue.rules import CAMPUS_EVENT, SCHOOL_REPORT, TEACHER_SURVEY
 from pipelines.landing.state import reader_version, run_month
+from pipelines.partitions import DUCKDB_POOL, waves_partitions
+from pipelines.resources import REFERENCE_FILES, FatalPipelineError, JianfuResource
 from pipelines.warehouse.tables import check_columns_match_contract, load_reference, sync_landing
 
 
@@ -30,8 +30,15 @@ def reference_tables(jianfu: JianfuResource) -> dg.MaterializeResult:
 def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: str) -> dg.MaterializeResult:
     version = reader_version([jianfu.mappings_dir, *questionnaire_paths(jianfu)])
     with jianfu.connect() as conn:
-        sync = sync_landing(conn, jianfu.landing_dir, source, jianfu.pseudonym_key(),
-                            mappings_dir=jianfu.mappings_dir, version=version, current_wave=run_month())
+        sync = sync_landing(
+            conn,
+            jianfu.landing_dir,
+            source,
+            jianfu.pseudonym_key(),
+            mappings_dir=jianfu.mappings_dir,
+            version=version,
+            current_wave=run_month(),
+        )
     for name, reason in sync.bad_files.items():
         context.log.warning(f"{source}/{name}: {reason}")
     for name, columns in sync.missing_columns.items():
@@ -39,12 +46,17 @@ def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: s
     new_waves = [w for w in sync.waves if not context.instance.has_dynamic_partition(waves_partitions.name, w)]
     if new_waves:
         context.instance.add_dynamic_partitions(waves_partitions.name, new_waves)
-    return dg.MaterializeResult(metadata={
-        "files_loaded": len(sync.loaded), "files_unchanged": len(sync.unchanged),
-        "files_removed": len(sync.removed), "bad_files": dg.MetadataValue.json(sync.bad_files),
-        "missing_columns": dg.MetadataValue.json(sync.missing_columns),
-        "rows_without_wave": sync.rows_without_wave, "waves": ", ".join(sync.waves),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "files_loaded": len(sync.loaded),
+            "files_unchanged": len(sync.unchanged),
+            "files_removed": len(sync.removed),
+            "bad_files": dg.MetadataValue.json(sync.bad_files),
+            "missing_columns": dg.MetadataValue.json(sync.missing_columns),
+            "rows_without_wave": sync.rows_without_wave,
+            "waves": ", ".join(sync.waves),
+        }
+    )
 
 
 @dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])

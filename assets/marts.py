@@ -2,21 +2,27 @@
 
 import dagster as dg
 
+from assets.ingest import reference_tables
+from assets.staging import school_report_staged, teacher_survey_staged
 from pipelines.catalogue import rules
 from pipelines.estimation import small_area
+from pipelines.estimation.uncertainty import register_quantiles
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.report.text import direction_labels
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
-from pipelines.estimation.uncertainty import register_quantiles
 from pipelines.warehouse.tables import replace_table, replace_wave
 
-from assets.ingest import reference_tables
-from assets.staging import school_report_staged, teacher_survey_staged
 
-
-@dg.asset(group_name="marts", pool=DUCKDB_POOL,
-          deps=[teacher_survey_staged, school_report_staged, dg.AssetKey("reporting_completeness"),
-                dg.AssetKey("campus_event_staged")])
+@dg.asset(
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[
+        teacher_survey_staged,
+        school_report_staged,
+        dg.AssetKey("reporting_completeness"),
+        dg.AssetKey("campus_event_staged"),
+    ],
+)
 def data_quality(jianfu: JianfuResource) -> dg.MaterializeResult:
     """marts.data_quality: received = accepted + rejected per wave and source, and coverage."""
     with jianfu.connect() as conn:
@@ -36,14 +42,21 @@ def _violations(jianfu: JianfuResource, query: str, params: dict | None = None) 
     """Passes when `query` returns no rows; up to 20 offending rows go into the metadata."""
     with jianfu.connect(read_only=True) as conn:
         rows = conn.sql(query, params=params or {}).pl()
-    return dg.AssetCheckResult(passed=rows.height == 0, metadata={
-        "violations": rows.height, "sample": dg.MetadataValue.json(rows.head(20).to_dicts())})
+    return dg.AssetCheckResult(
+        passed=rows.height == 0,
+        metadata={"violations": rows.height, "sample": dg.MetadataValue.json(rows.head(20).to_dicts())},
+    )
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions,
-          deps=[teacher_survey_staged, school_report_staged, reference_tables, dg.AssetKey("respondent_quality")])
-def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
-                 monitoring: MonitoringConfig) -> dg.MaterializeResult:
+@dg.asset(
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    partitions_def=waves_partitions,
+    deps=[teacher_survey_staged, school_report_staged, reference_tables, dg.AssetKey("respondent_quality")],
+)
+def area_metrics(
+    context: dg.AssetExecutionContext, jianfu: JianfuResource, monitoring: MonitoringConfig
+) -> dg.MaterializeResult:
     """marts.area_metrics for the partition's wave: post-stratified design-based estimates, their
     se, df, deff, t or Korn–Graubard intervals and reliability, under complementary suppression.
 
@@ -51,62 +64,88 @@ def area_metrics(context: dg.AssetExecutionContext, jianfu: JianfuResource,
     tables because wave_changes needs them to count the schools that recur between waves.
     """
     wave = {"wave": context.partition_key}
-    params = {**wave, "min_n": monitoring.min_cell_n, "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
-              "rse_caution": monitoring.rse_caution, "df_caution": rules.DF_CAUTION, "df_min": rules.DF_MIN,
-              "confidence": rules.CONFIDENCE, "cancellation": rules.CANCELLATION}
+    params = {
+        **wave,
+        "min_n": monitoring.min_cell_n,
+        "min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL,
+        "rse_caution": monitoring.rse_caution,
+        "df_caution": rules.DF_CAUTION,
+        "df_min": rules.DF_MIN,
+        "confidence": rules.CONFIDENCE,
+        "cancellation": rules.CANCELLATION,
+    }
     with jianfu.connect() as conn:
         register_quantiles(conn)
         replace_wave(conn, "staging.survey_design", "staging/survey_design.sql", wave)
         replace_wave(conn, "staging.survey_psu_sums", "staging/survey_psu_sums.sql", wave)
         rows = replace_wave(conn, "marts.area_metrics", "marts/area_metrics.sql", params)
-        counts = dict(conn.execute(
-            "select coalesce(suppression, reliability, 'published'), count(*) from marts.area_metrics "
-            "where wave = $wave group by 1", wave).fetchall())
+        counts = dict(
+            conn.execute(
+                "select coalesce(suppression, reliability, 'published'), count(*) from marts.area_metrics "
+                "where wave = $wave group by 1",
+                wave,
+            ).fetchall()
+        )
     return dg.MaterializeResult(metadata={"rows": rows, **{f"cells_{k}": v for k, v in counts.items()}})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_no_small_published_cell(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.AssetCheckResult:
     """No published teacher cell rests on fewer than min_cell_n respondents."""
-    return _violations(jianfu, "select wave, area_level, area_code, metric, n from marts.area_metrics "
-                               "join meta.metrics using (metric) "
-                               "where source = 'teacher_survey' and not suppressed and n < $min_n",
-                       {"min_n": monitoring.min_cell_n})
+    return _violations(
+        jianfu,
+        "select wave, area_level, area_code, metric, n from marts.area_metrics "
+        "join meta.metrics using (metric) "
+        "where source = 'teacher_survey' and not suppressed and n < $min_n",
+        {"min_n": monitoring.min_cell_n},
+    )
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_no_lone_suppressed_sibling(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Where siblings are suppressed and one is published, the suppressed hold at least
     MIN_SUPPRESSED_TOTAL respondents: no small cell, nor small sum of cells, by subtraction."""
-    return _violations(jianfu, load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"),
-                       {"min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL})
+    return _violations(
+        jianfu,
+        load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"),
+        {"min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL},
+    )
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_intervals_are_honest(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """No published interval has zero width (a Korn–Graubard bound may sit at 0 or 1), and none
     rests on fewer than DF_MIN degrees of freedom."""
-    return _violations(jianfu, "select wave, area_level, area_code, metric, estimate, ci_low, ci_high, df "
-                               "from marts.area_metrics where ci_low is not null "
-                               "and (ci_high <= ci_low or df < $df_min or reliability = 'unreliable')",
-                       {"df_min": rules.DF_MIN})
+    return _violations(
+        jianfu,
+        "select wave, area_level, area_code, metric, estimate, ci_low, ci_high, df "
+        "from marts.area_metrics where ci_low is not null "
+        "and (ci_high <= ci_low or df < $df_min or reliability = 'unreliable')",
+        {"df_min": rules.DF_MIN},
+    )
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_interval_holds_estimate(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """ci_low <= estimate <= ci_high wherever an interval is published."""
-    return _violations(jianfu, "select wave, area_level, area_code, metric, estimate, ci_low, ci_high "
-                               "from marts.area_metrics "
-                               "where ci_low is not null and not (ci_low <= estimate and estimate <= ci_high)")
+    return _violations(
+        jianfu,
+        "select wave, area_level, area_code, metric, estimate, ci_low, ci_high "
+        "from marts.area_metrics "
+        "where ci_low is not null and not (ci_low <= estimate and estimate <= ci_high)",
+    )
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_shares_in_range(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Shares lie in [0, 1]; felt_net, a difference of two shares, in [-1, 1]."""
-    return _violations(jianfu, "select wave, area_level, area_code, metric, estimate from marts.area_metrics "
-                               "join meta.metrics using (metric) "
-                               "where kind = 'share' and estimate not between "
-                               "case when metric = 'felt_net' then -1 else 0 end and 1")
+    return _violations(
+        jianfu,
+        "select wave, area_level, area_code, metric, estimate from marts.area_metrics "
+        "join meta.metrics using (metric) "
+        "where kind = 'share' and estimate not between "
+        "case when metric = 'felt_net' then -1 else 0 end and 1",
+    )
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
@@ -121,18 +160,25 @@ def inspection_target(jianfu: JianfuResource, monitoring: MonitoringConfig) -> d
 @dg.asset_check(asset=inspection_target, blocking=True, pool=DUCKDB_POOL)
 def inspection_target_one_baseline(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """A single baseline wave, and every area's reduction there is 0 (or unknown)."""
-    return _violations(jianfu, "select area_level, area_code, wave, baseline_wave, reduction_pct "
-                               "from marts.inspection_target "
-                               "where baseline_wave <> (select min(baseline_wave) from marts.inspection_target) "
-                               "or (wave = baseline_wave and reduction_pct <> 0)")
+    return _violations(
+        jianfu,
+        "select area_level, area_code, wave, baseline_wave, reduction_pct "
+        "from marts.inspection_target "
+        "where baseline_wave <> (select min(baseline_wave) from marts.inspection_target) "
+        "or (wave = baseline_wave and reduction_pct <> 0)",
+    )
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.wave_changes: each published estimate against the previous wave's, with a t-test whose
     SE comes from the two waves stacked in one design, so recurring schools count."""
-    params = {"significance": monitoring.significance, "confidence": rules.CONFIDENCE, "df_min": rules.DF_MIN,
-              "cancellation": rules.CANCELLATION}
+    params = {
+        "significance": monitoring.significance,
+        "confidence": rules.CONFIDENCE,
+        "df_min": rules.DF_MIN,
+        "cancellation": rules.CANCELLATION,
+    }
     with jianfu.connect() as conn:
         register_quantiles(conn)
         rows = replace_table(conn, "marts.wave_changes", "marts/wave_changes.sql", params)
@@ -142,10 +188,13 @@ def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Mat
 @dg.asset_check(asset=wave_changes, blocking=True, pool=DUCKDB_POOL)
 def wave_changes_consistent(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """change = estimate − previous, inside its interval, p-value in [0, 1]."""
-    return _violations(jianfu, "select * from marts.wave_changes "
-                               "where abs(change - (estimate - previous_estimate)) > 1e-9 "
-                               "or (ci_low is not null and not (ci_low <= change and change <= ci_high)) "
-                               "or p_value not between 0 and 1")
+    return _violations(
+        jianfu,
+        "select * from marts.wave_changes "
+        "where abs(change - (estimate - previous_estimate)) > 1e-9 "
+        "or (ci_low is not null and not (ci_low <= change and change <= ci_high)) "
+        "or p_value not between 0 and 1",
+    )
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
@@ -161,12 +210,15 @@ def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
 @dg.asset_check(asset=trends, blocking=True, pool=DUCKDB_POOL)
 def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.AssetCheckResult:
     """Enough waves, p <= q <= 1, a known direction, and no_change wherever q >= significance."""
-    return _violations(jianfu, "select * from marts.trends "
-                               "where n_waves < $min_waves or p_value not between 0 and 1 "
-                               "or q_value not between p_value and 1 "
-                               "or direction not in ('improving', 'worsening', 'no_change') "
-                               "or (q_value >= $significance and direction <> 'no_change')",
-                       {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance})
+    return _violations(
+        jianfu,
+        "select * from marts.trends "
+        "where n_waves < $min_waves or p_value not between 0 and 1 "
+        "or q_value not between p_value and 1 "
+        "or direction not in ('improving', 'worsening', 'no_change') "
+        "or (q_value >= $significance and direction <> 'no_change')",
+        {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance},
+    )
 
 
 COVARIATES = ["share_primary", "share_junior", "share_urban", "share_town"]
@@ -178,12 +230,16 @@ def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
     counties get a model-based figure beside their direct one. Only county aggregates leave SQL."""
     with jianfu.connect() as conn:
         covariates = conn.sql(load_sql("marts/county_covariates.sql")).pl()
-        cells = conn.sql("select wave, area_code, metric, estimate, se, df, n, reliability "
-                         "from marts.area_metrics join meta.metrics using (metric) "
-                         "where area_level = 'county' and source = 'teacher_survey' "
-                         "order by wave, metric, area_code").pl()
+        cells = conn.sql(
+            "select wave, area_code, metric, estimate, se, df, n, reliability "
+            "from marts.area_metrics join meta.metrics using (metric) "
+            "where area_level = 'county' and source = 'teacher_survey' "
+            "order by wave, metric, area_code"
+        ).pl()
         kinds = dict(conn.execute("select metric, kind from meta.metrics").fetchall())
-        bounds = {m: ((-1.0, 1.0) if m == "felt_net" else (0.0, 1.0)) for m, k in kinds.items() if k in ("share", "ratio")}
+        bounds = {
+            m: ((-1.0, 1.0) if m == "felt_net" else (0.0, 1.0)) for m, k in kinds.items() if k in ("share", "ratio")
+        }
         fit = small_area.county_estimates(cells, covariates, COVARIATES, bounds)
         conn.register("county_estimates_fit", fit)
         rows = replace_table(conn, "marts.county_estimates", "marts/county_estimates.sql")
@@ -191,14 +247,29 @@ def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": rows, "models": fit.select("wave", "metric").n_unique()})
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL,
-          deps=[area_metrics, wave_changes, trends, inspection_target, reference_tables,
-                dg.AssetKey("reporting_completeness"), dg.AssetKey("policy_compliance")])
+@dg.asset(
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[
+        area_metrics,
+        wave_changes,
+        trends,
+        inspection_target,
+        reference_tables,
+        dg.AssetKey("reporting_completeness"),
+        dg.AssetKey("policy_compliance"),
+    ],
+)
 def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.alerts: the monitoring rules per league, with Chinese and English messages."""
-    params = {"red_line_share": monitoring.red_line_share, "completeness_min": monitoring.completeness_min,
-              "target": monitoring.inspection_reduction_target, "paper_reduction_ratio": monitoring.paper_reduction_ratio,
-              "significance": monitoring.significance, "direction_labels": direction_labels()}
+    params = {
+        "red_line_share": monitoring.red_line_share,
+        "completeness_min": monitoring.completeness_min,
+        "target": monitoring.inspection_reduction_target,
+        "paper_reduction_ratio": monitoring.paper_reduction_ratio,
+        "significance": monitoring.significance,
+        "direction_labels": direction_labels(),
+    }
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.alerts", "marts/alerts.sql", params)
         by_rule = dict(conn.execute("select rule, count(*) from marts.alerts group by rule order by rule").fetchall())
@@ -208,6 +279,9 @@ def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
 @dg.asset_check(asset=alerts, blocking=True, pool=DUCKDB_POOL)
 def alerts_name_a_league(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Every alert is about a league of ref.divisions and carries both messages."""
-    return _violations(jianfu, "select * from marts.alerts "
-                               "where area_code not in (select code from ref.divisions where level = 'league') "
-                               "or coalesce(message, '') = '' or coalesce(message_en, '') = ''")
+    return _violations(
+        jianfu,
+        "select * from marts.alerts "
+        "where area_code not in (select code from ref.divisions where level = 'league') "
+        "or coalesce(message, '') = '' or coalesce(message_en, '') = ''",
+    )

@@ -3,17 +3,16 @@
 import dagster as dg
 import polars as pl
 
+from assets.ingest import campus_event_landing, reference_tables
+from assets.quality import _validate
+from assets.staging import school_report_staged, teacher_survey_staged
 from pipelines.catalogue import rules
+from pipelines.landing.state import run_month
 from pipelines.partitions import DUCKDB_POOL
 from pipelines.policy.cases import merge_cases
 from pipelines.quality import expectations
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
-from pipelines.landing.state import run_month
 from pipelines.warehouse.tables import replace_table, stage_source
-
-from assets.ingest import campus_event_landing, reference_tables
-from assets.quality import _validate
-from assets.staging import school_report_staged, teacher_survey_staged
 
 
 @dg.asset(group_name="staging", pool=DUCKDB_POOL, deps=[campus_event_landing, reference_tables])
@@ -21,11 +20,17 @@ def campus_event_staged(context: dg.AssetExecutionContext, jianfu: JianfuResourc
     """staging.campus_event_staged: every month at once, as event_id is unique across months."""
     with jianfu.connect() as conn:
         result = stage_source(conn, rules.CAMPUS_EVENT, run_month())
-    context.log.info(f"campus_event: {result.received} received, {result.accepted} accepted, "
-                     f"{result.rejected} rejected")
-    return dg.MaterializeResult(metadata={
-        "rows_received": result.received, "rows_accepted": result.accepted,
-        "rows_rejected": result.rejected, "rejections_by_reason": dg.MetadataValue.json(result.reasons)})
+    context.log.info(
+        f"campus_event: {result.received} received, {result.accepted} accepted, {result.rejected} rejected"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "rows_received": result.received,
+            "rows_accepted": result.accepted,
+            "rows_rejected": result.rejected,
+            "rejections_by_reason": dg.MetadataValue.json(result.reasons),
+        }
+    )
 
 
 @dg.asset_check(asset=campus_event_staged, blocking=True, pool=DUCKDB_POOL)
@@ -34,16 +39,23 @@ def campus_event_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
     with jianfu.connect(read_only=True) as conn:
         rows = conn.sql(load_sql("marts/data_quality.sql")).pl().filter(pl.col("source") == rules.CAMPUS_EVENT)
     broken = rows.filter(pl.col("rows_received") != pl.col("rows_accepted") + pl.col("rows_rejected"))
-    return dg.AssetCheckResult(passed=broken.height == 0, metadata={
-        "rows_checked": rows.height, "mismatches": dg.MetadataValue.json(broken.to_dicts())})
+    return dg.AssetCheckResult(
+        passed=broken.height == 0,
+        metadata={"rows_checked": rows.height, "mismatches": dg.MetadataValue.json(broken.to_dicts())},
+    )
 
 
 @dg.asset_check(asset=campus_event_staged, blocking=True, pool=DUCKDB_POOL)
 def campus_event_staged_expectations(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """The staged events meet the GX suite generated from the rule table."""
-    return _validate(jianfu, expectations.staged_suite(rules.CAMPUS_EVENT),
-                     "quality/campus_event_staged_expectations.sql", "campus_events", {"wave": None},
-                     with_school_codes=True)
+    return _validate(
+        jianfu,
+        expectations.staged_suite(rules.CAMPUS_EVENT),
+        "quality/campus_event_staged_expectations.sql",
+        "campus_events",
+        {"wave": None},
+        with_school_codes=True,
+    )
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[campus_event_staged, reference_tables])
@@ -53,22 +65,28 @@ def policy_compliance(jianfu: JianfuResource) -> dg.MaterializeResult:
     with jianfu.connect() as conn:
         breaches = replace_table(conn, "marts.policy_breaches", "marts/policy_breaches.sql")
         rows = replace_table(conn, "marts.policy_compliance", "marts/policy_compliance.sql")
-        by_rule = dict(conn.execute("select rule_id, count(*) from marts.policy_breaches group by 1 order by 1")
-                       .fetchall())
-    return dg.MaterializeResult(metadata={"rows": rows, "school_breaches": breaches,
-                                          "by_rule": dg.MetadataValue.json(by_rule)})
+        by_rule = dict(
+            conn.execute("select rule_id, count(*) from marts.policy_breaches group by 1 order by 1").fetchall()
+        )
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "school_breaches": breaches, "by_rule": dg.MetadataValue.json(by_rule)}
+    )
 
 
 @dg.asset_check(asset=policy_compliance, blocking=True, pool=DUCKDB_POOL)
 def policy_compliance_consistent(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Breaching schools are observed ones, and every breach exceeds its rule's limit."""
     with jianfu.connect(read_only=True) as conn:
-        rows = conn.sql("select rule_id, period, area_level, area_code from marts.policy_compliance "
-                        "where schools_breaching > schools_observed or share_breaching not between 0 and 1 "
-                        "union all select rule_id, period, 'school', school_code from marts.policy_breaches "
-                        "where observed <= \"limit\" or breaches < 1").pl()
-    return dg.AssetCheckResult(passed=rows.height == 0, metadata={
-        "violations": rows.height, "sample": dg.MetadataValue.json(rows.head(20).to_dicts())})
+        rows = conn.sql(
+            "select rule_id, period, area_level, area_code from marts.policy_compliance "
+            "where schools_breaching > schools_observed or share_breaching not between 0 and 1 "
+            "union all select rule_id, period, 'school', school_code from marts.policy_breaches "
+            'where observed <= "limit" or breaches < 1'
+        ).pl()
+    return dg.AssetCheckResult(
+        passed=rows.height == 0,
+        metadata={"violations": rows.height, "sample": dg.MetadataValue.json(rows.head(20).to_dicts())},
+    )
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[policy_compliance])
@@ -76,19 +94,35 @@ def breach_cases(jianfu: JianfuResource) -> dg.MaterializeResult:
     """quality.breach_cases: new breaches opened, vanished ones resolved; analysts' edits kept."""
     with jianfu.connect() as conn:
         result = merge_cases(conn)
-    return dg.MaterializeResult(metadata={"open": result.open_cases, "in_data": result.in_data,
-                                          "by_status": dg.MetadataValue.json(result.by_status)})
+    return dg.MaterializeResult(
+        metadata={
+            "open": result.open_cases,
+            "in_data": result.in_data,
+            "by_status": dg.MetadataValue.json(result.by_status),
+        }
+    )
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL,
-          deps=[campus_event_staged, school_report_staged, teacher_survey_staged, reference_tables])
+@dg.asset(
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[campus_event_staged, school_report_staged, teacher_survey_staged, reference_tables],
+)
 def event_cross_checks(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.event_cross_checks: school reports and teachers against the event register."""
-    params = {"window_months": rules.EVENT_WINDOW_MONTHS, "inspection_kinds": list(rules.INSPECTION_KINDS),
-              "tolerance": rules.EVENT_COUNT_TOLERANCE, "paper_inspections": rules.PAPER_MIN_INSPECTIONS,
-              "paper_item_share": rules.PAPER_MIN_ITEM_SHARE, "min_n": monitoring.min_cell_n}
+    params = {
+        "window_months": rules.EVENT_WINDOW_MONTHS,
+        "inspection_kinds": list(rules.INSPECTION_KINDS),
+        "tolerance": rules.EVENT_COUNT_TOLERANCE,
+        "paper_inspections": rules.PAPER_MIN_INSPECTIONS,
+        "paper_item_share": rules.PAPER_MIN_ITEM_SHARE,
+        "min_n": monitoring.min_cell_n,
+    }
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.event_cross_checks", "quality/event_cross_checks.sql", params)
-        flagged = dict(conn.execute("select check_name, count(*) filter (where flagged) "
-                                    "from marts.event_cross_checks group by 1 order by 1").fetchall())
+        flagged = dict(
+            conn.execute(
+                "select check_name, count(*) filter (where flagged) from marts.event_cross_checks group by 1 order by 1"
+            ).fetchall()
+        )
     return dg.MaterializeResult(metadata={"rows": rows, "flagged": dg.MetadataValue.json(flagged)})

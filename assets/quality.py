@@ -9,15 +9,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.quality import expectations
-from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
-from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
-from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
-from pipelines.warehouse.tables import replace_table, replace_wave
-
 from assets.ingest import reference_tables
 from assets.marts import area_metrics, data_quality
 from assets.staging import school_report_staged, teacher_survey_staged
+from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
+from pipelines.quality import expectations
+from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
+from pipelines.warehouse.tables import replace_table, replace_wave
+
 
 def validation_results_dir(jianfu: JianfuResource) -> Path:
     """Where the checks keep GX's validation results for the Data Docs: the latest per scope."""
@@ -29,54 +29,67 @@ def data_docs_dir(jianfu: JianfuResource) -> Path:
     return jianfu.root / "quality" / "data_docs"
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions,
-          deps=[school_report_staged, reference_tables])
-def reporting_completeness(context: dg.AssetExecutionContext, jianfu: JianfuResource,
-                           monitoring: MonitoringConfig) -> dg.MaterializeResult:
+@dg.asset(
+    group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[school_report_staged, reference_tables]
+)
+def reporting_completeness(
+    context: dg.AssetExecutionContext, jianfu: JianfuResource, monitoring: MonitoringConfig
+) -> dg.MaterializeResult:
     """marts.reporting_completeness for the wave: school reports received, and on time, per area."""
     params = {"wave": context.partition_key, "due_days": monitoring.report_due_days}
     with jianfu.connect() as conn:
         replace_wave(conn, "marts.reporting_completeness", "quality/reporting_completeness.sql", params)
-        region = conn.sql("select schools_expected, schools_reporting, completeness, schools_on_time, on_time_share "
-                          "from marts.reporting_completeness where wave = $wave and area_level = 'region'",
-                          params={"wave": params["wave"]}).pl()
+        region = conn.sql(
+            "select schools_expected, schools_reporting, completeness, schools_on_time, on_time_share "
+            "from marts.reporting_completeness where wave = $wave and area_level = 'region'",
+            params={"wave": params["wave"]},
+        ).pl()
     return dg.MaterializeResult(metadata=region.to_dicts()[0] if region.height else {})
 
 
 @dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[school_report_staged, reference_tables])
 def outliers(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.outliers: school-reported counts with an extreme modified z-score, for follow-up."""
-    params = {"threshold": monitoring.outlier_score, "min_history": monitoring.outlier_min_history,
-              "min_peers": monitoring.outlier_min_peers}
+    params = {
+        "threshold": monitoring.outlier_score,
+        "min_history": monitoring.outlier_min_history,
+        "min_peers": monitoring.outlier_min_peers,
+    }
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.outliers", "quality/outliers.sql", params)
-        by_status = dict(conn.execute("select follow_up_status, count(*) from marts.outliers "
-                                      "group by all order by 1").fetchall())
+        by_status = dict(
+            conn.execute("select follow_up_status, count(*) from marts.outliers group by all order by 1").fetchall()
+        )
     return dg.MaterializeResult(metadata={"rows": rows, "by_follow_up_status": dg.MetadataValue.json(by_status)})
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL,
-          deps=[school_report_staged, teacher_survey_staged, area_metrics])
+@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[school_report_staged, teacher_survey_staged, area_metrics])
 def source_consistency(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.source_consistency: school-reported against teacher-reported inspections."""
     params = {"ratio": monitoring.consistency_ratio, "min_n": monitoring.min_cell_n}
     with jianfu.connect() as conn:
         rows = replace_table(conn, "marts.source_consistency", "quality/source_consistency.sql", params)
-        flagged = dict(conn.execute("select area_level, count(*) filter (where flagged) "
-                                    "from marts.source_consistency group by all order by 1").fetchall())
+        flagged = dict(
+            conn.execute(
+                "select area_level, count(*) filter (where flagged) "
+                "from marts.source_consistency group by all order by 1"
+            ).fetchall()
+        )
     return dg.MaterializeResult(metadata={"rows": rows, "flagged": dg.MetadataValue.json(flagged)})
 
 
 def _result(validation: expectations.Validation) -> dg.AssetCheckResult:
     metadata = expectations.check_metadata(validation)
     metadata["failed_expectations"] = dg.MetadataValue.json(metadata["failed_expectations"])
-    metadata["failures"] = dg.MetadataValue.md("\n".join(f"- `{line}`" for line in validation.summary_lines())
-                                               or "none")
+    metadata["failures"] = dg.MetadataValue.md(
+        "\n".join(f"- `{line}`" for line in validation.summary_lines()) or "none"
+    )
     return dg.AssetCheckResult(passed=validation.success, metadata=metadata)
 
 
-def _validate(jianfu: JianfuResource, suite, sql_file: str, scope: str, params: dict,
-              with_school_codes: bool = False) -> dg.AssetCheckResult:
+def _validate(
+    jianfu: JianfuResource, suite, sql_file: str, scope: str, params: dict, with_school_codes: bool = False
+) -> dg.AssetCheckResult:
     """Run `suite` on the batches of `sql_file`; its results also go to the Data Docs store."""
     with jianfu.connect(read_only=True) as conn:
         parameters = {}
@@ -90,38 +103,53 @@ def _validate(jianfu: JianfuResource, suite, sql_file: str, scope: str, params: 
 
 def _check_staged(context: dg.AssetCheckExecutionContext, jianfu: JianfuResource, source: str):
     wave = context.partition_key
-    return _validate(jianfu, expectations.staged_suite(source), f"quality/{source}_staged_expectations.sql",
-                     wave, {"wave": wave}, with_school_codes=True)
+    return _validate(
+        jianfu,
+        expectations.staged_suite(source),
+        f"quality/{source}_staged_expectations.sql",
+        wave,
+        {"wave": wave},
+        with_school_codes=True,
+    )
 
 
 @wave_check(teacher_survey_staged)
-def teacher_survey_staged_expectations(context: dg.AssetCheckExecutionContext,
-                                       jianfu: JianfuResource) -> dg.AssetCheckResult:
+def teacher_survey_staged_expectations(
+    context: dg.AssetCheckExecutionContext, jianfu: JianfuResource
+) -> dg.AssetCheckResult:
     """The wave's staged teacher rows meet the GX suite generated from the rule table."""
     return _check_staged(context, jianfu, TEACHER_SURVEY)
 
 
 @wave_check(school_report_staged)
-def school_report_staged_expectations(context: dg.AssetCheckExecutionContext,
-                                      jianfu: JianfuResource) -> dg.AssetCheckResult:
+def school_report_staged_expectations(
+    context: dg.AssetCheckExecutionContext, jianfu: JianfuResource
+) -> dg.AssetCheckResult:
     """The wave's staged school reports meet the GX suite generated from the rule table."""
     return _check_staged(context, jianfu, SCHOOL_REPORT)
 
 
 @wave_check(area_metrics)
-def area_metrics_expectations(context: dg.AssetCheckExecutionContext, jianfu: JianfuResource,
-                              monitoring: MonitoringConfig) -> dg.AssetCheckResult:
+def area_metrics_expectations(
+    context: dg.AssetCheckExecutionContext, jianfu: JianfuResource, monitoring: MonitoringConfig
+) -> dg.AssetCheckResult:
     """The wave's cells keep their ranges, intervals and disclosure control (GX suite)."""
     wave = context.partition_key
-    return _validate(jianfu, expectations.area_metrics_suite(monitoring.thresholds()),
-                     "quality/area_metrics_expectations.sql", wave, {"wave": wave})
+    return _validate(
+        jianfu,
+        expectations.area_metrics_suite(monitoring.thresholds()),
+        "quality/area_metrics_expectations.sql",
+        wave,
+        {"wave": wave},
+    )
 
 
 @dg.asset_check(asset=data_quality, blocking=True, pool=DUCKDB_POOL)
 def data_quality_expectations(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Every landing row is accounted for, and coverage and timeliness are shares (GX suite)."""
-    return _validate(jianfu, expectations.data_quality_suite(), "quality/data_quality_expectations.sql",
-                     "all waves", {})
+    return _validate(
+        jianfu, expectations.data_quality_suite(), "quality/data_quality_expectations.sql", "all waves", {}
+    )
 
 
 @dg.asset(group_name="reports", pool=DUCKDB_POOL, deps=[data_quality, area_metrics])
@@ -137,6 +165,10 @@ def data_docs(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materi
     expectations.prune_results(results_dir, waves)
     results = expectations.build_data_docs(results_dir, site, expectations.all_suites(monitoring.thresholds()))
     failed = [f"{r.suite} {r.run_name} {r.batch}" for r in results if not r.success]
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(site / "index.html")), "validations": len(results),
-        "failed_validations": dg.MetadataValue.json(failed)})
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(site / "index.html")),
+            "validations": len(results),
+            "failed_validations": dg.MetadataValue.json(failed),
+        }
+    )

@@ -2,22 +2,45 @@
 
 import dagster as dg
 
-from pipelines.partitions import DUCKDB_POOL
+from assets.marts import (
+    alerts,
+    area_metrics,
+    county_estimates,
+    data_quality,
+    inspection_target,
+    metrics_not_collected,
+    trends,
+    wave_changes,
+)
+from assets.quality import data_docs, data_docs_dir, outliers, reporting_completeness, source_consistency
 from pipelines.catalogue.questionnaire import questionnaire_path
+from pipelines.partitions import DUCKDB_POOL
 from pipelines.report.site import load_report_data, publish_site
 from pipelines.resources import JianfuResource, MonitoringConfig
 
-from assets.marts import (alerts, area_metrics, county_estimates, data_quality, inspection_target,
-                          metrics_not_collected, trends, wave_changes)
-from assets.quality import data_docs, data_docs_dir, outliers, reporting_completeness, source_consistency
 
-
-@dg.asset(group_name="reports", pool=DUCKDB_POOL,
-          deps=[area_metrics, inspection_target, trends, wave_changes, alerts, data_quality, metrics_not_collected,
-                reporting_completeness, outliers, source_consistency, data_docs, county_estimates,
-                dg.AssetKey("respondent_quality")])
-def report_site(context: dg.AssetExecutionContext, jianfu: JianfuResource,
-                monitoring: MonitoringConfig) -> dg.MaterializeResult:
+@dg.asset(
+    group_name="reports",
+    pool=DUCKDB_POOL,
+    deps=[
+        area_metrics,
+        inspection_target,
+        trends,
+        wave_changes,
+        alerts,
+        data_quality,
+        metrics_not_collected,
+        reporting_completeness,
+        outliers,
+        source_consistency,
+        data_docs,
+        county_estimates,
+        dg.AssetKey("respondent_quality"),
+    ],
+)
+def report_site(
+    context: dg.AssetExecutionContext, jianfu: JianfuResource, monitoring: MonitoringConfig
+) -> dg.MaterializeResult:
     """reports/: one page set per wave plus latest/, Chinese with English twins, plotly.js shipped once.
 
     It only reads, yet takes the DuckDB pool: DuckDB refuses a read-only open while another process writes.
@@ -30,7 +53,14 @@ def report_site(context: dg.AssetExecutionContext, jianfu: JianfuResource,
     summary = publish_site(data, jianfu.reports_dir, data_docs_dir(jianfu), pdf=monitoring.print_pdfs)
     if summary.note:
         context.log.warning(summary.note)
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(jianfu.reports_dir / "index.html")),
-        "pages": summary.pages, "charts": summary.charts, "size_mb": round(summary.bytes / 2**20, 2),
-        "page_sets": dg.MetadataValue.json(summary.sets), "pdfs": len(summary.pdfs), "note": summary.note})
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(jianfu.reports_dir / "index.html")),
+            "pages": summary.pages,
+            "charts": summary.charts,
+            "size_mb": round(summary.bytes / 2**20, 2),
+            "page_sets": dg.MetadataValue.json(summary.sets),
+            "pdfs": len(summary.pdfs),
+            "note": summary.note,
+        }
+    )

@@ -9,14 +9,13 @@ later run (or a changed list) can put them back before judging the wave again.
 import dagster as dg
 import polars as pl
 
+from assets.staging import teacher_survey_staged
+from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
+from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.platforms.flags import FLAG_KINDS, excluded_kinds, flag_counts, respondent_flags
-from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
 from pipelines.resources import FatalPipelineError, JianfuResource
-from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.warehouse.tables import transaction
-
-from assets.staging import teacher_survey_staged
 
 RESTORE = """
 insert into staging.teacher_survey_staged by name
@@ -46,24 +45,34 @@ where kept.wave = $wave
 
 def _sync_columns(conn) -> None:
     """quality.excluded_rows keeps every column the staged table has, whatever it gains later."""
-    columns = conn.execute("select column_name, data_type from information_schema.columns where table_schema = "
-                           "'staging' and table_name = 'teacher_survey_staged'").fetchall()
+    columns = conn.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = "
+        "'staging' and table_name = 'teacher_survey_staged'"
+    ).fetchall()
     for name, kind in columns:
         conn.execute(f'alter table quality.excluded_rows add column if not exists "{name}" {kind}')
 
 
 def _exclude(conn, wave: str, flags: pl.DataFrame, kinds: tuple[str, ...]) -> None:
-    chosen = flags.filter(pl.col("flag").is_in(list(kinds))).group_by("source_file", "source_row").agg(
-        pl.col("flag").sort_by(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})))
+    chosen = (
+        flags.filter(pl.col("flag").is_in(list(kinds)))
+        .group_by("source_file", "source_row")
+        .agg(pl.col("flag").sort_by(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})))
+    )
     chosen = chosen.with_columns(("excluded_flag:" + pl.col("flag").list.join("; ")).alias("excluded_flag"))
     conn.register("chosen", chosen.select("source_file", "source_row", "excluded_flag"))
-    conn.execute("insert into quality.excluded_rows by name select s.*, c.excluded_flag "
-                 "from staging.teacher_survey_staged as s join chosen as c using (source_file, source_row) "
-                 "where s.wave = $wave", {"wave": wave})
+    conn.execute(
+        "insert into quality.excluded_rows by name select s.*, c.excluded_flag "
+        "from staging.teacher_survey_staged as s join chosen as c using (source_file, source_row) "
+        "where s.wave = $wave",
+        {"wave": wave},
+    )
     conn.execute(QUARANTINE, {"wave": wave, "max_length": MAX_REASON_LENGTH})
-    conn.execute("delete from staging.teacher_survey_staged as s where s.wave = $wave and exists (select 1 "
-                 "from chosen as c where c.source_file = s.source_file and c.source_row = s.source_row)",
-                 {"wave": wave})
+    conn.execute(
+        "delete from staging.teacher_survey_staged as s where s.wave = $wave and exists (select 1 "
+        "from chosen as c where c.source_file = s.source_file and c.source_row = s.source_row)",
+        {"wave": wave},
+    )
     conn.unregister("chosen")
 
 
@@ -80,11 +89,15 @@ def respondent_quality(context: dg.AssetExecutionContext, jianfu: JianfuResource
         _sync_columns(conn)
         with transaction(conn):
             conn.execute(RESTORE, {"wave": wave})
-            conn.execute("delete from quarantine.rejected_rows where source = 'teacher_survey' and wave = $wave "
-                         "and reason like 'excluded_flag:%'", {"wave": wave})
+            conn.execute(
+                "delete from quarantine.rejected_rows where source = 'teacher_survey' and wave = $wave "
+                "and reason like 'excluded_flag:%'",
+                {"wave": wave},
+            )
             conn.execute("delete from quality.excluded_rows where wave = $wave", {"wave": wave})
-            staged = conn.sql("select * from staging.teacher_survey_staged where wave = $wave",
-                              params={"wave": wave}).pl()
+            staged = conn.sql(
+                "select * from staging.teacher_survey_staged where wave = $wave", params={"wave": wave}
+            ).pl()
             flags = respondent_flags(staged, questions).with_columns(pl.lit(wave).alias("wave"))
             counts = pl.DataFrame(flag_counts(flags, staged.height, kinds)).with_columns(pl.lit(wave).alias("wave"))
             conn.execute("delete from quality.respondent_flags where wave = $wave", {"wave": wave})
@@ -94,6 +107,10 @@ def respondent_quality(context: dg.AssetExecutionContext, jianfu: JianfuResource
             conn.execute("insert into marts.respondent_quality by name select * from counts")
             if kinds and flags.height:
                 _exclude(conn, wave, flags, kinds)
-    return dg.MaterializeResult(metadata={**{r["flag"]: r["rows_flagged"] for r in counts.iter_rows(named=True)},
-                                          "excluded_kinds": ", ".join(kinds) or "none",
-                                          "rows_excluded": int(counts["rows_excluded"].sum())})
+    return dg.MaterializeResult(
+        metadata={
+            **{r["flag"]: r["rows_flagged"] for r in counts.iter_rows(named=True)},
+            "excluded_kinds": ", ".join(kinds) or "none",
+            "rows_excluded": int(counts["rows_excluded"].sum()),
+        }
+    )

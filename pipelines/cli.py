@@ -12,13 +12,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable
 
-from pipelines.policy import cli as policy_cli
 from pipelines.catalogue.rules import SOURCES, bounded
 from pipelines.platforms import cli as platforms_cli
+from pipelines.policy import cli as policy_cli
 from pipelines.progress import Progress
 from pipelines.resources import REPO_ROOT, SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
 
@@ -82,25 +82,30 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _run(data_dir: Path, baseline_wave: str = "", lock_timeout: float = 60.0) -> int:
     from pipelines.runner import run_pipeline
-
     from pipelines.status import record_last_run
 
     started, wall = time.monotonic(), time.time()
     try:
         with Progress() as progress:
-            summary = run_pipeline(data_dir, echo=progress.echo, step=progress.step, baseline_wave=baseline_wave,
-                                   lock_timeout=lock_timeout)
+            summary = run_pipeline(
+                data_dir, echo=progress.echo, step=progress.step, baseline_wave=baseline_wave, lock_timeout=lock_timeout
+            )
     except FatalPipelineError as exc:
         record_last_run(data_dir, wall, "FAILED", str(exc))
         raise
     except BaseException as exc:
         record_last_run(data_dir, wall, "FAILED", failure_line(exc))
         raise
-    print(f"done in {time.monotonic() - started:.0f} s: {len(summary.waves)} waves, {len(summary.run_ids)} "
-          f"Dagster runs; warehouse {data_dir / 'warehouse.duckdb'}", flush=True)
+    print(
+        f"done in {time.monotonic() - started:.0f} s: {len(summary.waves)} waves, {len(summary.run_ids)} "
+        f"Dagster runs; warehouse {data_dir / 'warehouse.duckdb'}",
+        flush=True,
+    )
     if summary.bad_files and not summary.files_loaded:
-        message = (f"NO FILE LOADED: all {len(summary.bad_files)} landing files were rejected (reasons above); "
-                   "the warehouse holds nothing new")
+        message = (
+            f"NO FILE LOADED: all {len(summary.bad_files)} landing files were rejected (reasons above); "
+            "the warehouse holds nothing new"
+        )
         record_last_run(data_dir, wall, "FAILED", message)
         print(f"jianfu: {message}", file=sys.stderr)
         return 1
@@ -122,10 +127,15 @@ def init_layout(data_dir: Path) -> list[Path]:
 def init_command(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     created = init_layout(data_dir)
-    print(f"{data_dir}: created {', '.join(str(p.relative_to(data_dir)) for p in created)}" if created
-          else f"{data_dir}: layout already present, nothing created")
-    print(f"put teacher survey exports in {data_dir / 'landing' / 'teacher_survey'}, school reports in "
-          f"{data_dir / 'landing' / 'school_report'}, then: jianfu run --data-dir {data_dir}")
+    print(
+        f"{data_dir}: created {', '.join(str(p.relative_to(data_dir)) for p in created)}"
+        if created
+        else f"{data_dir}: layout already present, nothing created"
+    )
+    print(
+        f"put teacher survey exports in {data_dir / 'landing' / 'teacher_survey'}, school reports in "
+        f"{data_dir / 'landing' / 'school_report'}, then: jianfu run --data-dir {data_dir}"
+    )
     return 0
 
 
@@ -159,13 +169,17 @@ def demo_command(args: argparse.Namespace) -> int:
         with Progress() as progress:
             progress.step(f"generating a synthetic sample into {data_dir}", 1, 1)
             generate_into(data_dir, args.teachers, args.waves, args.seed)
-        print(f"generated a synthetic sample ({args.waves} waves, ~{args.teachers} teachers per wave, seed "
-              f"{args.seed}) into {data_dir / 'landing'}")
+        print(
+            f"generated a synthetic sample ({args.waves} waves, ~{args.teachers} teachers per wave, seed "
+            f"{args.seed}) into {data_dir / 'landing'}"
+        )
     jianfu = JianfuResource(data_dir=str(data_dir))
     if not jianfu.key_file.exists():
         jianfu.pseudonym_key()
-        print(f"created the pseudonym key {jianfu.key_file} (outside the warehouse; keep it secret and "
-              "stable, or set JIANFU_ID_KEY)")
+        print(
+            f"created the pseudonym key {jianfu.key_file} (outside the warehouse; keep it secret and "
+            "stable, or set JIANFU_ID_KEY)"
+        )
     status = _run(data_dir)
     if status == 0:
         print(f"reports: {jianfu.reports_dir / 'index.html'}")
@@ -192,11 +206,15 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def _sample_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--teachers", type=positive_int, default=6000, metavar="N",
-                        help="teacher responses per wave")
+    parser.add_argument("--teachers", type=positive_int, default=6000, metavar="N", help="teacher responses per wave")
     parser.add_argument("--waves", type=positive_int, default=6, metavar="K", help="survey waves (rounds)")
-    parser.add_argument("--seed", type=non_negative_int, default=20201021, metavar="S",
-                        help="random seed: the same seed writes the same files")
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=20201021,
+        metavar="S",
+        help="random seed: the same seed writes the same files",
+    )
 
 
 def register_pipeline_commands(commands: argparse._SubParsersAction) -> None:
@@ -207,29 +225,47 @@ def register_pipeline_commands(commands: argparse._SubParsersAction) -> None:
 
     run = commands.add_parser("run", help="materialize every asset for every wave in the landing folders")
     run.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
-    run.add_argument("--baseline-wave", default="", metavar="YYYY-MM",
-                     help="baseline of the inspection target, a wave with school reports "
-                          "(default: the earliest such wave)")
-    run.add_argument("--lock-timeout", type=seconds, default=60.0, metavar="SECONDS",
-                     help="seconds to wait for another run or reader holding the warehouse")
+    run.add_argument(
+        "--baseline-wave",
+        default="",
+        metavar="YYYY-MM",
+        help="baseline of the inspection target, a wave with school reports (default: the earliest such wave)",
+    )
+    run.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for another run or reader holding the warehouse",
+    )
     run.set_defaults(handler=run_command)
 
-    status = commands.add_parser("status", help="waves, rows accepted/rejected, last run and reports, "
-                                                "read without writing anything")
+    status = commands.add_parser(
+        "status", help="waves, rows accepted/rejected, last run and reports, read without writing anything"
+    )
     status.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
     status.set_defaults(handler=status_command)
 
-    demo = commands.add_parser("demo", help="generate a synthetic sample when the directory has no landing "
-                                            "files, run, show where the reports are")
-    demo.add_argument("--data-dir", metavar="DIR",
-                      help="where the demo lives (default: data/demo/ in the repository, never data/ itself)")
+    demo = commands.add_parser(
+        "demo",
+        help="generate a synthetic sample when the directory has no landing files, run, show where the reports are",
+    )
+    demo.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the demo lives (default: data/demo/ in the repository, never data/ itself)",
+    )
     _sample_options(demo)
     demo.set_defaults(handler=demo_command)
 
     generate = commands.add_parser("generate", help="write a synthetic contract-conformant data set")
     generate.add_argument("--out", required=True, metavar="DIR", help="folder to write (required)")
-    generate.add_argument("--style", choices=("contract", "wjx"), default="contract",
-                          help="teacher files in contract columns, or as 问卷星 exports of the questionnaire")
+    generate.add_argument(
+        "--style",
+        choices=("contract", "wjx"),
+        default="contract",
+        help="teacher files in contract columns, or as 问卷星 exports of the questionnaire",
+    )
     _sample_options(generate)
     generate.set_defaults(handler=generate_command)
 
@@ -250,8 +286,9 @@ def package_version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="jianfu", description="Teacher burden-reduction monitoring (减负监测).")
-    parser.add_argument("--version", action="version", version=f"jianfu {package_version()}",
-                        help="print the version and exit")
+    parser.add_argument(
+        "--version", action="version", version=f"jianfu {package_version()}", help="print the version and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in COMMAND_GROUPS:
         register(commands)
@@ -270,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jianfu: {os.strerror(exc.errno) if exc.errno else type(exc).__name__}{where}", file=sys.stderr)
     except KeyboardInterrupt:
         print("jianfu: interrupted", file=sys.stderr)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+    except Exception as exc:
         print(f"jianfu: {failure_line(exc)}", file=sys.stderr)
     return 1
 

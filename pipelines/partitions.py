@@ -14,8 +14,10 @@ def wave_check(asset):
 
     Checks read DuckDB, which no process may open while another one writes it: hence the pool.
     """
+
     def decorate(fn):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.PreviewWarning)
             return dg.asset_check(asset=asset, blocking=True, partitions_def=waves_partitions, pool=DUCKDB_POOL)(fn)
+
     return decorate

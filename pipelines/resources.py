@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import duckdb
@@ -140,29 +140,40 @@ def open_warehouse(
     delay = 0.1
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only,
-                                  config={"autoinstall_known_extensions": False,
-                                          "autoload_known_extensions": False, **(settings or {})})
+            return duckdb.connect(
+                str(path),
+                read_only=read_only,
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, **(settings or {})},
+            )
         except duckdb.Error as exc:
             if _is_lock_conflict(exc) and time.monotonic() < deadline:
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
                 delay = min(delay * 2, 2.0)
                 continue
             if _is_lock_conflict(exc):
-                raise FatalPipelineError(f"warehouse {path} is held by another process; waited "
-                                         f"{lock_timeout:g} s (--lock-timeout)") from None
+                raise FatalPipelineError(
+                    f"warehouse {path} is held by another process; waited {lock_timeout:g} s (--lock-timeout)"
+                ) from None
             raise FatalPipelineError(f"cannot open warehouse {path}: {str(exc).splitlines()[0][:160]}") from None
 
 
 def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> None:
     """Landing tables from before wave keys are a cache of the files: drop them so every file is re-read."""
-    has_table = conn.execute("select count(*) from information_schema.tables where table_schema = 'landing' "
-                             "and table_name = 'teacher_survey_rows'").fetchone()[0]
-    has_key = conn.execute("select count(*) from information_schema.columns where table_schema = 'landing' "
-                           "and table_name = 'teacher_survey_rows' and column_name = 'wave_key'").fetchone()[0]
+    has_table = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'landing' "
+        "and table_name = 'teacher_survey_rows'"
+    ).fetchone()[0]
+    has_key = conn.execute(
+        "select count(*) from information_schema.columns where table_schema = 'landing' "
+        "and table_name = 'teacher_survey_rows' and column_name = 'wave_key'"
+    ).fetchone()[0]
     if has_table and not has_key:
-        for table in ("landing.teacher_survey_rows", "landing.school_report_rows", "landing.files",
-                      "quarantine.rejected_files"):
+        for table in (
+            "landing.teacher_survey_rows",
+            "landing.school_report_rows",
+            "landing.files",
+            "quarantine.rejected_files",
+        ):
             conn.execute(f"drop table if exists {table}")
 
 

@@ -6,17 +6,17 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import dagster as dg
 
+from pipelines.catalogue.rules import SOURCES, WAVE_SOURCES
 from pipelines.landing import state
 from pipelines.report.pdf import pdf_note
 from pipelines.resources import REFERENCE_FILES, REPO_ROOT, FatalPipelineError, JianfuResource
-from pipelines.catalogue.rules import SOURCES, WAVE_SOURCES
 from pipelines.warehouse.tables import landing_waves
 
 
@@ -59,10 +59,15 @@ def _no_step(label: str, index: int, total: int) -> None:
     return None
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance,
-             partition_key: str | None = None, jianfu: JianfuResource | None = None) -> dg.ExecuteInProcessResult:
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
-                                    run_config=QUIET_CONSOLE)
+def _execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    partition_key: str | None = None,
+    jianfu: JianfuResource | None = None,
+) -> dg.ExecuteInProcessResult:
+    result = job.execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_CONSOLE
+    )
     if not result.success:
         if jianfu is not None:
             _record_failure(jianfu, instance, result.run_id)
@@ -122,23 +127,35 @@ def _settings(defs: dg.Definitions) -> dict:
     return {"monitoring": monitoring.model_dump() if hasattr(monitoring, "model_dump") else dict(monitoring)}
 
 
-def _report_inputs(conn, echo: Callable[[str], None], summary: "RunSummary") -> None:
-    summary.bad_files = {f"{s}/{f}": r for s, f, r in conn.execute(
-        "select source, file, reason from quarantine.rejected_files order by 1, 2").fetchall()}
+def _report_inputs(conn, echo: Callable[[str], None], summary: RunSummary) -> None:
+    summary.bad_files = {
+        f"{s}/{f}": r
+        for s, f, r in conn.execute(
+            "select source, file, reason from quarantine.rejected_files order by 1, 2"
+        ).fetchall()
+    }
     for name, reason in summary.bad_files.items():
         echo(f"bad file {name}: {reason}")
-    summary.missing_columns = {f"{s}/{f}": c for s, f, c in conn.execute(
-        "select source, file, missing_columns from landing.files where len(missing_columns) > 0 "
-        "order by 1, 2").fetchall()}
+    summary.missing_columns = {
+        f"{s}/{f}": c
+        for s, f, c in conn.execute(
+            "select source, file, missing_columns from landing.files where len(missing_columns) > 0 order by 1, 2"
+        ).fetchall()
+    }
     for name, columns in summary.missing_columns.items():
         echo(f"file {name} lacks {len(columns)} optional columns, shown as not collected: {', '.join(columns)}")
     summary.files_loaded = conn.execute("select count(*) from landing.files where status = 'loaded'").fetchone()[0]
-    rows = dict(conn.execute("select source, coalesce(sum(rows_read), 0) from landing.files where status = 'loaded' "
-                             "group by source").fetchall())
+    rows = dict(
+        conn.execute(
+            "select source, coalesce(sum(rows_read), 0) from landing.files where status = 'loaded' group by source"
+        ).fetchall()
+    )
     if summary.files_loaded or summary.bad_files:
-        echo(f"ingest: {summary.files_loaded} files loaded ("
-             + ", ".join(f"{source} {rows.get(source, 0)} rows" for source in SOURCES)
-             + f"), {len(summary.bad_files)} rejected")
+        echo(
+            f"ingest: {summary.files_loaded} files loaded ("
+            + ", ".join(f"{source} {rows.get(source, 0)} rows" for source in SOURCES)
+            + f"), {len(summary.bad_files)} rejected"
+        )
 
 
 def synthetic_mix(data_dir: Path) -> str:
@@ -152,15 +169,21 @@ def synthetic_mix(data_dir: Path) -> str:
         generated |= {f"teacher_survey/{name}" for name in manifest.get("bad_files", [])}
     except (ValueError, AttributeError, TypeError):
         return f"WARNING: {manifest_path.name} is unreadable: cannot tell synthetic from real landing files"
-    present = {f"{source}/{p.relative_to(data_dir / 'landing' / source).as_posix()}" for source in SOURCES
-               for p in (data_dir / "landing" / source).rglob("*") if p.is_file()}
+    present = {
+        f"{source}/{p.relative_to(data_dir / 'landing' / source).as_posix()}"
+        for source in SOURCES
+        for p in (data_dir / "landing" / source).rglob("*")
+        if p.is_file()
+    }
     others = present - generated
     if not present & generated:
         return ""
     if others:
-        return (f"WARNING: synthetic sample files (listed in {manifest_path}) and {len(others)} other landing "
-                "files are mixed in one data directory: every figure blends them. Keep the demo apart "
-                "(jianfu demo uses data/demo/) or remove the synthetic files and manifest.json")
+        return (
+            f"WARNING: synthetic sample files (listed in {manifest_path}) and {len(others)} other landing "
+            "files are mixed in one data directory: every figure blends them. Keep the demo apart "
+            "(jianfu demo uses data/demo/) or remove the synthetic files and manifest.json"
+        )
     return f"note: every landing file here is synthetic (listed in {manifest_path}): the figures are not real"
 
 
@@ -171,13 +194,20 @@ def check_baseline(conn, baseline_wave: str) -> None:
     waves = landing_waves(conn, "school_report")
     if baseline_wave not in waves:
         shown = " ".join(baseline_wave.split())[:24]
-        raise FatalPipelineError(f"unknown baseline wave {shown!r}: the waves with school reports are "
-                                 f"{', '.join(waves) or 'none (no school report loaded)'}")
+        raise FatalPipelineError(
+            f"unknown baseline wave {shown!r}: the waves with school reports are "
+            f"{', '.join(waves) or 'none (no school report loaded)'}"
+        )
 
 
-def run_pipeline(data_dir: Path, instance: dg.DagsterInstance | None = None,
-                 echo: Callable[[str], None] = print, baseline_wave: str = "",
-                 lock_timeout: float = 60.0, step: Step = _no_step) -> RunSummary:
+def run_pipeline(
+    data_dir: Path,
+    instance: dg.DagsterInstance | None = None,
+    echo: Callable[[str], None] = print,
+    baseline_wave: str = "",
+    lock_timeout: float = 60.0,
+    step: Step = _no_step,
+) -> RunSummary:
     """Materialize what the landing files changed, as real Dagster runs; raises FatalPipelineError.
 
     The ingest run always reads the folders (unchanged files by hash only); then each wave whose
@@ -201,8 +231,14 @@ def run_pipeline(data_dir: Path, instance: dg.DagsterInstance | None = None,
         return _run_locked(defs, jianfu, instance, echo, step, baseline_wave)
 
 
-def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.DagsterInstance,
-                echo: Callable[[str], None], step: Step, baseline_wave: str) -> RunSummary:
+def _run_locked(
+    defs: dg.Definitions,
+    jianfu: JianfuResource,
+    instance: dg.DagsterInstance,
+    echo: Callable[[str], None],
+    step: Step,
+    baseline_wave: str,
+) -> RunSummary:
     summary = RunSummary(reports_dir=jianfu.reports_dir)
     step("ingest: reference and landing files", 1, 0)
     summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu).run_id)
@@ -215,10 +251,13 @@ def _run_locked(defs: dg.Definitions, jianfu: JianfuResource, instance: dg.Dagst
         state.forget_vanished_waves(conn, summary.waves)
         stale = state.stale_waves(conn, digests)
         site_digest = state.run_digest(digests, context + state.unwaved_digest(conn))
-        site_current = (state.recorded_run(conn, "monitoring") == site_digest
-                        and (jianfu.reports_dir / "index.html").is_file())
-    echo(f"waves found: {', '.join(summary.waves) or 'none'}"
-         + (f"; changed: {', '.join(stale)}" if stale and stale != summary.waves else ""))
+        site_current = (
+            state.recorded_run(conn, "monitoring") == site_digest and (jianfu.reports_dir / "index.html").is_file()
+        )
+    echo(
+        f"waves found: {', '.join(summary.waves) or 'none'}"
+        + (f"; changed: {', '.join(stale)}" if stale and stale != summary.waves else "")
+    )
     if summary.files_loaded == 0 and summary.bad_files:
         echo(f"NO FILE LOADED: all {len(summary.bad_files)} landing files were rejected (reasons above)")
 
@@ -262,8 +301,9 @@ def run_lock(data_dir: Path, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise FatalPipelineError(f"another jianfu run is using {data_dir}; waited {timeout:g} s "
-                                             "(--lock-timeout)") from None
+                    raise FatalPipelineError(
+                        f"another jianfu run is using {data_dir}; waited {timeout:g} s (--lock-timeout)"
+                    ) from None
                 time.sleep(0.2)
         yield
     finally:

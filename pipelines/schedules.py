@@ -6,8 +6,12 @@ from pipelines.partitions import waves_partitions
 
 
 def build_refresh_schedule(job) -> dg.ScheduleDefinition:
-    @dg.schedule(job=job, cron_schedule="0 6 * * 1", execution_timezone="Asia/Shanghai",
-                 default_status=dg.DefaultScheduleStatus.STOPPED)
+    @dg.schedule(
+        job=job,
+        cron_schedule="0 6 * * 1",
+        execution_timezone="Asia/Shanghai",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
     def weekly_refresh(context: dg.ScheduleEvaluationContext):
         """The latest registered wave, with the marts and reports that span all waves."""
         waves = context.instance.get_dynamic_partitions(waves_partitions.name)

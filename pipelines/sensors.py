@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from pipelines.catalogue.rules import MAX_REASON_LENGTH, SOURCES
 from pipelines.landing.scan import LandingFileError, list_landing_files, waves_in_file
 from pipelines.partitions import waves_partitions
 from pipelines.resources import FatalPipelineError, JianfuResource, load_sql
-from pipelines.catalogue.rules import MAX_REASON_LENGTH, SOURCES
 
 
 def landing_snapshot(jianfu: JianfuResource) -> dict[str, int]:
@@ -26,16 +26,16 @@ def landing_snapshot(jianfu: JianfuResource) -> dict[str, int]:
     return snapshot
 
 
-def plan_runs(previous: dict[str, int], current: dict[str, int], jianfu: JianfuResource,
-              known_waves: list[str]) -> tuple[list[str], list[str], str]:
+def plan_runs(
+    previous: dict[str, int], current: dict[str, int], jianfu: JianfuResource, known_waves: list[str]
+) -> tuple[list[str], list[str], str]:
     """(waves to run, waves to register, run-key digest) for what changed since `previous`."""
     changed = sorted(k for k, mtime in current.items() if previous.get(k) != mtime)
     removed = sorted(set(previous) - set(current))
     if not changed and not removed:
         return [], [], ""
     waves: set[str] = set(known_waves) if removed else set()
-    files = {f"{f.source}/{f.name}": f for source in SOURCES
-             for f in list_landing_files(jianfu.landing_dir, source)}
+    files = {f"{f.source}/{f.name}": f for source in SOURCES for f in list_landing_files(jianfu.landing_dir, source)}
     for key in changed:
         try:
             waves |= waves_in_file(files[key], jianfu.mappings_dir)
@@ -97,11 +97,17 @@ def failure_from_run(instance: dg.DagsterInstance, run_id: str) -> RunFailure:
     step_failure = next((r for r in records if r.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE), None)
     chosen = step_failure or (records[-1] if records else None)
     data = chosen.dagster_event.event_specific_data if chosen else None
-    failed_at = datetime.fromtimestamp(records[-1].timestamp if records else run.create_timestamp.timestamp(),
-                                       tz=timezone.utc).replace(tzinfo=None)
-    return RunFailure(run_id=run_id, job_name=run.job_name, partition_key=run.tags.get("dagster/partition"),
-                      failed_at=failed_at, step=step_failure.dagster_event.step_key if step_failure else None,
-                      message=safe_message(getattr(data, "error", None)))
+    failed_at = datetime.fromtimestamp(
+        records[-1].timestamp if records else run.create_timestamp.timestamp(), tz=UTC
+    ).replace(tzinfo=None)
+    return RunFailure(
+        run_id=run_id,
+        job_name=run.job_name,
+        partition_key=run.tags.get("dagster/partition"),
+        failed_at=failed_at,
+        step=step_failure.dagster_event.step_key if step_failure else None,
+        message=safe_message(getattr(data, "error", None)),
+    )
 
 
 def record_run_failure(jianfu: JianfuResource, failure: RunFailure) -> None:
@@ -111,8 +117,9 @@ def record_run_failure(jianfu: JianfuResource, failure: RunFailure) -> None:
 
 
 def build_run_failure_sensor() -> dg.SensorDefinition:
-    @dg.run_failure_sensor(name="run_failure_alert", minimum_interval_seconds=30,
-                           default_status=dg.DefaultSensorStatus.RUNNING)
+    @dg.run_failure_sensor(
+        name="run_failure_alert", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+    )
     def run_failure_alert(context: dg.RunFailureSensorContext, jianfu: JianfuResource):
         """Every failed run of this code location becomes a quality.run_failures row."""
         try:

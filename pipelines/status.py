@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.resources import FatalPipelineError, open_warehouse
@@ -16,8 +16,7 @@ def record_last_run(data_dir: Path, started: float, outcome: str, message: str =
     """What `jianfu status` says about the last `jianfu run`: times, outcome and the one-line reason."""
     if not data_dir.is_dir():
         return
-    record = {"started": started, "finished": datetime.now(timezone.utc).timestamp(), "outcome": outcome,
-              "message": message}
+    record = {"started": started, "finished": datetime.now(UTC).timestamp(), "outcome": outcome, "message": message}
     try:
         (data_dir / LAST_RUN_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
     except OSError:
@@ -27,7 +26,7 @@ def record_last_run(data_dir: Path, started: float, outcome: str, message: str =
 def _last_run_line(data_dir: Path) -> str:
     try:
         record = json.loads((data_dir / LAST_RUN_FILE).read_text(encoding="utf-8"))
-        finished = datetime.fromtimestamp(record["finished"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        finished = datetime.fromtimestamp(record["finished"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         took = record["finished"] - record["started"]
     except (OSError, ValueError, KeyError, TypeError):
         return "last jianfu run: none recorded"
@@ -56,12 +55,16 @@ def _warehouse_lines(warehouse: Path) -> list[str]:
         conn = open_warehouse(warehouse, read_only=True, lock_timeout=0)
     except FatalPipelineError as exc:
         if "held by another process" in str(exc):
-            return [f"warehouse {warehouse} is being written by a run right now (DuckDB admits no reader beside "
-                    "a writer); ask again when it finishes"]
+            return [
+                f"warehouse {warehouse} is being written by a run right now (DuckDB admits no reader beside "
+                "a writer); ask again when it finishes"
+            ]
         raise
     with conn:
-        present = {f"{s}.{t}" for s, t in conn.execute(
-            "select table_schema, table_name from information_schema.tables").fetchall()}
+        present = {
+            f"{s}.{t}"
+            for s, t in conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
         lines = [f"warehouse {warehouse} ({warehouse.stat().st_size / 1e6:.1f} MB)"]
         if "landing.files" in present:
             loaded = conn.execute("select count(*) from landing.files where status = 'loaded'").fetchone()[0]
@@ -70,8 +73,10 @@ def _warehouse_lines(warehouse: Path) -> list[str]:
         if "marts.data_quality" not in present:
             lines.append("no marts yet: the last run did not finish")
             return lines
-        rows = conn.execute("select coalesce(wave, '(none)'), source, rows_received, rows_accepted, rows_rejected "
-                            "from marts.data_quality order by wave nulls last, source").fetchall()
+        rows = conn.execute(
+            "select coalesce(wave, '(none)'), source, rows_received, rows_accepted, rows_rejected "
+            "from marts.data_quality order by wave nulls last, source"
+        ).fetchall()
         waves = sorted({r[0] for r in rows} - {"(none)"})
         lines.append(f"waves: {', '.join(waves) or 'none'}")
         if rows:
@@ -80,8 +85,10 @@ def _warehouse_lines(warehouse: Path) -> list[str]:
         if "quality.run_failures" in present:
             failures = conn.execute("select count(*), max(failed_at) from quality.run_failures").fetchone()
             if failures[0]:
-                lines.append(f"run failures recorded: {failures[0]} (latest {failures[1]:%Y-%m-%d %H:%M} UTC; "
-                             "quality.run_failures)")
+                lines.append(
+                    f"run failures recorded: {failures[0]} (latest {failures[1]:%Y-%m-%d %H:%M} UTC; "
+                    "quality.run_failures)"
+                )
     return lines
 
 
@@ -101,20 +108,23 @@ def _run_lines(data_dir: Path) -> list[str]:
         run = runs[0]
         record = instance.get_run_record_by_id(run.run_id)
         when = record.end_time or record.start_time
-        stamp = datetime.fromtimestamp(when, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "?"
+        stamp = datetime.fromtimestamp(when, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "?"
         partition = run.tags.get("dagster/partition")
         outcome = {dg.DagsterRunStatus.SUCCESS: "succeeded", dg.DagsterRunStatus.FAILURE: "FAILED"}.get(
-            run.status, run.status.value.lower())
-        return [f"last Dagster run: {run.job_name}{' ' + partition if partition else ''} {outcome} at {stamp} "
-                f"(run {run.run_id[:8]})"]
+            run.status, run.status.value.lower()
+        )
+        return [
+            f"last Dagster run: {run.job_name}{' ' + partition if partition else ''} {outcome} at {stamp} "
+            f"(run {run.run_id[:8]})"
+        ]
 
 
 def _report_lines(reports: Path) -> list[str]:
     index = reports / "index.html"
     if not index.is_file():
         return ["reports: none published yet"]
-    waves = sorted(p.name for p in reports.iterdir() if p.is_dir() and (p / "index.html").is_file()
-                   and p.name[:4].isdigit())
+    waves = sorted(
+        p.name for p in reports.iterdir() if p.is_dir() and (p / "index.html").is_file() and p.name[:4].isdigit()
+    )
     latest = f"; latest wave {waves[-1]}: {reports / waves[-1] / 'index.html'}" if waves else ""
     return [f"reports: {index}{latest}"]
-

@@ -31,14 +31,32 @@ EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "�
 
 
 def good_teacher_row(**overrides) -> dict[str, str]:
-    row = {c: "" for c in contract_columns(TEACHER_SURVEY)}
-    row.update(wave="2024-05", response_id="R1", school_code="1501020001", school_level="primary",
-               submitted_at="2024-05-10 09:00:00", hours_total="50", hours_teaching="15",
-               hours_teaching_related="20", hours_cat1="3", hours_cat2="2", hours_cat3="1.5",
-               hours_cat4="1", hours_cat5="0.5", n_inspections="4", n_forms="10", n_app_tasks="3",
-               n_nonteaching_meetings="2", n_invigilations="1", days_seconded="0",
-               training_hours_nonteaching="5", felt_change="4", focus_on_teaching="4",
-               teacher_id="T100000001")
+    row = dict.fromkeys(contract_columns(TEACHER_SURVEY), "")
+    row.update(
+        wave="2024-05",
+        response_id="R1",
+        school_code="1501020001",
+        school_level="primary",
+        submitted_at="2024-05-10 09:00:00",
+        hours_total="50",
+        hours_teaching="15",
+        hours_teaching_related="20",
+        hours_cat1="3",
+        hours_cat2="2",
+        hours_cat3="1.5",
+        hours_cat4="1",
+        hours_cat5="0.5",
+        n_inspections="4",
+        n_forms="10",
+        n_app_tasks="3",
+        n_nonteaching_meetings="2",
+        n_invigilations="1",
+        days_seconded="0",
+        training_hours_nonteaching="5",
+        felt_change="4",
+        focus_on_teaching="4",
+        teacher_id="T100000001",
+    )
     row.update({f"item_{i:02d}": "0" for i in range(1, 27)})
     row.update(EXTRA_COLUMNS)
     row.update(overrides)
@@ -46,9 +64,8 @@ def good_teacher_row(**overrides) -> dict[str, str]:
 
 
 def good_school_row(**overrides) -> dict[str, str]:
-    row = {c: "3" for c in contract_columns(SCHOOL_REPORT)}
-    row.update(wave="2024-05", school_code="1501020001", reported_at="2024-05-20 10:00:00",
-               n_seconded_over_6m="0")
+    row = dict.fromkeys(contract_columns(SCHOOL_REPORT), "3")
+    row.update(wave="2024-05", school_code="1501020001", reported_at="2024-05-20 10:00:00", n_seconded_over_6m="0")
     row.update(overrides)
     return row
 
@@ -71,8 +88,9 @@ def write_table(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8")
             sheet.append([_excel_value(row[c]) for c in columns])
         book.save(path)
     elif path.suffix == ".parquet":
-        pl.DataFrame({c: [r[c] or None for r in rows] for c in columns}, schema={c: pl.String for c in columns}
-                     ).write_parquet(path)
+        pl.DataFrame(
+            {c: [r[c] or None for r in rows] for c in columns}, schema=dict.fromkeys(columns, pl.String)
+        ).write_parquet(path)
     return path
 
 
@@ -91,8 +109,9 @@ def data_dir(tmp_path: Path) -> Path:
     reference = tmp_path / "data" / "reference"
     reference.mkdir(parents=True)
     with (reference / "schools.csv").open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("school_code", "school_name", "county_code", "school_type", "urban_rural",
-                                  "n_teachers"), *SCHOOLS])
+        csv.writer(f).writerows(
+            [("school_code", "school_name", "county_code", "school_type", "urban_rural", "n_teachers"), *SCHOOLS]
+        )
     with (reference / "teacher_population.csv").open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("county_code", "school_level", "n_teachers"), *POPULATION])
     for source in (TEACHER_SURVEY, SCHOOL_REPORT):
@@ -106,8 +125,7 @@ def run(monkeypatch):
     monkeypatch.setenv("JIANFU_ID_KEY", "test-key-not-secret")
 
     def _run(path: Path, instance: dg.DagsterInstance | None = None, **kwargs):
-        return run_pipeline(path, instance=instance or dg.DagsterInstance.ephemeral(), echo=lambda _: None,
-                            **kwargs)
+        return run_pipeline(path, instance=instance or dg.DagsterInstance.ephemeral(), echo=lambda _: None, **kwargs)
 
     return _run
 
@@ -120,8 +138,13 @@ def query(data_dir: Path, sql: str, params: dict | None = None) -> list[tuple]:
 def jianfu(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The console script as a user runs it, without the test session's Dagster or data settings."""
     base = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
-    return subprocess.run([str(JIANFU), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**base, "JIANFU_ID_KEY": "cli-test-key", **(env or {})})
+    return subprocess.run(
+        [str(JIANFU), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, "JIANFU_ID_KEY": "cli-test-key", **(env or {})},
+    )
 
 
 def build_demo(base: Path) -> Path:

@@ -40,8 +40,11 @@ def run_oracle(script: str, workdir: Path, inputs: dict[str, pl.DataFrame]) -> p
     workdir.mkdir(parents=True, exist_ok=True)
     for name, frame in inputs.items():
         frame.write_csv(workdir / f"{name}.csv", null_value="NA")
-    done = subprocess.run([binary, str(R_DIR / script), str(workdir)], capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run([binary, str(R_DIR / script), str(workdir)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    return pl.read_csv(workdir / "out.csv", null_values=["NA", "NaN"], infer_schema_length=None,
-                       schema_overrides={c: pl.String for c in ("area_level", "area_code", "metric", "wave")})
+    return pl.read_csv(
+        workdir / "out.csv",
+        null_values=["NA", "NaN"],
+        infer_schema_length=None,
+        schema_overrides=dict.fromkeys(("area_level", "area_code", "metric", "wave"), pl.String),
+    )

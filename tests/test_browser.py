@@ -14,14 +14,22 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import build_demo
 
 from pipelines.report.site import LATEST, PAGE_CHARTS
 from pipelines.resources import REPO_ROOT
-from conftest import build_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -57,8 +65,13 @@ def browser_page(site, tmp_path_factory):
     _, base = site
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=ARGS, viewport={"width": 1280, "height": 900}, service_workers="block")
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1280, "height": 900},
+            service_workers="block",
+        )
         outside: list[str] = []
 
         def gate(route):
@@ -98,21 +111,26 @@ def test_every_page_renders_its_charts_offline_without_errors(site, browser_page
     page = browser_page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = _site_pages(root)
-    assert len(pages) == 2 + 4 * 2 * (19 + 103), \
+    assert len(pages) == 2 + 4 * 2 * (19 + 103), (
         "index twice, then latest + 3 waves × 2 languages × (19 pages + 103 county pages)"
+    )
     first_wave = min(p.parts[0] for p in pages if len(p.parts) > 1 and p.parts[0][:1].isdigit())
     counties = sorted({p.stem for p in pages if _is_county(p)})
     assert len(counties) == 103
-    visited = [p for p in pages if (p.parts[0] in ("index.html", "en", LATEST)
-                                    or (p.parts[0] == first_wave and _kind(p) != "league"))
-               and (not _is_county(p) or (p.parts[0] == LATEST and p.stem in counties[:3]))]
+    visited = [
+        p
+        for p in pages
+        if (p.parts[0] in ("index.html", "en", LATEST) or (p.parts[0] == first_wave and _kind(p) != "league"))
+        and (not _is_county(p) or (p.parts[0] == LATEST and p.stem in counties[:3]))
+    ]
     drawn = 0
     for rel in visited:
         page.errors.clear()
         page.goto(base + rel.as_posix(), wait_until="load")
         expected = page.locator(".plotly-graph-div").count()
-        page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
-                               arg=expected, timeout=20_000)
+        page.wait_for_function(
+            "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n", arg=expected, timeout=20_000
+        )
         assert page.errors == [], (rel, page.errors)
         assert page.locator(".modebar").count() == 0, f"no Plotly mode bar for the committee: {rel}"
         in_set = len(rel.parts) > 1 and rel.parts[0] != "en"
@@ -214,22 +232,28 @@ def test_every_page_fits_a_390_px_phone_with_charts_stacked(site, browser_page):
     pages = _site_pages(root)
     league = sorted(p for p in pages if p.parts[0] == LATEST and p.stem.startswith("league-"))[0]
     counties = sorted(p for p in pages if p.parts[0] == LATEST and _is_county(p))[:2]
-    visited = [p for p in pages if p.parts[0] in ("index.html", "en") and len(p.parts) <= 2] + [
-        p for p in pages if p.parts[0] == LATEST and not _is_county(p) and not p.stem.startswith("league-")] + [
-        league, league.parent / "en" / league.name, *counties]
+    visited = (
+        [p for p in pages if p.parts[0] in ("index.html", "en") and len(p.parts) <= 2]
+        + [p for p in pages if p.parts[0] == LATEST and not _is_county(p) and not p.stem.startswith("league-")]
+        + [league, league.parent / "en" / league.name, *counties]
+    )
     page.set_viewport_size(NARROW)
     try:
         for rel in visited:
             page.goto(base + rel.as_posix(), wait_until="load")
             expected = page.locator(".plotly-graph-div").count()
-            page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
-                                   arg=expected, timeout=20_000)
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
+                arg=expected,
+                timeout=20_000,
+            )
             page.wait_for_timeout(300)
             width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert width <= inner, f"{rel} overflows: {width} > {inner}"
             if rel.parts[0] == LATEST or rel.name == "index.html":
-                page.screenshot(path=str(SCREENSHOTS / ("narrow_" + "_".join(rel.with_suffix("").parts) + ".png")),
-                                full_page=True)
+                page.screenshot(
+                    path=str(SCREENSHOTS / ("narrow_" + "_".join(rel.with_suffix("").parts) + ".png")), full_page=True
+                )
         page.goto(base + f"{LATEST}/index.html", wait_until="load")
         page.wait_for_function("document.querySelectorAll('#overview-region .main-svg').length >= 2")
         page.wait_for_timeout(300)

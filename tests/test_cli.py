@@ -9,14 +9,19 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-
 from conftest import good_school_row, good_teacher_row, jianfu, query, write_table
 
 
 def small_landing(data_dir: Path) -> None:
-    write_table(data_dir / "landing" / "teacher_survey" / "t.csv",
-                [good_teacher_row(), good_teacher_row(response_id="R2", hours_total="200"),
-                 good_teacher_row(response_id="R3", wave="2024-11", submitted_at="2024-11-02 08:00:00")], "gbk")
+    write_table(
+        data_dir / "landing" / "teacher_survey" / "t.csv",
+        [
+            good_teacher_row(),
+            good_teacher_row(response_id="R2", hours_total="200"),
+            good_teacher_row(response_id="R3", wave="2024-11", submitted_at="2024-11-02 08:00:00"),
+        ],
+        "gbk",
+    )
     write_table(data_dir / "landing" / "school_report" / "s.xlsx", [good_school_row()])
 
 
@@ -103,7 +108,11 @@ def test_every_option_of_every_command_has_help_and_says_its_default():
             if action.option_strings and not action.required:
                 assert "default" in shown, f"jianfu {name} {action.option_strings} does not say its default"
     generate_help = commands["generate"].format_help()
-    assert "(default: 6000)" in generate_help and "(default: 6)" in generate_help and "(default: 20201021)" in generate_help
+    assert (
+        "(default: 6000)" in generate_help
+        and "(default: 6)" in generate_help
+        and "(default: 20201021)" in generate_help
+    )
     assert "data/demo/" in commands["demo"].format_help()
 
 
@@ -115,11 +124,13 @@ def test_version_matches_the_installed_package():
 
 
 def test_bad_option_values_exit_2_with_one_line(tmp_path):
-    for args, fragment in [(("generate", "--out", str(tmp_path / "x"), "--waves", "0"), "--waves: must be at least 1"),
-                           (("generate", "--out", str(tmp_path / "x"), "--teachers", "many"), "--teachers: expected"),
-                           (("demo", "--seed", "-3"), "--seed: must be 0 or more"),
-                           (("run", "--lock-timeout", "soon"), "--lock-timeout: expected a number"),
-                           (("nonsense",), "invalid choice")]:
+    for args, fragment in [
+        (("generate", "--out", str(tmp_path / "x"), "--waves", "0"), "--waves: must be at least 1"),
+        (("generate", "--out", str(tmp_path / "x"), "--teachers", "many"), "--teachers: expected"),
+        (("demo", "--seed", "-3"), "--seed: must be 0 or more"),
+        (("run", "--lock-timeout", "soon"), "--lock-timeout: expected a number"),
+        (("nonsense",), "invalid choice"),
+    ]:
         result = jianfu(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and fragment in result.stderr, result.stderr
@@ -164,8 +175,11 @@ def test_status_reports_waves_rows_last_run_and_reports_read_only(data_dir):
     result = jianfu("status", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    expected = query(data_dir, "select wave, source, rows_received, rows_accepted, rows_rejected "
-                               "from marts.data_quality where wave is not null")
+    expected = query(
+        data_dir,
+        "select wave, source, rows_received, rows_accepted, rows_rejected "
+        "from marts.data_quality where wave is not null",
+    )
     for wave, source, received, accepted, rejected in expected:
         assert any(line.split() == [wave, source, str(received), str(accepted), str(rejected)] for line in lines)
     assert ["2024-05", "teacher_survey", "2", "1", "1"] in [line.split() for line in lines]
@@ -175,8 +189,9 @@ def test_status_reports_waves_rows_last_run_and_reports_read_only(data_dir):
     assert f"reports: {data_dir / 'reports' / 'index.html'}" in result.stdout
     assert (data_dir / "warehouse.duckdb").stat().st_mtime_ns == modified
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITER, str(data_dir / "warehouse.duckdb")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITER, str(data_dir / "warehouse.duckdb")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         busy = jianfu("status", "--data-dir", str(data_dir))

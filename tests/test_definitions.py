@@ -46,6 +46,9 @@ def test_instance_config_limits_the_pool_and_stores_under_the_data_dir():
 
 
 def test_plain_dagster_commands_get_a_storage_path_under_data_from_the_env_file():
-    settings = dict(line.split("=", 1) for line in (REPO_ROOT / ".env").read_text().splitlines()
-                    if line and not line.startswith("#"))
+    settings = dict(
+        line.split("=", 1)
+        for line in (REPO_ROOT / ".env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert settings == {"JIANFU_DAGSTER_STORAGE": "data/dagster"}

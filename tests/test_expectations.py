@@ -4,7 +4,6 @@ batched without losing duplicates, and rendered as Data Docs that open with no n
 from __future__ import annotations
 
 import json
-
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,50 +12,102 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.quality import expectations
 from pipelines.catalogue.metrics import Thresholds
-from pipelines.resources import SQL_DIR, load_sql
 from pipelines.catalogue.rules import CAMPUS_EVENT, COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
+from pipelines.quality import expectations
+from pipelines.resources import SQL_DIR, load_sql
 
 SCHOOL_CODES = ["1501020001", "1501020002", "1502030001"]
 PSEUDONYM = "a" * 64
 
 
 def staged_teacher(number: int, **overrides) -> dict:
-    row = {"wave": "2024-05", "response_id": f"R{number}", "school_code": "1501020001", "school_level": "primary",
-           "submitted_at": "2024-05-10 09:00:00", "hours_total": 50.0, "hours_teaching": 15.0,
-           "hours_teaching_related": 20.0, **{f"hours_cat{i}": 1.0 for i in range(1, 6)},
-           "n_inspections": 4, "n_forms": 10, "n_app_tasks": 3, "n_nonteaching_meetings": 2, "n_invigilations": 1,
-           "days_seconded": 0, "training_hours_nonteaching": 5.0, **{f"item_{i:02d}": 0 for i in range(1, 27)},
-           "felt_change": 4, "focus_on_teaching": 3, "teacher_pseudonym": PSEUDONYM, "county_code": "150102",
-           "league_code": "150100", "source_file": "a.csv", "source_row": number}
+    row = {
+        "wave": "2024-05",
+        "response_id": f"R{number}",
+        "school_code": "1501020001",
+        "school_level": "primary",
+        "submitted_at": "2024-05-10 09:00:00",
+        "hours_total": 50.0,
+        "hours_teaching": 15.0,
+        "hours_teaching_related": 20.0,
+        **{f"hours_cat{i}": 1.0 for i in range(1, 6)},
+        "n_inspections": 4,
+        "n_forms": 10,
+        "n_app_tasks": 3,
+        "n_nonteaching_meetings": 2,
+        "n_invigilations": 1,
+        "days_seconded": 0,
+        "training_hours_nonteaching": 5.0,
+        **{f"item_{i:02d}": 0 for i in range(1, 27)},
+        "felt_change": 4,
+        "focus_on_teaching": 3,
+        "teacher_pseudonym": PSEUDONYM,
+        "county_code": "150102",
+        "league_code": "150100",
+        "source_file": "a.csv",
+        "source_row": number,
+    }
     row.update(overrides)
     return row
 
 
 def staged_school(code: str, **overrides) -> dict:
-    row = {"wave": "2024-05", "school_code": code, "reported_at": "2024-05-20 10:00:00",
-           **{c: 3 for c in ("n_teachers_on_staff", "n_inspections", "n_inspections_unapproved", "n_campus_events",
-                             "n_campus_events_unlisted", "n_forms_requests", "n_forms_duplicate",
-                             "n_teachers_seconded", "n_seconded_over_6m", "n_nonteaching_meetings",
-                             "n_social_exams")},
-           "county_code": code[:6], "league_code": code[:4] + "00", "source_file": "r.csv", "source_row": 1}
+    row = {
+        "wave": "2024-05",
+        "school_code": code,
+        "reported_at": "2024-05-20 10:00:00",
+        **dict.fromkeys(
+            (
+                "n_teachers_on_staff",
+                "n_inspections",
+                "n_inspections_unapproved",
+                "n_campus_events",
+                "n_campus_events_unlisted",
+                "n_forms_requests",
+                "n_forms_duplicate",
+                "n_teachers_seconded",
+                "n_seconded_over_6m",
+                "n_nonteaching_meetings",
+                "n_social_exams",
+            ),
+            3,
+        ),
+        "county_code": code[:6],
+        "league_code": code[:4] + "00",
+        "source_file": "r.csv",
+        "source_row": 1,
+    }
     row.update(overrides)
     return row
 
 
 def staged_event(number: int, **overrides) -> dict:
-    row = {"wave": "2024-05", "event_id": f"E{number}", "school_code": "1501020001", "event_date": "2024-05-03",
-           "kind": "inspection", "organiser_level": "county", "whitelist_item": None, "in_annual_plan": 1,
-           "teacher_days": None, "county_code": "150102", "league_code": "150100", "source_file": "e.csv",
-           "source_row": number}
+    row = {
+        "wave": "2024-05",
+        "event_id": f"E{number}",
+        "school_code": "1501020001",
+        "event_date": "2024-05-03",
+        "kind": "inspection",
+        "organiser_level": "county",
+        "whitelist_item": None,
+        "in_annual_plan": 1,
+        "teacher_days": None,
+        "county_code": "150102",
+        "league_code": "150100",
+        "source_file": "e.csv",
+        "source_row": number,
+    }
     row.update(overrides)
     return row
 
 
 def good_teacher_rows() -> list[dict]:
-    return [staged_teacher(1), staged_teacher(2, item_05=None, felt_change=None, teacher_pseudonym=None),
-            staged_teacher(3, school_code="1502030001", county_code="150203", league_code="150200")]
+    return [
+        staged_teacher(1),
+        staged_teacher(2, item_05=None, felt_change=None, teacher_pseudonym=None),
+        staged_teacher(3, school_code="1502030001", county_code="150203", league_code="150200"),
+    ]
 
 
 def broken_teacher_rows() -> list[dict]:
@@ -90,10 +141,16 @@ def stage(conn: duckdb.DuckDBPyConnection, source: str, rows: list[dict]) -> Non
 
 
 def validate_staged(conn, source: str, batch_rows: int = expectations.BATCH_ROWS, results_dir=None):
-    batches = expectations.frame_batches(conn, load_sql(f"quality/{source}_staged_expectations.sql"),
-                                         {"wave": "2024-05"}, batch_rows)
-    return expectations.validate(expectations.staged_suite(source), batches, "2024-05",
-                                 {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES}, results_dir)
+    batches = expectations.frame_batches(
+        conn, load_sql(f"quality/{source}_staged_expectations.sql"), {"wave": "2024-05"}, batch_rows
+    )
+    return expectations.validate(
+        expectations.staged_suite(source),
+        batches,
+        "2024-05",
+        {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES},
+        results_dir,
+    )
 
 
 def failures(validation) -> dict[tuple[str, str], int | None]:
@@ -112,7 +169,8 @@ def test_staged_suite_is_generated_from_every_rule_once(source):
         about = [(kind, kwargs) for kind, kwargs in suite if kwargs.get("column") == column]
         kinds = [kind for kind, _ in about]
         assert ("expect_column_type_to_be", {"column": column, "type_": expectations.KIND_DTYPES[rule.kind]}) in [
-            (k, {key: v for key, v in kw.items() if key in ("column", "type_")}) for k, kw in about]
+            (k, {key: v for key, v in kw.items() if key in ("column", "type_")}) for k, kw in about
+        ]
         assert kinds.count("expect_column_values_to_not_be_null") == int(rule.required)
         ranges = [kw for k, kw in about if k == "expect_column_values_to_be_between"]
         if rule.min_value is None and rule.max_value is None:
@@ -131,22 +189,35 @@ def test_staged_suite_is_generated_from_every_rule_once(source):
     assert expectations.wave_keys(SCHOOL_REPORT) == ["school_code"]
     assert expectations.wave_keys(CAMPUS_EVENT) == ["event_id"]
     between = [kw["column"] for k, kw in suite if k == "expect_column_values_to_be_between"]
-    assert sorted(between) == sorted(expectations.staged_column(r) for r in rules_for(source)
-                                     if r.min_value is not None or r.max_value is not None)
+    assert sorted(between) == sorted(
+        expectations.staged_column(r) for r in rules_for(source) if r.min_value is not None or r.max_value is not None
+    )
 
 
 def test_every_rule_of_the_table_has_its_suite():
     names = {expectations.staged_suite(s).name for s in SOURCES}
     assert names == {f"{r.source}_staged" for r in COLUMN_RULES}
     assert [s.name for s in expectations.all_suites(Thresholds())] == [
-        "teacher_survey_staged", "school_report_staged", "campus_event_staged", "area_metrics", "data_quality"]
+        "teacher_survey_staged",
+        "school_report_staged",
+        "campus_event_staged",
+        "area_metrics",
+        "data_quality",
+    ]
 
 
 def test_good_staged_rows_pass(warehouse):
     stage(warehouse, TEACHER_SURVEY, good_teacher_rows())
     stage(warehouse, SCHOOL_REPORT, [staged_school(c) for c in SCHOOL_CODES])
-    stage(warehouse, CAMPUS_EVENT, [staged_event(1), staged_event(2, kind="secondment", teacher_days=30),
-                                    staged_event(3, kind="campus_activity", whitelist_item="W1")])
+    stage(
+        warehouse,
+        CAMPUS_EVENT,
+        [
+            staged_event(1),
+            staged_event(2, kind="secondment", teacher_days=30),
+            staged_event(3, kind="campus_activity", whitelist_item="W1"),
+        ],
+    )
     for source in SOURCES:
         validation = validate_staged(warehouse, source)
         assert validation.success, validation.failed_expectations
@@ -154,9 +225,18 @@ def test_good_staged_rows_pass(warehouse):
 
 
 def test_broken_campus_events_fail_each_by_name_and_count(warehouse):
-    stage(warehouse, CAMPUS_EVENT, [staged_event(1), staged_event(1), staged_event(2, kind="party"),
-                                    staged_event(3, teacher_days=-4), staged_event(4, school_code="9999999999"),
-                                    staged_event(5, in_annual_plan=3)])
+    stage(
+        warehouse,
+        CAMPUS_EVENT,
+        [
+            staged_event(1),
+            staged_event(1),
+            staged_event(2, kind="party"),
+            staged_event(3, teacher_days=-4),
+            staged_event(4, school_code="9999999999"),
+            staged_event(5, in_annual_plan=3),
+        ],
+    )
     assert failures(validate_staged(warehouse, CAMPUS_EVENT)) == {
         ("expect_column_values_to_be_unique", "event_id"): 2,
         ("expect_column_values_to_be_in_set", "kind"): 1,
@@ -187,8 +267,12 @@ def test_broken_staged_rows_fail_each_by_name_and_count(warehouse):
 
 
 def test_school_reports_repeating_a_school_fail(warehouse):
-    stage(warehouse, SCHOOL_REPORT, [staged_school(c) for c in SCHOOL_CODES]
-          + [staged_school("1501020001", reported_at="2024-05-21 10:00:00", n_inspections=-1)])
+    stage(
+        warehouse,
+        SCHOOL_REPORT,
+        [staged_school(c) for c in SCHOOL_CODES]
+        + [staged_school("1501020001", reported_at="2024-05-21 10:00:00", n_inspections=-1)],
+    )
     assert failures(validate_staged(warehouse, SCHOOL_REPORT)) == {
         ("expect_column_values_to_be_unique", "school_code"): 2,
         ("expect_column_values_to_be_between", "n_inspections"): 1,
@@ -197,12 +281,19 @@ def test_school_reports_repeating_a_school_fail(warehouse):
 
 def test_a_staged_column_of_the_wrong_type_fails(warehouse):
     stage(warehouse, TEACHER_SURVEY, good_teacher_rows())
-    frame = warehouse.sql("select * replace (cast(hours_total as varchar) as hours_total) "
-                          "from staging.teacher_survey_staged").pl()
-    validation = expectations.validate(expectations.staged_suite(TEACHER_SURVEY), [frame], "2024-05",
-                                       {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES})
-    assert failures(validation) == {("expect_column_type_to_be", "hours_total"): None,
-                                    ("expect_column_values_to_be_between", "hours_total"): None}
+    frame = warehouse.sql(
+        "select * replace (cast(hours_total as varchar) as hours_total) from staging.teacher_survey_staged"
+    ).pl()
+    validation = expectations.validate(
+        expectations.staged_suite(TEACHER_SURVEY),
+        [frame],
+        "2024-05",
+        {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES},
+    )
+    assert failures(validation) == {
+        ("expect_column_type_to_be", "hours_total"): None,
+        ("expect_column_values_to_be_between", "hours_total"): None,
+    }
     typed, ranged = validation.failed_expectations
     assert typed["observed_value"] == "str" and ranged["exception"]
 
@@ -210,35 +301,62 @@ def test_a_staged_column_of_the_wrong_type_fails(warehouse):
 def test_a_missing_staged_column_fails_its_type_expectation(warehouse):
     stage(warehouse, SCHOOL_REPORT, [staged_school(c) for c in SCHOOL_CODES])
     frame = warehouse.sql("select * exclude (n_social_exams) from staging.school_report_staged").pl()
-    validation = expectations.validate(expectations.staged_suite(SCHOOL_REPORT), [frame], "2024-05",
-                                       {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES})
-    assert set(failures(validation)) == {("expect_column_type_to_be", "n_social_exams"),
-                                         ("expect_column_values_to_be_between", "n_social_exams")}
+    validation = expectations.validate(
+        expectations.staged_suite(SCHOOL_REPORT),
+        [frame],
+        "2024-05",
+        {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES},
+    )
+    assert set(failures(validation)) == {
+        ("expect_column_type_to_be", "n_social_exams"),
+        ("expect_column_values_to_be_between", "n_social_exams"),
+    }
 
 
 def test_hash_batches_keep_every_duplicate_in_one_batch(warehouse):
-    rows = [staged_teacher(n) for n in range(1, 41)] + [staged_teacher(n, submitted_at="2024-05-12 08:00:00")
-                                                        for n in (3, 17, 29)]
+    rows = [staged_teacher(n) for n in range(1, 41)] + [
+        staged_teacher(n, submitted_at="2024-05-12 08:00:00") for n in (3, 17, 29)
+    ]
     stage(warehouse, TEACHER_SURVEY, rows)
     validation = validate_staged(warehouse, TEACHER_SURVEY, batch_rows=5)
     assert validation.batches == 9 and validation.rows == 43
     assert failures(validation) == {("expect_column_values_to_be_unique", "response_id"): 6}
 
 
-def cell(area: str, metric: str, estimate: float | None, n: int, kind: str = "share",
-         source: str = "teacher_survey", half_width: float = 0.05) -> dict:
-    return {"wave": "2024-05", "area_level": "league", "area_code": area, "metric": metric, "estimate": estimate,
-            "ci_low": None if estimate is None else estimate - half_width,
-            "ci_high": None if estimate is None else estimate + half_width,
-            "n": n, "suppressed": estimate is None, "metric_kind": kind, "metric_source": source}
+def cell(
+    area: str,
+    metric: str,
+    estimate: float | None,
+    n: int,
+    kind: str = "share",
+    source: str = "teacher_survey",
+    half_width: float = 0.05,
+) -> dict:
+    return {
+        "wave": "2024-05",
+        "area_level": "league",
+        "area_code": area,
+        "metric": metric,
+        "estimate": estimate,
+        "ci_low": None if estimate is None else estimate - half_width,
+        "ci_high": None if estimate is None else estimate + half_width,
+        "n": n,
+        "suppressed": estimate is None,
+        "metric_kind": kind,
+        "metric_source": source,
+    }
 
 
 def area_cells() -> list[dict]:
-    return [cell("150100", "item_01", 0.2, 40), cell("150100", "felt_net", -0.8, 40),
-            cell("150100", "hours_total", 48.0, 40, kind="mean", half_width=1.0),
-            cell("150100", "school_inspections_per_school", 6.0, 3, kind="per_school", source="school_report",
-                 half_width=0.0),
-            cell("150200", "item_01", None, 4)]
+    return [
+        cell("150100", "item_01", 0.2, 40),
+        cell("150100", "felt_net", -0.8, 40),
+        cell("150100", "hours_total", 48.0, 40, kind="mean", half_width=1.0),
+        cell(
+            "150100", "school_inspections_per_school", 6.0, 3, kind="per_school", source="school_report", half_width=0.0
+        ),
+        cell("150200", "item_01", None, 4),
+    ]
 
 
 def broken_area_cells() -> list[dict]:
@@ -256,23 +374,41 @@ def test_area_metrics_suite_passes_good_cells_and_names_each_broken_invariant():
     suite = expectations.area_metrics_suite(Thresholds())
     assert expectations.validate(suite, [pl.DataFrame(area_cells())], "2024-05").success
     assert failures(expectations.validate(suite, [pl.DataFrame(broken_area_cells())], "2024-05")) == {
-        ("expect_column_values_to_be_between",
-         "n where metric_source == 'teacher_survey' and suppressed == False"): 1,
+        ("expect_column_values_to_be_between", "n where metric_source == 'teacher_survey' and suppressed == False"): 1,
         ("expect_column_pair_values_a_to_be_greater_than_b", "estimate, ci_low"): 1,
         ("expect_column_values_to_be_between", "estimate where metric == 'felt_net'"): 1,
         ("expect_column_values_to_be_null", "estimate where suppressed == True"): 1,
-        ("expect_column_values_to_be_between",
-         "estimate where metric_kind == 'share' and metric != 'felt_net'"): 1,
+        ("expect_column_values_to_be_between", "estimate where metric_kind == 'share' and metric != 'felt_net'"): 1,
     }
 
 
 def quality_rows() -> list[dict]:
-    return [{"wave": "2024-05", "source": "school_report", "rows_received": 10, "rows_accepted": 8,
-             "rows_rejected": 2, "schools_expected": 10, "schools_reporting": 8, "completeness": 0.8,
-             "schools_on_time": 6, "on_time_share": 0.6},
-            {"wave": None, "source": "teacher_survey", "rows_received": 2, "rows_accepted": 0, "rows_rejected": 2,
-             "schools_expected": None, "schools_reporting": None, "completeness": None, "schools_on_time": None,
-             "on_time_share": None}]
+    return [
+        {
+            "wave": "2024-05",
+            "source": "school_report",
+            "rows_received": 10,
+            "rows_accepted": 8,
+            "rows_rejected": 2,
+            "schools_expected": 10,
+            "schools_reporting": 8,
+            "completeness": 0.8,
+            "schools_on_time": 6,
+            "on_time_share": 0.6,
+        },
+        {
+            "wave": None,
+            "source": "teacher_survey",
+            "rows_received": 2,
+            "rows_accepted": 0,
+            "rows_rejected": 2,
+            "schools_expected": None,
+            "schools_reporting": None,
+            "completeness": None,
+            "schools_on_time": None,
+            "on_time_share": None,
+        },
+    ]
 
 
 def test_data_quality_suite_catches_unaccounted_rows_and_impossible_shares(warehouse):
@@ -281,8 +417,10 @@ def test_data_quality_suite_catches_unaccounted_rows_and_impossible_shares(wareh
     query = load_sql("quality/data_quality_expectations.sql")
     suite = expectations.data_quality_suite()
     assert expectations.validate(suite, expectations.frame_batches(warehouse, query, {}), "all waves").success
-    warehouse.execute("update marts.data_quality set rows_received = rows_received + 1, completeness = 1.2, "
-                      "schools_on_time = 9 where source = 'school_report'")
+    warehouse.execute(
+        "update marts.data_quality set rows_received = rows_received + 1, completeness = 1.2, "
+        "schools_on_time = 9 where source = 'school_report'"
+    )
     assert failures(expectations.validate(suite, expectations.frame_batches(warehouse, query, {}), "all waves")) == {
         ("expect_column_pair_values_to_be_equal", "rows_received, rows_accounted"): 1,
         ("expect_column_values_to_be_between", "completeness"): 1,
@@ -321,12 +459,15 @@ def test_results_of_vanished_waves_are_pruned(tmp_path):
         (tmp_path / scope).mkdir(parents=True)
     assert expectations.prune_results(tmp_path, ["2024-05"]) == ["teacher_survey_staged/2025-05"]
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*")) == [
-        "data_quality/all waves", "teacher_survey_staged/2024-05"]
+        "data_quality/all waves",
+        "teacher_survey_staged/2024-05",
+    ]
 
 
 def test_to_pandas_keeps_blank_counts_integer_and_flags_boolean():
-    frame = expectations.to_pandas(pl.DataFrame({"n": [1, None], "flag": [True, None], "x": [1.5, None]},
-                                                schema_overrides={"n": pl.Int32}))
+    frame = expectations.to_pandas(
+        pl.DataFrame({"n": [1, None], "flag": [True, None], "x": [1.5, None]}, schema_overrides={"n": pl.Int32})
+    )
     assert [str(t) for t in frame.dtypes] == ["Int64", "boolean", "float64"]
 
 

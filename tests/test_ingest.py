@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import EXTRA_COLUMNS, good_school_row, good_teacher_row, query, write_table
+
 from pipelines.landing.scan import LandingFile, LandingFileError, decode_text, read_landing_file
 
 T = good_teacher_row
@@ -41,8 +41,14 @@ GOOD_TEACHER_ROWS = [
     T(response_id="R18", wave="2024-11", submitted_at="2024-11-03 10:00:00"),
     T(response_id="R19", hours_total="45.5", hours_cat1="0", school_code="1502030001", teacher_id=""),
 ]
-FORMATS = [("utf8.csv", "utf-8"), ("bom.csv", "utf-8-sig"), ("gbk.csv", "gbk"), ("gb18030.csv", "gb18030"),
-           ("book.xlsx", None), ("table.parquet", None)]
+FORMATS = [
+    ("utf8.csv", "utf-8"),
+    ("bom.csv", "utf-8-sig"),
+    ("gbk.csv", "gbk"),
+    ("gb18030.csv", "gb18030"),
+    ("book.xlsx", None),
+    ("table.parquet", None),
+]
 
 
 def teacher_file_rows() -> list[dict[str, str]]:
@@ -58,8 +64,11 @@ def prefixed(rows: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
 
 def test_each_format_accepts_exactly_the_good_rows(data_dir, run):
     for name, encoding in FORMATS:
-        write_table(data_dir / "landing" / "teacher_survey" / name, prefixed(teacher_file_rows(), name + ":"),
-                    encoding or "utf-8")
+        write_table(
+            data_dir / "landing" / "teacher_survey" / name,
+            prefixed(teacher_file_rows(), name + ":"),
+            encoding or "utf-8",
+        )
     write_table(data_dir / "landing" / "school_report" / "reports.csv", [good_school_row()])
     run(data_dir)
 
@@ -67,34 +76,53 @@ def test_each_format_accepts_exactly_the_good_rows(data_dir, run):
     expected = {rows.index(row) + 1: reason for row, reason in DIRTY_TEACHER_ROWS}
     for name, _ in FORMATS:
         table = f"{name}#Sheet" if name.endswith(".xlsx") else name
-        accepted = query(data_dir, "select wave, response_id from staging.teacher_survey_staged "
-                                   "where source_file = $f order by 1, 2", {"f": table})
-        assert accepted == [("2024-05", f"{name}:R1"), ("2024-05", f"{name}:R17"), ("2024-05", f"{name}:R19"),
-                            ("2024-11", f"{name}:R18")], name
-        rejected = dict(query(data_dir, "select row_number, reason from quarantine.rejected_rows "
-                                        "where source = 'teacher_survey' and file = $f", {"f": table}))
+        accepted = query(
+            data_dir,
+            "select wave, response_id from staging.teacher_survey_staged where source_file = $f order by 1, 2",
+            {"f": table},
+        )
+        assert accepted == [
+            ("2024-05", f"{name}:R1"),
+            ("2024-05", f"{name}:R17"),
+            ("2024-05", f"{name}:R19"),
+            ("2024-11", f"{name}:R18"),
+        ], name
+        rejected = dict(
+            query(
+                data_dir,
+                "select row_number, reason from quarantine.rejected_rows where source = 'teacher_survey' and file = $f",
+                {"f": table},
+            )
+        )
         assert rejected == expected, name
-        null_wave = query(data_dir, "select row_number from quarantine.rejected_rows "
-                                    "where wave is null and file = $f order by 1", {"f": table})
+        null_wave = query(
+            data_dir,
+            "select row_number from quarantine.rejected_rows where wave is null and file = $f order by 1",
+            {"f": table},
+        )
         assert [r for (r,) in null_wave] == sorted(k for k, v in expected.items() if v.endswith(":wave"))
 
 
 def test_staged_values_are_typed_and_located(data_dir, run):
     write_table(data_dir / "landing" / "teacher_survey" / "t.xlsx", teacher_file_rows())
     run(data_dir)
-    (row,) = query(data_dir, "select hours_total, hours_cat3, n_forms, item_01, felt_change, county_code, "
-                             "league_code, submitted_at::varchar from staging.teacher_survey_staged "
-                             "where response_id = 'R1'")
+    (row,) = query(
+        data_dir,
+        "select hours_total, hours_cat3, n_forms, item_01, felt_change, county_code, "
+        "league_code, submitted_at::varchar from staging.teacher_survey_staged "
+        "where response_id = 'R1'",
+    )
     assert row == (50.0, 1.5, 10, 0, 4, "150102", "150100", "2024-05-10 09:00:00")
-    (blank,) = query(data_dir, "select item_05, felt_change from staging.teacher_survey_staged "
-                               "where response_id = 'R17'")
+    (blank,) = query(
+        data_dir, "select item_05, felt_change from staging.teacher_survey_staged where response_id = 'R17'"
+    )
     assert blank == (None, None)
 
 
 def test_typed_parquet_columns_read_as_contract_text(tmp_path):
     frame = pl.DataFrame({**{k: [v] for k, v in T().items()}}).with_columns(
-        pl.col("hours_total").cast(pl.Float64), pl.col("n_forms").cast(pl.Int64),
-        pl.col("felt_change").cast(pl.Float64))
+        pl.col("hours_total").cast(pl.Float64), pl.col("n_forms").cast(pl.Int64), pl.col("felt_change").cast(pl.Float64)
+    )
     path = tmp_path / "typed.parquet"
     frame.write_parquet(path)
     read = read_landing_file(LandingFile("teacher_survey", path, "typed.parquet", "x", 1), key=b"k")
@@ -114,11 +142,14 @@ def test_school_reports_latest_valid_row_wins(data_dir, run):
     ]
     write_table(data_dir / "landing" / "school_report" / "r.csv", rows, "gbk")
     run(data_dir)
-    assert query(data_dir, "select school_code, n_inspections from staging.school_report_staged") == [
-        ("1501020001", 7)]
+    assert query(data_dir, "select school_code, n_inspections from staging.school_report_staged") == [("1501020001", 7)]
     assert dict(query(data_dir, "select row_number, reason from quarantine.rejected_rows")) == {
-        1: "superseded", 3: "out_of_range:n_inspections", 4: "missing:reported_at",
-        5: "malformed:n_forms_requests", 6: "unknown_school"}
+        1: "superseded",
+        3: "out_of_range:n_inspections",
+        4: "missing:reported_at",
+        5: "malformed:n_forms_requests",
+        6: "unknown_school",
+    }
 
 
 def test_bad_files_get_one_line_reasons_and_others_still_load(data_dir, run):
@@ -131,7 +162,7 @@ def test_bad_files_get_one_line_reasons_and_others_still_load(data_dir, run):
     good_book.unlink()
     (folder / "junk.parquet").write_bytes(bytes(range(256)) * 4)
     (folder / "notes.txt").write_text("hello", encoding="utf-8")
-    (folder / "latin1.csv").write_bytes("wave,response_id\n".encode() + bytes([0xff, 0xfe, 0x80, 0x81]) * 3)
+    (folder / "latin1.csv").write_bytes(b"wave,response_id\n" + bytes([0xFF, 0xFE, 0x80, 0x81]) * 3)
     run(data_dir)
     reasons = dict(query(data_dir, "select file, reason from quarantine.rejected_files"))
     assert set(reasons) == {"empty.csv", "header.csv", "truncated.xlsx", "junk.parquet", "notes.txt", "latin1.csv"}
@@ -144,11 +175,16 @@ def test_bad_files_get_one_line_reasons_and_others_still_load(data_dir, run):
 
 def test_row_accounting_received_equals_accepted_plus_rejected(data_dir, run):
     write_table(data_dir / "landing" / "teacher_survey" / "a.csv", teacher_file_rows())
-    write_table(data_dir / "landing" / "teacher_survey" / "b.parquet", [T(response_id="B1"), T(response_id="B2",
-                                                                                            hours_total="-5")])
+    write_table(
+        data_dir / "landing" / "teacher_survey" / "b.parquet",
+        [T(response_id="B1"), T(response_id="B2", hours_total="-5")],
+    )
     run(data_dir)
-    quality = query(data_dir, "select wave, rows_received, rows_accepted, rows_rejected from marts.data_quality "
-                              "where source = 'teacher_survey' order by wave nulls last")
+    quality = query(
+        data_dir,
+        "select wave, rows_received, rows_accepted, rows_rejected from marts.data_quality "
+        "where source = 'teacher_survey' order by wave nulls last",
+    )
     assert quality == [("2024-05", 20, 4, 16), ("2024-11", 1, 1, 0), (None, 2, 0, 2)]
     landed = query(data_dir, "select count(*) from landing.teacher_survey_rows")[0][0]
     assert landed == sum(r[1] for r in quality) == 23
@@ -159,28 +195,45 @@ def test_no_identifier_or_personal_value_reaches_the_warehouse(data_dir, run):
     write_table(data_dir / "landing" / "teacher_survey" / "b.xlsx", teacher_file_rows())
     run(data_dir)
     forbidden = {"T100000001", "T100000009", *EXTRA_COLUMNS.values()}
-    tables = query(data_dir, "select table_schema, table_name from information_schema.tables "
-                             "where table_catalog = 'warehouse'")
+    tables = query(
+        data_dir, "select table_schema, table_name from information_schema.tables where table_catalog = 'warehouse'"
+    )
     for schema, table in tables:
         for (value,) in query(data_dir, f"select to_json(t)::varchar from {schema}.{table} as t"):
             assert not any(f in value for f in forbidden), f"{schema}.{table} leaks {value[:80]}"
-        columns = {c for (c,) in query(data_dir, "select column_name from information_schema.columns where "
-                                                 "table_schema = $s and table_name = $t", {"s": schema, "t": table})}
+        columns = {
+            c
+            for (c,) in query(
+                data_dir,
+                "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
+                {"s": schema, "t": table},
+            )
+        }
         assert not columns & {"teacher_name", "phone", "remarks", "teacher_id"} or (schema, table) == (
-            "landing", "teacher_survey_rows")
+            "landing",
+            "teacher_survey_rows",
+        )
     expected = hmac.new(b"test-key-not-secret", b"T100000001", hashlib.sha256).hexdigest()
-    assert query(data_dir, "select distinct teacher_pseudonym from staging.teacher_survey_staged "
-                           "where response_id = 'R1'") == [(expected,)]
-    landing_ids = {v for (v,) in query(data_dir, "select distinct teacher_id from landing.teacher_survey_rows "
-                                                 "where teacher_id is not null")}
+    assert query(
+        data_dir, "select distinct teacher_pseudonym from staging.teacher_survey_staged where response_id = 'R1'"
+    ) == [(expected,)]
+    landing_ids = {
+        v
+        for (v,) in query(
+            data_dir, "select distinct teacher_id from landing.teacher_survey_rows where teacher_id is not null"
+        )
+    }
     assert landing_ids and all(len(v) == 64 for v in landing_ids)
     raw = [json.loads(j) for (j,) in query(data_dir, "select raw_json from quarantine.rejected_rows")]
     assert all(set(r) <= set(good_teacher_row()) - set(EXTRA_COLUMNS) for r in raw)
 
 
 def snapshot(data_dir: Path) -> dict[str, list]:
-    tables = query(data_dir, "select table_schema || '.' || table_name from information_schema.tables "
-                             "where table_catalog = 'warehouse' order by 1")
+    tables = query(
+        data_dir,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_catalog = 'warehouse' order by 1",
+    )
     return {t: sorted(map(repr, query(data_dir, f"select * from {t}"))) for (t,) in tables}
 
 
@@ -206,7 +259,7 @@ def test_decode_text_prefers_utf8_and_falls_back_to_gb18030():
     assert decode_text(text.encode("gbk")) == text
     assert decode_text("𠀀".encode("gb18030")) == "𠀀"
     with pytest.raises(LandingFileError):
-        decode_text(bytes([0x81, 0x20, 0xff]))
+        decode_text(bytes([0x81, 0x20, 0xFF]))
 
 
 def test_truncated_xlsx_raises_a_landing_error(tmp_path):

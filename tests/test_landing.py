@@ -13,11 +13,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, query, write_table
+
+from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.report.site import publish_site
 from pipelines.resources import FatalPipelineError
-from pipelines.catalogue.rules import MAX_REASON_LENGTH
 
 T = good_teacher_row
 NAME, PHONE = "王小明", "13800138000"
@@ -26,8 +26,16 @@ SECRETS = [NAME, PHONE]
 
 def teacher_rows(wave: str, count: int, prefix: str) -> list[dict[str, str]]:
     day = f"{wave}-10 09:00:00"
-    return [T(wave=wave, response_id=f"{prefix}{i}", submitted_at=day, hours_total=str(40 + i),
-              teacher_id=f"T{wave[:4]}{i:05d}") for i in range(count)]
+    return [
+        T(
+            wave=wave,
+            response_id=f"{prefix}{i}",
+            submitted_at=day,
+            hours_total=str(40 + i),
+            teacher_id=f"T{wave[:4]}{i:05d}",
+        )
+        for i in range(count)
+    ]
 
 
 def csv_bytes(rows: list[dict[str, str]], encoding: str = "utf-8") -> bytes:
@@ -44,19 +52,30 @@ def landing(data_dir: Path, name: str, source: str = "teacher_survey") -> Path:
 
 def schools(data_dir: Path, *waves: str) -> None:
     """Every school of the test register reports on time in each wave, so completeness raises no alert."""
-    write_table(landing(data_dir, "schools.csv", "school_report"),
-                [good_school_row(wave=w, school_code=code, reported_at=f"{w}-20 10:00:00")
-                 for w in waves for code, *_ in SCHOOLS])
+    write_table(
+        landing(data_dir, "schools.csv", "school_report"),
+        [
+            good_school_row(wave=w, school_code=code, reported_at=f"{w}-20 10:00:00")
+            for w in waves
+            for code, *_ in SCHOOLS
+        ],
+    )
 
 
 def assert_rows_accounted(data_dir: Path) -> None:
     """received = accepted + rejected, per source and wave, and for the rows that belong to no wave."""
     for source in ("teacher_survey", "school_report"):
-        received = dict(query(data_dir, f"select coalesce(wave_key, '-'), count(*) from landing.{source}_rows "
-                                        "group by 1"))
+        received = dict(
+            query(data_dir, f"select coalesce(wave_key, '-'), count(*) from landing.{source}_rows group by 1")
+        )
         accepted = dict(query(data_dir, f"select wave, count(*) from staging.{source}_staged group by 1"))
-        rejected = dict(query(data_dir, "select coalesce(wave, '-'), count(*) from quarantine.rejected_rows "
-                                        "where source = $source group by 1", {"source": source}))
+        rejected = dict(
+            query(
+                data_dir,
+                "select coalesce(wave, '-'), count(*) from quarantine.rejected_rows where source = $source group by 1",
+                {"source": source},
+            )
+        )
         for wave in set(received) | set(accepted) | set(rejected):
             assert received.get(wave, 0) == accepted.get(wave, 0) + rejected.get(wave, 0), (source, wave)
 
@@ -71,8 +90,10 @@ def row_reasons(data_dir: Path) -> list[tuple]:
 
 def every_text(data_dir: Path) -> str:
     """Every varchar value in every warehouse table, for scanning what the warehouse stores."""
-    tables = query(data_dir, "select table_schema, table_name, column_name from information_schema.columns "
-                             "where data_type like 'VARCHAR%'")
+    tables = query(
+        data_dir,
+        "select table_schema, table_name, column_name from information_schema.columns where data_type like 'VARCHAR%'",
+    )
     parts = []
     for schema, table, column in tables:
         parts += [str(v) for (v,) in query(data_dir, f'select distinct "{column}" from {schema}."{table}"')]
@@ -82,8 +103,13 @@ def every_text(data_dir: Path) -> str:
 def files_holding(root: Path, needles: list[str]) -> list[str]:
     """Files under root whose bytes contain a needle in UTF-8, GB18030 or UTF-16."""
     patterns = [n.encode(e) for n in needles for e in ("utf-8", "gb18030", "utf-16-le")]
-    return [str(p) for p in root.rglob("*") if p.is_file() and "landing" not in p.relative_to(root).parts
-            and any(pattern in p.read_bytes() for pattern in patterns)]
+    return [
+        str(p)
+        for p in root.rglob("*")
+        if p.is_file()
+        and "landing" not in p.relative_to(root).parts
+        and any(pattern in p.read_bytes() for pattern in patterns)
+    ]
 
 
 def test_a_corrected_reexport_converges_in_one_run_and_a_rerun_changes_nothing(data_dir, run):
@@ -93,25 +119,33 @@ def test_a_corrected_reexport_converges_in_one_run_and_a_rerun_changes_nothing(d
     schools(data_dir, "2024-05", "2024-11")
     run(data_dir)
     assert query(data_dir, "select wave, count(*) from staging.teacher_survey_staged group by 1 order by 1") == [
-        ("2024-05", 10), ("2024-11", 10)]
+        ("2024-05", 10),
+        ("2024-11", 10),
+    ]
 
     corrected = [dict(r) for r in rows]
     for i in (0, 1, 2, 11, 12):
         corrected[i]["hours_total"] = "30"
     del corrected[15:18]
-    corrected += [T(wave="2024-11", response_id="B90", submitted_at="2024-11-10 09:00:00", hours_total="31"),
-                  T(wave="2024-11", response_id="B91", submitted_at="2024-11-10 09:00:00", hours_total="32")]
+    corrected += [
+        T(wave="2024-11", response_id="B90", submitted_at="2024-11-10 09:00:00", hours_total="31"),
+        T(wave="2024-11", response_id="B91", submitted_at="2024-11-10 09:00:00", hours_total="32"),
+    ]
     path.write_bytes(csv_bytes(corrected))
     summary = run(data_dir)
 
     assert summary.restaged == ["2024-05", "2024-11"]
     assert query(data_dir, "select wave, count(*) from staging.teacher_survey_staged group by 1 order by 1") == [
-        ("2024-05", 10), ("2024-11", 9)]
+        ("2024-05", 10),
+        ("2024-11", 9),
+    ]
     staged = dict(query(data_dir, "select response_id, hours_total from staging.teacher_survey_staged"))
     assert [staged[f"A{i}"] for i in range(3)] == [30, 30, 30] and staged["B1"] == staged["B2"] == 30
     assert {"B5", "B6", "B7"}.isdisjoint(staged) and staged["B90"] == 31 and staged["B91"] == 32
-    metric = query(data_dir, "select n from marts.area_metrics where wave = '2024-11' and area_level = 'region' "
-                             "and metric = 'hours_total'")
+    metric = query(
+        data_dir,
+        "select n from marts.area_metrics where wave = '2024-11' and area_level = 'region' and metric = 'hours_total'",
+    )
     assert metric == [(9,)]
     assert_rows_accounted(data_dir)
 
@@ -133,8 +167,10 @@ def test_only_the_waves_a_changed_file_touches_are_restaged(data_dir, run):
     landing(data_dir, "nov.csv").unlink()
     assert run(data_dir).restaged == ["2024-11"]
     assert query(data_dir, "select distinct wave from staging.teacher_survey_staged") == [("2024-05",)]
-    assert query(data_dir, "select coalesce(sum(n), 0) from marts.area_metrics where wave = '2024-11' "
-                           "and metric not like 'school_%'") == [(0,)]
+    assert query(
+        data_dir,
+        "select coalesce(sum(n), 0) from marts.area_metrics where wave = '2024-11' and metric not like 'school_%'",
+    ) == [(0,)]
     assert_rows_accounted(data_dir)
     schools(data_dir, "2024-05")
     summary = run(data_dir)
@@ -171,8 +207,12 @@ def test_one_bad_file_is_quarantined_and_the_others_load(data_dir, run):
     gbk_body = csv_bytes(teacher_rows("2024-05", 2, "K"), "gbk")
     landing(data_dir, "bom_then_gbk.csv").write_bytes(b"\xef\xbb\xbf" + gbk_body)
     twin = csv_bytes(teacher_rows("2024-05", 2, "W")).decode().replace("wave,", "wave,Wave,", 1)
-    twin = "\n".join([twin.splitlines()[0]] + [line.replace("2024-05,", "2024-05,2024-05,", 1)
-                                               for line in twin.splitlines()[1:]]) + "\n"
+    twin = (
+        "\n".join(
+            [twin.splitlines()[0]] + [line.replace("2024-05,", "2024-05,2024-05,", 1) for line in twin.splitlines()[1:]]
+        )
+        + "\n"
+    )
     landing(data_dir, "twin_headers.csv").write_text(twin, encoding="utf-8")
     landing(data_dir, "random.xlsx").write_bytes(os.urandom(4096))
     whole = write_table(data_dir / "whole.xlsx", teacher_rows("2024-05", 2, "X"))
@@ -207,7 +247,7 @@ def test_a_future_wave_is_rejected_and_the_latest_wave_is_the_real_one(data_dir,
     alerts = query(data_dir, "select * from marts.alerts order by all")
     index = (data_dir / "reports" / "index.html").read_text(encoding="utf-8")
     assert "2099-12" not in index
-    latest = (data_dir / "reports" / "latest" / "index.html")
+    latest = data_dir / "reports" / "latest" / "index.html"
     page = latest if latest.is_file() else next((data_dir / "reports" / "latest").glob("*.html"))
     assert "2024-11" in page.read_text(encoding="utf-8")
     assert_rows_accounted(data_dir)
@@ -253,10 +293,14 @@ def test_every_workbook_sheet_is_read_and_an_uncached_formula_is_malformed(data_
     run(data_dir)
 
     assert query(data_dir, "select file, count(*) from landing.teacher_survey_rows group by 1 order by 1") == [
-        ("book.xlsx#五月", 3), ("book.xlsx#十一月", 4)]
+        ("book.xlsx#五月", 3),
+        ("book.xlsx#十一月", 4),
+    ]
     assert row_reasons(data_dir) == [("book.xlsx#十一月", 2, "malformed:hours_total")]
     assert query(data_dir, "select wave, count(*) from staging.teacher_survey_staged group by 1 order by 1") == [
-        ("2024-05", 3), ("2024-11", 3)]
+        ("2024-05", 3),
+        ("2024-11", 3),
+    ]
     assert_rows_accounted(data_dir)
 
 
@@ -264,8 +308,9 @@ def test_ragged_rows_are_malformed_and_the_rest_of_the_file_loads(data_dir, run)
     text = csv_bytes(teacher_rows("2024-05", 4, "A")).decode().splitlines()
     short = ",".join(text[2].split(",")[:20])
     longer = text[3] + ",extra,fields"
-    landing(data_dir, "ragged.csv").write_text("\n".join([text[0], text[1], short, longer, text[4], ""]),
-                                               encoding="utf-8")
+    landing(data_dir, "ragged.csv").write_text(
+        "\n".join([text[0], text[1], short, longer, text[4], ""]), encoding="utf-8"
+    )
     schools(data_dir, "2024-05")
     run(data_dir)
 
@@ -297,8 +342,9 @@ def test_symlinks_are_not_followed_out_of_landing_and_each_is_recorded(data_dir,
 def test_missing_metric_columns_load_and_show_as_not_collected(data_dir):
     rows = teacher_rows("2024-05", 5, "A")
     dropped = [f"item_{i:02d}" for i in range(1, 27)] + ["felt_change"]
-    landing(data_dir, "short.csv").write_bytes(csv_bytes([{k: v for k, v in r.items() if k not in dropped}
-                                                          for r in rows]))
+    landing(data_dir, "short.csv").write_bytes(
+        csv_bytes([{k: v for k, v in r.items() if k not in dropped} for r in rows])
+    )
     schools(data_dir, "2024-05")
     result = jianfu("run", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
@@ -322,7 +368,13 @@ def test_run_on_a_missing_data_dir_creates_nothing_and_init_makes_the_layout(tmp
     made = jianfu("init", str(typo))
     assert made.returncode == 0, made.stderr
     assert sorted(str(p.relative_to(typo)) for p in typo.rglob("*")) == [
-        "landing", "landing/campus_event", "landing/school_report", "landing/teacher_survey", "mappings", "reference"]
+        "landing",
+        "landing/campus_event",
+        "landing/school_report",
+        "landing/teacher_survey",
+        "mappings",
+        "reference",
+    ]
     assert jianfu("init", str(typo)).returncode == 0
     result = jianfu("run", "--data-dir", str(typo))
     assert result.returncode == 0, result.stderr
@@ -346,8 +398,9 @@ conn.close()
 
 
 def hold(script: str, target: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", script, str(target), str(seconds)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(target), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -388,8 +441,9 @@ def tmpfs(tmp_path):
     def _mount(size: str) -> Path:
         target = tmp_path / f"fs{len(mounted)}"
         target.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             message = f"cannot mount a tmpfs (needs root): {done.stderr.strip()[:120]}"
             pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)

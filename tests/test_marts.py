@@ -38,11 +38,27 @@ def new_warehouse(root) -> JianfuResource:
     counties = divisions.filter(pl.col("level") == "county")["code"].to_list()
     rng = np.random.default_rng(11)
     (root / "reference").mkdir(parents=True, exist_ok=True)
-    pl.DataFrame([{"school_code": f"{c}{k:03d}", "school_name": f"学校{c}{k:03d}", "county_code": c,
-                   "school_type": "小学", "urban_rural": "rural", "n_teachers": 30}
-                  for c in counties for k in range(1, 5)]).write_csv(root / "reference" / "schools.csv")
-    pl.DataFrame([{"county_code": c, "school_level": level, "n_teachers": int(rng.integers(50, 900))}
-                  for c in counties for level in LEVELS]).write_csv(root / "reference" / "teacher_population.csv")
+    pl.DataFrame(
+        [
+            {
+                "school_code": f"{c}{k:03d}",
+                "school_name": f"学校{c}{k:03d}",
+                "county_code": c,
+                "school_type": "小学",
+                "urban_rural": "rural",
+                "n_teachers": 30,
+            }
+            for c in counties
+            for k in range(1, 5)
+        ]
+    ).write_csv(root / "reference" / "schools.csv")
+    pl.DataFrame(
+        [
+            {"county_code": c, "school_level": level, "n_teachers": int(rng.integers(50, 900))}
+            for c in counties
+            for level in LEVELS
+        ]
+    ).write_csv(root / "reference" / "teacher_population.csv")
     jianfu = JianfuResource(data_dir=str(root))
     with jianfu.connect() as conn:
         load_reference(conn, {name: jianfu.reference_path(name) for name in REFERENCE_FILES})
@@ -62,17 +78,29 @@ def read(jianfu: JianfuResource, query: str) -> pl.DataFrame:
 
 
 def run(jianfu: JianfuResource, assets, monitoring: MonitoringConfig | None = None) -> None:
-    result = dg.materialize(list(assets), instance=dg.DagsterInstance.ephemeral(),
-                            resources={"jianfu": jianfu, "monitoring": monitoring or MonitoringConfig()})
+    result = dg.materialize(
+        list(assets),
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"jianfu": jianfu, "monitoring": monitoring or MonitoringConfig()},
+    )
     assert result.success
     for check in result.get_asset_check_evaluations():
         assert check.passed, (check.check_name, check.metadata)
 
 
 def mart_rows(rows: list[dict]) -> pl.DataFrame:
-    frame = pl.DataFrame(rows, schema={"wave": pl.String, "area_level": pl.String, "area_code": pl.String,
-                                       "metric": pl.String, "estimate": pl.Float64, "se": pl.Float64,
-                                       "n": pl.Int64})
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "wave": pl.String,
+            "area_level": pl.String,
+            "area_code": pl.String,
+            "metric": pl.String,
+            "estimate": pl.Float64,
+            "se": pl.Float64,
+            "n": pl.Int64,
+        },
+    )
     return frame.with_columns(pl.col("estimate").is_null().alias("suppressed"))
 
 
@@ -107,8 +135,17 @@ def trend_warehouse(tmp_path_factory):
         hidden = set(rng.choice(len(TREND_WAVES), size=gaps, replace=False))
         for k, wave in enumerate(TREND_WAVES):
             level = "league" if county == "150100" else "county"
-            rows.append({"wave": wave, "area_level": level, "area_code": county, "metric": metric,
-                         "estimate": None if k in hidden else values[k], "se": 0.1, "n": 50})
+            rows.append(
+                {
+                    "wave": wave,
+                    "area_level": level,
+                    "area_code": county,
+                    "metric": metric,
+                    "estimate": None if k in hidden else values[k],
+                    "se": 0.1,
+                    "n": 50,
+                }
+            )
     insert(jianfu, "marts.area_metrics", mart_rows(rows))
     run(jianfu, [trends, trends_consistent])
     return jianfu, pl.DataFrame(rows)
@@ -120,9 +157,10 @@ def test_trends_match_independent_mann_kendall_and_sen(trend_warehouse):
     polarity = {"felt_net": "higher"}
     index = {wave: k + 1 for k, wave in enumerate(TREND_WAVES)}
     expected_cells, expected_p = 0, {}
-    for (level, code, metric), group in rows.filter(pl.col("estimate").is_not_null()).group_by(
-            "area_level", "area_code", "metric"):
-        group = group.sort("wave")
+    for (_level, code, metric), unsorted in rows.filter(pl.col("estimate").is_not_null()).group_by(
+        "area_level", "area_code", "metric"
+    ):
+        group = unsorted.sort("wave")
         trend = got.filter((pl.col("area_code") == code) & (pl.col("metric") == metric))
         if group.height < 3:
             assert trend.height == 0
@@ -167,9 +205,19 @@ def test_wave_changes(tmp_path):
         ("150200", "hours_nonteaching"): ([10.0, None, 9.0], [0.3, None, 0.3]),
         ("150100", "school_inspections_per_school"): ([8.0, 6.0, 6.0], [None, None, None]),
     }
-    rows = [{"wave": wave, "area_level": "league", "area_code": code, "metric": metric,
-             "estimate": values[k], "se": errors[k], "n": 40}
-            for (code, metric), (values, errors) in cells.items() for k, wave in enumerate(waves)]
+    rows = [
+        {
+            "wave": wave,
+            "area_level": "league",
+            "area_code": code,
+            "metric": metric,
+            "estimate": values[k],
+            "se": errors[k],
+            "n": 40,
+        }
+        for (code, metric), (values, errors) in cells.items()
+        for k, wave in enumerate(waves)
+    ]
     insert(jianfu, "marts.area_metrics", mart_rows(rows))
     run(jianfu, [wave_changes, wave_changes_consistent])
     got = read(jianfu, "select * from marts.wave_changes")
@@ -197,10 +245,21 @@ def inspection_rows() -> pl.DataFrame:
         ("county", "150102"): [None, 5.0, 6.0, 2.6],
     }
     waves = ["2022-06", "2022-12", "2023-06", "2023-12"]
-    return mart_rows([{"wave": wave, "area_level": level, "area_code": code,
-                       "metric": "school_inspections_per_school", "estimate": values[k], "se": None,
-                       "n": 0 if values[k] is None else 12}
-                      for (level, code), values in per_school.items() for k, wave in enumerate(waves)])
+    return mart_rows(
+        [
+            {
+                "wave": wave,
+                "area_level": level,
+                "area_code": code,
+                "metric": "school_inspections_per_school",
+                "estimate": values[k],
+                "se": None,
+                "n": 0 if values[k] is None else 12,
+            }
+            for (level, code), values in per_school.items()
+            for k, wave in enumerate(waves)
+        ]
+    )
 
 
 def test_inspection_target(tmp_path):
@@ -265,14 +324,23 @@ def planted_survey(divisions: pl.DataFrame) -> pl.DataFrame:
             inspections = 3 if league == "150500" else 8 - w
             for number, shift in SCHOOL_SHIFT.items():
                 for k in range(12):
-                    row = {"wave": wave, "response_id": f"{wave}-{league}-{number}-{k}",
-                           "school_code": f"{county}{number}", "county_code": county, "league_code": league,
-                           "school_level": "primary" if number in ("001", "002") else "junior",
-                           "hours_total": 45.0 + shift,
-                           "hours_cat1": hours + shift + (k % 3) - 1 + school_noise(number, w),
-                           "hours_cat2": 0.0, "hours_cat3": 0.0, "hours_cat4": 0.0, "hours_cat5": 0.0,
-                           "n_inspections": inspections + (number == "002") + k % 3,
-                           "felt_change": k % 5 + 1, "focus_on_teaching": (k + 2) % 5 + 1}
+                    row = {
+                        "wave": wave,
+                        "response_id": f"{wave}-{league}-{number}-{k}",
+                        "school_code": f"{county}{number}",
+                        "county_code": county,
+                        "league_code": league,
+                        "school_level": "primary" if number in ("001", "002") else "junior",
+                        "hours_total": 45.0 + shift,
+                        "hours_cat1": hours + shift + (k % 3) - 1 + school_noise(number, w),
+                        "hours_cat2": 0.0,
+                        "hours_cat3": 0.0,
+                        "hours_cat4": 0.0,
+                        "hours_cat5": 0.0,
+                        "n_inspections": inspections + (number == "002") + k % 3,
+                        "felt_change": k % 5 + 1,
+                        "focus_on_teaching": (k + 2) % 5 + 1,
+                    }
                     row.update({f"item_{i:02d}": 0 for i in range(1, 27)})
                     if (league, w) == ("150200", 2):
                         row["item_03"] = int(k % 3 == 0)
@@ -291,9 +359,18 @@ def planted_reports(schools: pl.DataFrame, divisions: pl.DataFrame) -> pl.DataFr
                 continue
             inspections = [10, 10, 9, 9, 8, 8, 8, 8][w] if league == "150400" else 10 - w
             seconded = 2 if (league, w) == ("150600", 1) and school.endswith("001") and county == "150602" else 0
-            rows.append({"wave": wave, "school_code": school, "county_code": county, "league_code": league,
-                         "n_inspections": inspections, "n_campus_events": 1, "n_forms_requests": 3,
-                         "n_seconded_over_6m": seconded})
+            rows.append(
+                {
+                    "wave": wave,
+                    "school_code": school,
+                    "county_code": county,
+                    "league_code": league,
+                    "n_inspections": inspections,
+                    "n_campus_events": 1,
+                    "n_forms_requests": 3,
+                    "n_seconded_over_6m": seconded,
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -308,10 +385,22 @@ def alert_warehouse(tmp_path_factory):
     instance.add_dynamic_partitions("waves", ALERT_WAVES)
     resources = {"jianfu": jianfu, "monitoring": MonitoringConfig()}
     for wave in ALERT_WAVES:
-        assert dg.materialize([area_metrics, reporting_completeness], partition_key=wave, instance=instance,
-                              resources=resources).success
-    run(jianfu, [inspection_target, wave_changes, trends, alerts, alerts_name_a_league, trends_consistent,
-                 wave_changes_consistent, inspection_target_one_baseline])
+        assert dg.materialize(
+            [area_metrics, reporting_completeness], partition_key=wave, instance=instance, resources=resources
+        ).success
+    run(
+        jianfu,
+        [
+            inspection_target,
+            wave_changes,
+            trends,
+            alerts,
+            alerts_name_a_league,
+            trends_consistent,
+            wave_changes_consistent,
+            inspection_target_one_baseline,
+        ],
+    )
     return jianfu
 
 
@@ -322,7 +411,10 @@ def test_alerts_fire_exactly_where_planted(alert_warehouse):
     assert (got["area_level"] == "league").all()
     severity = dict(zip(got["rule"], got["severity"]))
     assert {rule for rule, level in severity.items() if level == "high"} == {
-        "red_line_item", "secondment_over_6m", "not_felt"}
+        "red_line_item",
+        "secondment_over_6m",
+        "not_felt",
+    }
 
 
 def test_alert_values_and_messages(alert_warehouse):
@@ -348,25 +440,40 @@ def test_alert_values_and_messages(alert_warehouse):
     assert "通辽市" in paper["message"] and paper["metric"] == "n_inspections"
     assert paper["value"] == 0.0 and paper["threshold"] == pytest.approx(0.1 / 2)
     assert "每轮下降10.0%" in paper["message"] and "1/2" in paper["message"]
-    tests = read(alert_warehouse, "select area_code, p_value from marts.wave_changes where area_level = 'league' "
-                                  "and metric = 'hours_nonteaching' and p_value is not null "
-                                  f"and wave = '{rebound['wave']}' order by area_code")
+    tests = read(
+        alert_warehouse,
+        "select area_code, p_value from marts.wave_changes where area_level = 'league' "
+        "and metric = 'hours_nonteaching' and p_value is not null "
+        f"and wave = '{rebound['wave']}' order by area_code",
+    )
     q = dict(zip(tests["area_code"], false_discovery_control(tests["p_value"].to_numpy(), method="bh")))
     assert tests.height == 12 and rebound["q_value"] == pytest.approx(q[rebound["area_code"]], rel=1e-12)
     assert rebound["p_value"] <= rebound["q_value"] < 0.05
-    trend_q = read(alert_warehouse, "select area_code, metric, p_value, q_value from marts.trends "
-                                    "where area_level = 'league'")
-    hours = trend_q.filter((pl.col("area_code") == "150800") & (pl.col("metric") == "hours_nonteaching")).row(0, named=True)
+    trend_q = read(
+        alert_warehouse, "select area_code, metric, p_value, q_value from marts.trends where area_level = 'league'"
+    )
+    hours = trend_q.filter((pl.col("area_code") == "150800") & (pl.col("metric") == "hours_nonteaching")).row(
+        0, named=True
+    )
     assert (alert["not_felt"]["p_value"], alert["not_felt"]["q_value"]) == (hours["p_value"], hours["q_value"])
     assert red["p_value"] is None and red["q_value"] is None, "a threshold on a point estimate rests on no test"
 
 
 def trend_row(league: str, metric: str, direction: str, slope: float, first: float) -> dict:
-    return {"area_level": "league", "area_code": league, "metric": metric, "n_waves": 6,
-            "first_wave": "2022-06", "last_wave": "2024-12", "first_estimate": first,
-            "last_estimate": first + 5 * slope, "slope_per_wave": slope,
-            "p_value": 0.4 if direction == "no_change" else 0.01, "direction": direction,
-            "mk_s": 13 if slope > 0 else -13}
+    return {
+        "area_level": "league",
+        "area_code": league,
+        "metric": metric,
+        "n_waves": 6,
+        "first_wave": "2022-06",
+        "last_wave": "2024-12",
+        "first_estimate": first,
+        "last_estimate": first + 5 * slope,
+        "slope_per_wave": slope,
+        "p_value": 0.4 if direction == "no_change" else 0.01,
+        "direction": direction,
+        "mk_s": 13 if slope > 0 else -13,
+    }
 
 
 def test_trend_rules_on_hand_built_trends(tmp_path):
@@ -374,11 +481,16 @@ def test_trend_rules_on_hand_built_trends(tmp_path):
     jianfu = new_warehouse(tmp_path)
     school, teacher = "school_inspections_per_school", "n_inspections"
     rows = [
-        trend_row("150100", school, "improving", -1.0, 10.0), trend_row("150100", teacher, "no_change", -0.3, 5.0),
-        trend_row("150200", school, "improving", -1.0, 10.0), trend_row("150200", teacher, "no_change", -0.1, 5.0),
-        trend_row("150300", school, "improving", -1.0, 10.0), trend_row("150300", teacher, "worsening", 0.2, 5.0),
-        trend_row("150400", school, "improving", -1.0, 10.0), trend_row("150400", teacher, "improving", -0.1, 5.0),
-        trend_row("150500", school, "no_change", -0.2, 10.0), trend_row("150500", teacher, "no_change", 0.0, 5.0),
+        trend_row("150100", school, "improving", -1.0, 10.0),
+        trend_row("150100", teacher, "no_change", -0.3, 5.0),
+        trend_row("150200", school, "improving", -1.0, 10.0),
+        trend_row("150200", teacher, "no_change", -0.1, 5.0),
+        trend_row("150300", school, "improving", -1.0, 10.0),
+        trend_row("150300", teacher, "worsening", 0.2, 5.0),
+        trend_row("150400", school, "improving", -1.0, 10.0),
+        trend_row("150400", teacher, "improving", -0.1, 5.0),
+        trend_row("150500", school, "no_change", -0.2, 10.0),
+        trend_row("150500", teacher, "no_change", 0.0, 5.0),
         trend_row("150600", "hours_nonteaching", "improving", -1.0, 12.0),
         trend_row("150600", "felt_net", "no_change", 0.01, 0.1),
         trend_row("150700", "hours_nonteaching", "improving", -1.0, 12.0),
@@ -387,27 +499,47 @@ def test_trend_rules_on_hand_built_trends(tmp_path):
         trend_row("150800", "felt_net", "worsening", -0.1, 0.1),
     ]
     insert(jianfu, "marts.trends", pl.DataFrame(rows))
-    insert(jianfu, "marts.area_metrics", mart_rows([{"wave": "2024-12", "area_level": "region", "area_code": "150000",
-                                                     "metric": "hours_total", "estimate": 50.0, "se": 1.0, "n": 99}]))
+    insert(
+        jianfu,
+        "marts.area_metrics",
+        mart_rows(
+            [
+                {
+                    "wave": "2024-12",
+                    "area_level": "region",
+                    "area_code": "150000",
+                    "metric": "hours_total",
+                    "estimate": 50.0,
+                    "se": 1.0,
+                    "n": 99,
+                }
+            ]
+        ),
+    )
     run(jianfu, [alerts, alerts_name_a_league])
     got = read(jianfu, "select * from marts.alerts order by area_code")
     assert list(zip(got["rule"], got["area_code"], got["wave"])) == [
-        ("paper_reduction", "150200", "2024-12"), ("paper_reduction", "150300", "2024-12"),
-        ("not_felt", "150600", "2024-12")]
+        ("paper_reduction", "150200", "2024-12"),
+        ("paper_reduction", "150300", "2024-12"),
+        ("not_felt", "150600", "2024-12"),
+    ]
     assert got["value"].to_list()[:2] == pytest.approx([0.02, -0.04])
     assert got["threshold"].to_list()[:2] == pytest.approx([0.05, 0.05])
 
 
 def test_planted_signals_reach_the_marts(alert_warehouse):
     """The control league (Hohhot) is flat: no significant change and no trend but inspections."""
-    changes = read(alert_warehouse, "select * from marts.wave_changes where area_code = '150100' "
-                                    "and metric in ('hours_nonteaching', 'felt_net')")
+    changes = read(
+        alert_warehouse,
+        "select * from marts.wave_changes where area_code = '150100' and metric in ('hours_nonteaching', 'felt_net')",
+    )
     assert changes.height == 14 and not changes["significant"].any()
     trend = read(alert_warehouse, "select metric, direction from marts.trends where area_code = '150100'")
     moving = dict(trend.filter(pl.col("direction") != "no_change").iter_rows())
     assert moving == {"n_inspections": "improving", "school_inspections_per_school": "improving"}
-    target = read(alert_warehouse, "select * from marts.inspection_target "
-                                   "where area_level = 'league' and wave = '2024-12'")
+    target = read(
+        alert_warehouse, "select * from marts.inspection_target where area_level = 'league' and wave = '2024-12'"
+    )
     assert dict(zip(target["area_code"], target["target_met"]))["150100"] is True
     assert target.filter(~pl.col("target_met"))["area_code"].to_list() == ["150400"]
 
@@ -421,23 +553,34 @@ def test_generated_data_raises_exactly_the_planted_league_alerts(tmp_path, monke
     jianfu = JianfuResource(data_dir=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
     resources = {"jianfu": jianfu, "monitoring": MonitoringConfig()}
-    assert dg.materialize([reference_tables, teacher_survey_landing, school_report_landing],
-                          instance=instance, resources=resources).success
+    assert dg.materialize(
+        [reference_tables, teacher_survey_landing, school_report_landing], instance=instance, resources=resources
+    ).success
     waves, last = manifest["waves"], manifest["waves"][-1]
     for wave in waves:
-        assert dg.materialize([teacher_survey_staged, school_report_staged, area_metrics, reporting_completeness],
-                              partition_key=wave, instance=instance, resources=resources).success
+        assert dg.materialize(
+            [teacher_survey_staged, school_report_staged, area_metrics, reporting_completeness],
+            partition_key=wave,
+            instance=instance,
+            resources=resources,
+        ).success
     run(jianfu, [inspection_target, wave_changes, trends, alerts])
     leagues = read(jianfu, "select code from ref.divisions where level = 'league'")
     expected = {("red_line_item", PLANTED["red_line_hotspot"]["league"], w) for w in waves}
-    expected |= {("secondment_over_6m", PLANTED["seconded_over_6m"]["league"], w)
-                 for w in waves[PLANTED["seconded_over_6m"]["from_wave_index"]:]}
-    expected |= {("low_completeness", league, waves[PLANTED["low_completeness_wave"]["wave_index"]])
-                 for league in leagues["code"]}
-    expected |= {("burden_rebound", PLANTED["rebound"]["league"], last),
-                 ("inspection_target_missed", PLANTED["target_missed"]["league"], last),
-                 ("not_felt", PLANTED["not_felt"]["league"], last),
-                 ("paper_reduction", PLANTED["paper_reduction"]["league"], last)}
+    expected |= {
+        ("secondment_over_6m", PLANTED["seconded_over_6m"]["league"], w)
+        for w in waves[PLANTED["seconded_over_6m"]["from_wave_index"] :]
+    }
+    expected |= {
+        ("low_completeness", league, waves[PLANTED["low_completeness_wave"]["wave_index"]])
+        for league in leagues["code"]
+    }
+    expected |= {
+        ("burden_rebound", PLANTED["rebound"]["league"], last),
+        ("inspection_target_missed", PLANTED["target_missed"]["league"], last),
+        ("not_felt", PLANTED["not_felt"]["league"], last),
+        ("paper_reduction", PLANTED["paper_reduction"]["league"], last),
+    }
     got = read(jianfu, "select rule, area_code, wave, metric from marts.alerts")
     assert set(zip(got["rule"], got["area_code"], got["wave"])) == expected
     assert got.height == len(expected)

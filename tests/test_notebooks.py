@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 import nbformat
 import pytest
+from conftest import build_demo
 from nbclient import NotebookClient
 
 from pipelines.resources import REPO_ROOT
-from conftest import build_demo
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 
@@ -34,22 +34,25 @@ def test_the_two_notebooks_exist_and_are_committed_without_outputs():
 def test_notebook_runs_against_a_generated_warehouse(path, demo, monkeypatch):
     monkeypatch.setenv("JIANFU_DATA_DIR", str(demo))
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any(o.output_type in ("execute_result", "display_data") for o in outputs)
     with duckdb.connect(str(demo / "warehouse.duckdb")) as conn:
-        assert conn.sql("select count(*) from marts.area_metrics").fetchall()[0][0] > 0, \
+        assert conn.sql("select count(*) from marts.area_metrics").fetchall()[0][0] > 0, (
             "the kernel left no lock behind: a writer can open the warehouse"
+        )
 
 
 def test_make_notebooks_starts_jupyterlab_from_the_venv_on_the_data_dir(tmp_path):
     import subprocess
     import sys
 
-    plan = subprocess.run(["make", "-n", "notebooks", f"DATA_DIR={tmp_path}"], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=60)
+    plan = subprocess.run(
+        ["make", "-n", "notebooks", f"DATA_DIR={tmp_path}"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert plan.returncode == 0, plan.stderr
     command = plan.stdout.strip().splitlines()[-1]
     assert command == f"JIANFU_DATA_DIR={tmp_path} .venv/bin/jupyter lab --notebook-dir={REPO_ROOT}/notebooks"

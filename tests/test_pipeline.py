@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-
 from conftest import query
+
 from pipelines.cli import generate_into
 from pipelines.runner import run_pipeline
 
@@ -29,16 +29,30 @@ def generated(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_every_dirty_row_is_quarantined_with_its_reason_and_nothing_else(generated):
     data_dir, manifest = generated
-    got = {(s, f, r): (w, reason) for s, w, f, r, reason in query(
-        data_dir, "select source, wave, split_part(file, '#', 1), row_number, reason from quarantine.rejected_rows")}
-    assert {f for (f,) in query(data_dir, "select distinct file from quarantine.rejected_rows where file like '%.xlsx%'")
-            } <= {f"{name}#{source}" for name in manifest["files"]["teacher_survey"] + manifest["files"]["school_report"]
-                  for source in ("teacher_survey", "school_report")}
+    got = {
+        (s, f, r): (w, reason)
+        for s, w, f, r, reason in query(
+            data_dir, "select source, wave, split_part(file, '#', 1), row_number, reason from quarantine.rejected_rows"
+        )
+    }
+    assert {
+        f for (f,) in query(data_dir, "select distinct file from quarantine.rejected_rows where file like '%.xlsx%'")
+    } <= {
+        f"{name}#{source}"
+        for name in manifest["files"]["teacher_survey"] + manifest["files"]["school_report"]
+        for source in ("teacher_survey", "school_report")
+    }
     expected = {(d["source"], d["file"], d["row_number"]): (d["wave"], d["reason"]) for d in manifest["dirty_rows"]}
     assert got == expected
     assert {r.split(":")[0] for _, r in expected.values()} >= {
-        "missing", "malformed", "not_allowed", "out_of_range", "unknown_school", "duplicate_response_id",
-        "superseded"}
+        "missing",
+        "malformed",
+        "not_allowed",
+        "out_of_range",
+        "unknown_school",
+        "duplicate_response_id",
+        "superseded",
+    }
 
 
 def test_every_good_row_of_every_format_is_staged(generated):
@@ -51,8 +65,12 @@ def test_every_good_row_of_every_format_is_staged(generated):
         staged = dict(query(data_dir, f"select wave, count(*) from staging.{source}_staged group by 1"))
         expected = {w: c["rows"] - dirty.get(w, 0) for w, c in manifest["counts"][source].items()}
         assert staged == expected
-    files = {f for (f,) in query(data_dir, "select distinct split_part(source_file, '#', 1) "
-                                           "from staging.teacher_survey_staged")}
+    files = {
+        f
+        for (f,) in query(
+            data_dir, "select distinct split_part(source_file, '#', 1) from staging.teacher_survey_staged"
+        )
+    }
     assert {Path(f).suffix for f in files} == {".csv", ".xlsx", ".parquet"}
     assert set(manifest["files"]["teacher_survey"]) == files
 
@@ -69,7 +87,8 @@ def test_received_equals_accepted_plus_rejected(generated):
     rows = query(data_dir, "select source, wave, rows_received, rows_accepted, rows_rejected from marts.data_quality")
     assert all(received == accepted + rejected for _, _, received, accepted, rejected in rows)
     total_landed = sum(c["rows"] for per in manifest["counts"].values() for c in per.values()) + sum(
-        manifest["rows_without_wave"].values())
+        manifest["rows_without_wave"].values()
+    )
     assert sum(r[2] for r in rows) == total_landed
 
 
@@ -88,14 +107,15 @@ def test_no_raw_identifier_name_phone_or_free_text_anywhere(generated):
     data_dir, manifest = generated
     forbidden = _raw_identifiers(data_dir, manifest)
     assert len(forbidden) > 500
-    tables = query(data_dir, "select table_schema || '.' || table_name from information_schema.tables "
-                             "where table_catalog = 'warehouse'")
+    tables = query(
+        data_dir,
+        "select table_schema || '.' || table_name from information_schema.tables where table_catalog = 'warehouse'",
+    )
     for (table,) in tables:
         text = "\n".join(v for (v,) in query(data_dir, f"select to_json(t)::varchar from {table} as t"))
         leaked = [v for v in forbidden if v in text]
         assert not leaked, f"{table} holds {leaked[:3]}"
-    site = "\n".join(p.read_text(encoding="utf-8", errors="ignore")
-                     for p in (data_dir / "reports").rglob("*.html"))
+    site = "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in (data_dir / "reports").rglob("*.html"))
     assert not [v for v in forbidden if v in site]
 
 
@@ -103,8 +123,11 @@ def test_rerun_changes_no_table(generated):
     data_dir, _ = generated
 
     def snapshot():
-        tables = query(data_dir, "select table_schema || '.' || table_name from information_schema.tables "
-                                 "where table_catalog = 'warehouse' order by 1")
+        tables = query(
+            data_dir,
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_catalog = 'warehouse' order by 1",
+        )
         return {t: sorted(map(repr, query(data_dir, f"select * from {t}"))) for (t,) in tables}
 
     before = snapshot()

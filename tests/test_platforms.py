@@ -10,29 +10,54 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
-
 from conftest import query, write_table
-from pipelines.landing.scan import LandingFile, LandingFileError, read_landing_file
-from pipelines.platforms.convert import duration_seconds, timestamp_text, wave_from_name
+
 from pipelines.catalogue.questionnaire import load_questionnaire
 from pipelines.catalogue.rules import TEACHER_SURVEY, contract_columns
+from pipelines.landing.scan import LandingFile, LandingFileError, read_landing_file
+from pipelines.platforms.convert import duration_seconds, timestamp_text, wave_from_name
 
 QUESTIONS = load_questionnaire()
 PII = ("王小明", "13912345678", "10.1.2.3", "李红梅", "13800001111", "希望少开会")
 WJX_LEAD = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP"]
 TENCENT_LEAD = ["编号", "开始答题时间", "结束答题时间", "答题时长"]
-TENCENT_TAIL = ["地理位置国家和地区", "地理位置省", "地理位置市", "用户类型", "用户标识", "昵称", "自定义字段", "IP", "UA"]
+TENCENT_TAIL = [
+    "地理位置国家和地区",
+    "地理位置省",
+    "地理位置市",
+    "用户类型",
+    "用户标识",
+    "昵称",
+    "自定义字段",
+    "IP",
+    "UA",
+]
 
 
 def answers(seed: int) -> dict[str, str]:
     """One teacher's answers as contract codes; seed varies them; blank = not answered."""
-    row = {"school_code": ["1501020001", "1501020002", "1502030001"][seed % 3],
-           "school_level": ["primary", "junior", "primary"][seed % 3],
-           "hours_total": str(45 + seed), "hours_teaching": "15", "hours_teaching_related": str(18 + seed % 4),
-           "hours_cat1": "2", "hours_cat2": "1.5", "hours_cat3": str(seed % 5), "hours_cat4": "0", "hours_cat5": "1",
-           "n_inspections": str(seed % 4), "n_forms": "6", "n_app_tasks": str(seed % 3), "n_nonteaching_meetings": "2",
-           "n_invigilations": "0", "days_seconded": "0", "training_hours_nonteaching": "4",
-           "felt_change": str(1 + seed % 5), "focus_on_teaching": str(1 + (seed * 2) % 5), "teacher_id": ""}
+    row = {
+        "school_code": ["1501020001", "1501020002", "1502030001"][seed % 3],
+        "school_level": ["primary", "junior", "primary"][seed % 3],
+        "hours_total": str(45 + seed),
+        "hours_teaching": "15",
+        "hours_teaching_related": str(18 + seed % 4),
+        "hours_cat1": "2",
+        "hours_cat2": "1.5",
+        "hours_cat3": str(seed % 5),
+        "hours_cat4": "0",
+        "hours_cat5": "1",
+        "n_inspections": str(seed % 4),
+        "n_forms": "6",
+        "n_app_tasks": str(seed % 3),
+        "n_nonteaching_meetings": "2",
+        "n_invigilations": "0",
+        "days_seconded": "0",
+        "training_hours_nonteaching": "4",
+        "felt_change": str(1 + seed % 5),
+        "focus_on_teaching": str(1 + (seed * 2) % 5),
+        "teacher_id": "",
+    }
     row.update({f"item_{i:02d}": str((seed + i) % 2) for i in range(1, 27)})
     if seed % 4 == 0:
         row["item_05"] = ""
@@ -52,13 +77,25 @@ def platform_value(column: str, code: str, style: str, seed: int) -> str:
 
 
 def wjx_rows(seeds: list[int], style: str, questions=QUESTIONS) -> list[list[str]]:
-    header = WJX_LEAD + [f"{q.number}{'、．.'[q.number % 3]}{q.text_zh}" for q in questions] + ["47、您的姓名", "联系电话"]
+    header = (
+        WJX_LEAD + [f"{q.number}{'、．.'[q.number % 3]}{q.text_zh}" for q in questions] + ["47、您的姓名", "联系电话"]
+    )
     rows = [header]
     for n, seed in enumerate(seeds, start=1):
         code = answers(seed)
-        rows.append([str(n), f"2024/5/{10 + n} 09:0{n % 10}:1{n % 10}", f"{300 + seed}秒", "微信", "N/A", "10.1.2.3(内蒙古-呼和浩特)",
-                     *[platform_value(q.column, code[q.column], style, seed) for q in questions],
-                     "王小明" if n % 2 else "李红梅", "13912345678" if n % 2 else "13800001111"])
+        rows.append(
+            [
+                str(n),
+                f"2024/5/{10 + n} 09:0{n % 10}:1{n % 10}",
+                f"{300 + seed}秒",
+                "微信",
+                "N/A",
+                "10.1.2.3(内蒙古-呼和浩特)",
+                *[platform_value(q.column, code[q.column], style, seed) for q in questions],
+                "王小明" if n % 2 else "李红梅",
+                "13912345678" if n % 2 else "13800001111",
+            ]
+        )
     return rows
 
 
@@ -67,9 +104,25 @@ def tencent_rows(seeds: list[int]) -> list[list[str]]:
     rows = [header]
     for n, seed in enumerate(seeds, start=1):
         code = answers(seed)
-        rows.append([str(100 + n), f"2024/5/{10 + n} 08:55", f"2024/5/{10 + n} 09:01", str(360 + seed),
-                     *[platform_value(q.column, code[q.column], "text", seed) for q in QUESTIONS], "希望少开会",
-                     "中国", "内蒙古", "呼和浩特", "微信用户", "oAbc123", "王小明", "", "10.1.2.3", "Mozilla/5.0"])
+        rows.append(
+            [
+                str(100 + n),
+                f"2024/5/{10 + n} 08:55",
+                f"2024/5/{10 + n} 09:01",
+                str(360 + seed),
+                *[platform_value(q.column, code[q.column], "text", seed) for q in QUESTIONS],
+                "希望少开会",
+                "中国",
+                "内蒙古",
+                "呼和浩特",
+                "微信用户",
+                "oAbc123",
+                "王小明",
+                "",
+                "10.1.2.3",
+                "Mozilla/5.0",
+            ]
+        )
     return rows
 
 
@@ -87,15 +140,25 @@ def write_rows(path: Path, rows: list[list[str]], encoding: str = "utf-8-sig") -
     return path
 
 
-def contract_rows(file_name: str, ids: list[str], seeds: list[int], seconds: list[int], days: list[int],
-                  times: list[str] | None = None) -> list[dict[str, str]]:
+def contract_rows(
+    file_name: str,
+    ids: list[str],
+    seeds: list[int],
+    seconds: list[int],
+    days: list[int],
+    times: list[str] | None = None,
+) -> list[dict[str, str]]:
     """The contract-format rows that an export is expected to become."""
     out = []
     for n, (rid, seed) in enumerate(zip(ids, seeds), start=1):
-        row = {c: "" for c in contract_columns(TEACHER_SURVEY)}
-        row.update(answers(seed), wave="2024-05", response_id=f"{file_name}:{rid}",
-                   submitted_at=(times[n - 1] if times else f"2024-05-{days[n - 1]:02d} 09:0{n % 10}:1{n % 10}"),
-                   seconds_taken=str(seconds[n - 1]))
+        row = dict.fromkeys(contract_columns(TEACHER_SURVEY), "")
+        row.update(
+            answers(seed),
+            wave="2024-05",
+            response_id=f"{file_name}:{rid}",
+            submitted_at=(times[n - 1] if times else f"2024-05-{days[n - 1]:02d} 09:0{n % 10}:1{n % 10}"),
+            seconds_taken=str(seconds[n - 1]),
+        )
         out.append(row)
     return out
 
@@ -122,20 +185,31 @@ skip_values: [未作答]
 
 
 def county_rows() -> list[list[str]]:
-    return [["答卷编号", "提交时间", "学校编号", "学段", "每周工作总小时。", "负担变化", "是否被要求APP投票点赞", "姓名"],
-            ["A1", "2024-05-20 10:00:00", "1501020001", "小学部", "50", "明显减轻", "有", "王小明"],
-            ["A2", "2024-05-21 10:00:00", "1501020002", "初中部", "未作答", "2", "没有", "李红梅"],
-            ["A3", "2024-05-22 10:00:00", "1502030001", "小学部", "47", "有所减轻", "不知道", "王小明"]]
+    return [
+        ["答卷编号", "提交时间", "学校编号", "学段", "每周工作总小时。", "负担变化", "是否被要求APP投票点赞", "姓名"],
+        ["A1", "2024-05-20 10:00:00", "1501020001", "小学部", "50", "明显减轻", "有", "王小明"],
+        ["A2", "2024-05-21 10:00:00", "1501020002", "初中部", "未作答", "2", "没有", "李红梅"],
+        ["A3", "2024-05-22 10:00:00", "1502030001", "小学部", "47", "有所减轻", "不知道", "王小明"],
+    ]
 
 
 def county_contract_rows() -> list[dict[str, str]]:
     out = []
     for rid, when, school, level, hours, felt, item in [
-            ("A1", "2024-05-20 10:00:00", "1501020001", "primary", "50", "5", "1"),
-            ("A2", "2024-05-21 10:00:00", "1501020002", "junior", "", "2", "0")]:
-        row = {c: "" for c in contract_columns(TEACHER_SURVEY)}
-        row.update(wave="2024-05", response_id=f"county_2024-05.csv:{rid}", submitted_at=when, school_code=school,
-                   school_level=level, hours_total=hours, felt_change=felt, item_15=item)
+        ("A1", "2024-05-20 10:00:00", "1501020001", "primary", "50", "5", "1"),
+        ("A2", "2024-05-21 10:00:00", "1501020002", "junior", "", "2", "0"),
+    ]:
+        row = dict.fromkeys(contract_columns(TEACHER_SURVEY), "")
+        row.update(
+            wave="2024-05",
+            response_id=f"county_2024-05.csv:{rid}",
+            submitted_at=when,
+            school_code=school,
+            school_level=level,
+            hours_total=hours,
+            felt_change=felt,
+            item_15=item,
+        )
         out.append(row)
     return out
 
@@ -158,13 +232,29 @@ def write_exports(folder: Path) -> None:
 
 
 def write_equivalent(folder: Path) -> None:
-    rows = contract_rows("wjx_text_2024-05.csv", ["1", "2", "3", "4", "5", "6"], WJX_TEXT_SEEDS,
-                         [300 + s for s in WJX_TEXT_SEEDS], [11, 12, 13, 14, 15, 16])
-    rows += contract_rows("wjx_number_2024-05.csv", ["1", "2", "3", "4"], WJX_NUMBER_SEEDS,
-                          [300 + s for s in WJX_NUMBER_SEEDS], [11, 12, 13, 14])
+    rows = contract_rows(
+        "wjx_text_2024-05.csv",
+        ["1", "2", "3", "4", "5", "6"],
+        WJX_TEXT_SEEDS,
+        [300 + s for s in WJX_TEXT_SEEDS],
+        [11, 12, 13, 14, 15, 16],
+    )
+    rows += contract_rows(
+        "wjx_number_2024-05.csv",
+        ["1", "2", "3", "4"],
+        WJX_NUMBER_SEEDS,
+        [300 + s for s in WJX_NUMBER_SEEDS],
+        [11, 12, 13, 14],
+    )
     rows += contract_rows("wjx_2024-05.xlsx", ["1", "2", "3"], XLSX_SEEDS, [300 + s for s in XLSX_SEEDS], [11, 12, 13])
-    rows += contract_rows("tencent_2024-05.csv", ["101", "102"], TENCENT_SEEDS, [360 + s for s in TENCENT_SEEDS],
-                          [11, 12], ["2024-05-11 09:01:00", "2024-05-12 09:01:00"])
+    rows += contract_rows(
+        "tencent_2024-05.csv",
+        ["101", "102"],
+        TENCENT_SEEDS,
+        [360 + s for s in TENCENT_SEEDS],
+        [11, 12],
+        ["2024-05-11 09:01:00", "2024-05-12 09:01:00"],
+    )
     rows += county_contract_rows()
     write_table(folder / "contract.csv", rows)
 
@@ -188,8 +278,9 @@ def test_exports_give_exactly_what_the_contract_file_gives(data_dir, run, tmp_pa
 
     rejected_files = dict(query(data_dir, "select file, reason from quarantine.rejected_files"))
     assert set(rejected_files) == {"wjx_renumbered_2024-05.csv", "wjx_no_wave.csv"}
-    assert "question 5 (column 11) does not match questionnaire question 5" in rejected_files[
-        "wjx_renumbered_2024-05.csv"]
+    assert (
+        "question 5 (column 11) does not match questionnaire question 5" in rejected_files["wjx_renumbered_2024-05.csv"]
+    )
     assert "reads like question 6" in rejected_files["wjx_renumbered_2024-05.csv"]
     assert "no wave" in rejected_files["wjx_no_wave.csv"]
     assert all(len(r) <= 200 for r in rejected_files.values())
@@ -198,20 +289,32 @@ def test_exports_give_exactly_what_the_contract_file_gives(data_dir, run, tmp_pa
     assert len(staged) == 6 + 4 + 3 + 2 + 2
     assert staged == query(twin, STAGED)
     assert query(data_dir, METRICS) == query(twin, METRICS)
-    assert query(data_dir, "select response_id, seconds_taken, submitted_at::varchar from staging.teacher_survey_staged "
-                           "where response_id like 'wjx_text%' order by 1 limit 2") == [
-        ("wjx_text_2024-05.csv:1", 300, "2024-05-11 09:01:11"), ("wjx_text_2024-05.csv:2", 301, "2024-05-12 09:02:12")]
-    assert query(data_dir, "select item_05, hours_cat5, item_06, felt_change, school_level from "
-                           "staging.teacher_survey_staged where response_id = 'wjx_number_2024-05.csv:3'") == [
-        (None, None, 0, 4, "primary")]
-    assert query(data_dir, "select reason, row_number from quarantine.rejected_rows where file = 'county_2024-05.csv'") == [
-        ("malformed:item_15", 3)]
-    quality = query(data_dir, "select rows_received, rows_accepted, rows_rejected from marts.data_quality "
-                              "where source = 'teacher_survey' and wave = '2024-05'")
+    assert query(
+        data_dir,
+        "select response_id, seconds_taken, submitted_at::varchar from staging.teacher_survey_staged "
+        "where response_id like 'wjx_text%' order by 1 limit 2",
+    ) == [
+        ("wjx_text_2024-05.csv:1", 300, "2024-05-11 09:01:11"),
+        ("wjx_text_2024-05.csv:2", 301, "2024-05-12 09:02:12"),
+    ]
+    assert query(
+        data_dir,
+        "select item_05, hours_cat5, item_06, felt_change, school_level from "
+        "staging.teacher_survey_staged where response_id = 'wjx_number_2024-05.csv:3'",
+    ) == [(None, None, 0, 4, "primary")]
+    assert query(
+        data_dir, "select reason, row_number from quarantine.rejected_rows where file = 'county_2024-05.csv'"
+    ) == [("malformed:item_15", 3)]
+    quality = query(
+        data_dir,
+        "select rows_received, rows_accepted, rows_rejected from marts.data_quality "
+        "where source = 'teacher_survey' and wave = '2024-05'",
+    )
     assert quality == [(18, 17, 1)]
 
-    tables = query(data_dir, "select table_schema, table_name from information_schema.tables "
-                             "where table_catalog = 'warehouse'")
+    tables = query(
+        data_dir, "select table_schema, table_name from information_schema.tables where table_catalog = 'warehouse'"
+    )
     for schema, table in tables:
         for (value,) in query(data_dir, f"select to_json(t)::varchar from {schema}.{table} as t"):
             assert not any(p in value for p in PII), f"{schema}.{table}"
@@ -291,23 +394,32 @@ def test_generated_wjx_sample_runs_the_platform_path_and_is_flagged(tmp_path, ru
     assert manifest["style"] == "wjx" and (folder / "late_submissions_2026-11.csv").is_file()
     assert next(iter(folder.glob("teacher_survey_2026-05.*"))).read_bytes()[:20].decode("utf-8", "ignore") != "wave"
     run(data_dir)
-    planted = {(d["file"], d["row_number"]): d["reason"] for d in manifest["dirty_rows"]
-               if d["source"] == "teacher_survey"}
-    rejected = {(f.split("#")[0], n): r for f, n, r in query(
-        data_dir, "select file, row_number, reason from quarantine.rejected_rows where source = 'teacher_survey'")}
+    planted = {
+        (d["file"], d["row_number"]): d["reason"] for d in manifest["dirty_rows"] if d["source"] == "teacher_survey"
+    }
+    rejected = {
+        (f.split("#")[0], n): r
+        for f, n, r in query(
+            data_dir, "select file, row_number, reason from quarantine.rejected_rows where source = 'teacher_survey'"
+        )
+    }
     assert rejected == planted and planted
     flags = dict(query(data_dir, "select flag, sum(rows_flagged) from marts.respondent_quality group by 1"))
     assert set(flags) == {"speeder", "straight_lining", "duplicate_submission"}
     assert flags["speeder"] > 0 and flags["duplicate_submission"] >= 1
     accepted = query(data_dir, "select count(*) from staging.teacher_survey_staged")[0][0]
-    quality = query(data_dir, "select sum(rows_received), sum(rows_accepted), sum(rows_rejected) "
-                              "from marts.data_quality where source = 'teacher_survey'")[0]
+    quality = query(
+        data_dir,
+        "select sum(rows_received), sum(rows_accepted), sum(rows_rejected) "
+        "from marts.data_quality where source = 'teacher_survey'",
+    )[0]
     assert quality[0] == quality[1] + quality[2] and quality[1] == accepted
     page = (data_dir / "reports").rglob("quality.html")
     assert any("过快作答" in p.read_text(encoding="utf-8") for p in page)
     assert query(data_dir, "select count(*) from staging.teacher_survey_staged where seconds_taken is null") == [(0,)]
-    n_before = query(data_dir, "select sum(n) from marts.area_metrics where area_level = 'region' "
-                               "and metric = 'hours_total'")[0][0]
+    n_before = query(
+        data_dir, "select sum(n) from marts.area_metrics where area_level = 'region' and metric = 'hours_total'"
+    )[0][0]
 
     config = data_dir / "mappings" / "respondent_flags.yaml"
     config.parent.mkdir(exist_ok=True)
@@ -316,12 +428,21 @@ def test_generated_wjx_sample_runs_the_platform_path_and_is_flagged(tmp_path, ru
     removed = query(data_dir, "select sum(rows_excluded) from marts.respondent_quality")[0][0]
     assert removed == flags["speeder"]
     assert query(data_dir, "select count(*) from staging.teacher_survey_staged")[0][0] == accepted - removed
-    assert query(data_dir, "select count(*) from quarantine.rejected_rows where reason = 'excluded_flag:speeder'")[0][
-        0] == removed
-    assert query(data_dir, "select sum(n) from marts.area_metrics where area_level = 'region' "
-                           "and metric = 'hours_total'")[0][0] == n_before - removed
-    again = query(data_dir, "select sum(rows_received), sum(rows_accepted), sum(rows_rejected) "
-                            "from marts.data_quality where source = 'teacher_survey'")[0]
+    assert (
+        query(data_dir, "select count(*) from quarantine.rejected_rows where reason = 'excluded_flag:speeder'")[0][0]
+        == removed
+    )
+    assert (
+        query(data_dir, "select sum(n) from marts.area_metrics where area_level = 'region' and metric = 'hours_total'")[
+            0
+        ][0]
+        == n_before - removed
+    )
+    again = query(
+        data_dir,
+        "select sum(rows_received), sum(rows_accepted), sum(rows_rejected) "
+        "from marts.data_quality where source = 'teacher_survey'",
+    )[0]
     assert again[0] == quality[0] == again[1] + again[2] and again[2] == quality[2] + removed
     per_wave = query(data_dir, "select wave, sum(rows_excluded) from marts.respondent_quality group by 1")
     pages = " ".join(p.read_text(encoding="utf-8") for p in (data_dir / "reports").rglob("quality.html"))
@@ -355,9 +476,10 @@ def test_mapping_finds_near_headers_and_a_broken_mapping_rejects_with_its_name(t
     frame = read_landing_file(file, key=b"k", mappings_dir=mappings)
     assert frame["hours_total"].to_list() == ["50", None, "47"]
     assert frame["response_id"].to_list() == [f"county_2024-05.csv:A{i}" for i in (1, 2, 3)]
-    (mappings / "county.yaml").write_text(MAPPING_YAML.replace("felt_change: 负担变化", "felt_chang: 负担变化"),
-                                          encoding="utf-8")
-    with pytest.raises(LandingFileError, match="mapping county.yaml: columns: felt_chang is not"):
+    (mappings / "county.yaml").write_text(
+        MAPPING_YAML.replace("felt_change: 负担变化", "felt_chang: 负担变化"), encoding="utf-8"
+    )
+    with pytest.raises(LandingFileError, match=r"mapping county\.yaml: columns: felt_chang is not"):
         read_landing_file(file, key=b"k", mappings_dir=mappings)
 
 

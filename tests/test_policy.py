@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, query, write_table
+
 from pipelines.catalogue.policy import PolicyRuleError, read_policy_rules, validated_rules
 from pipelines.resources import SHIPPED_REFERENCE_DIR
 
@@ -16,10 +16,26 @@ A, B, C = (code for code, *_ in SCHOOLS)
 SECRET = "机密备注-13800138000"
 
 
-def event(event_id: str, school: str, date: str, kind: str, organiser: str = "county", item: str = "",
-          plan: str = "1", days: str = "") -> dict[str, str]:
-    return dict(event_id=event_id, school_code=school, event_date=date, kind=kind, organiser_level=organiser,
-                whitelist_item=item, in_annual_plan=plan, teacher_days=days)
+def event(
+    event_id: str,
+    school: str,
+    date: str,
+    kind: str,
+    organiser: str = "county",
+    item: str = "",
+    plan: str = "1",
+    days: str = "",
+) -> dict[str, str]:
+    return dict(
+        event_id=event_id,
+        school_code=school,
+        event_date=date,
+        kind=kind,
+        organiser_level=organiser,
+        whitelist_item=item,
+        in_annual_plan=plan,
+        teacher_days=days,
+    )
 
 
 def hand_events() -> list[dict[str, str]]:
@@ -35,17 +51,47 @@ def hand_events() -> list[dict[str, str]]:
         event("CI-C1", C, "2026-04-01", "comprehensive_inspection", "county"),
         event("CI-C2", C, "2026-05-01", "comprehensive_inspection", "township"),  # out of scope
         # campus_activity_semester (<= 6 per semester) with distinct white-list items per year
-        *[event(f"CA-A{i}", A, d, "campus_activity", item=w) for i, (d, w) in enumerate([
-            ("2025-10-20", "W1"), ("2025-11-05", "W2"), ("2025-11-20", "W3"), ("2025-12-05", "W4"),
-            ("2026-01-10", "W1"), ("2026-01-31", "W2"),  # 2025-2026-1 (Aug-Jan): 6, at the cap
-            ("2026-02-01", "W3")])],  # 2025-2026-2: across the Jan/Feb boundary
-        *[event(f"CA-B{i}", B, d, "campus_activity", item=f"W{i}") for i, d in enumerate([
-            "2026-02-10", "2026-03-10", "2026-04-10", "2026-05-10", "2026-06-10", "2026-06-30",
-            "2026-07-31",  # 2025-2026-2 (Feb-Jul): 7, one above
-            "2026-08-01"])],  # 2026-2027-1: across the Jul/Aug boundary
-        *[event(f"CA-C{i}", C, d, "campus_activity", item=w) for i, (d, w) in enumerate([
-            ("2026-09-01", "W9"), ("2026-10-01", "W9"),  # whitelist_item_yearly: W9 twice in 2026
-            ("2026-10-15", "W1"), ("2026-11-01", "W2"), ("2026-11-10", "W3")])],  # 5 in the semester
+        *[
+            event(f"CA-A{i}", A, d, "campus_activity", item=w)
+            for i, (d, w) in enumerate(
+                [
+                    ("2025-10-20", "W1"),
+                    ("2025-11-05", "W2"),
+                    ("2025-11-20", "W3"),
+                    ("2025-12-05", "W4"),
+                    ("2026-01-10", "W1"),
+                    ("2026-01-31", "W2"),  # 2025-2026-1 (Aug-Jan): 6, at the cap
+                    ("2026-02-01", "W3"),
+                ]
+            )
+        ],  # 2025-2026-2: across the Jan/Feb boundary
+        *[
+            event(f"CA-B{i}", B, d, "campus_activity", item=f"W{i}")
+            for i, d in enumerate(
+                [
+                    "2026-02-10",
+                    "2026-03-10",
+                    "2026-04-10",
+                    "2026-05-10",
+                    "2026-06-10",
+                    "2026-06-30",
+                    "2026-07-31",  # 2025-2026-2 (Feb-Jul): 7, one above
+                    "2026-08-01",
+                ]
+            )
+        ],  # 2026-2027-1: across the Jul/Aug boundary
+        *[
+            event(f"CA-C{i}", C, d, "campus_activity", item=w)
+            for i, (d, w) in enumerate(
+                [
+                    ("2026-09-01", "W9"),
+                    ("2026-10-01", "W9"),  # whitelist_item_yearly: W9 twice in 2026
+                    ("2026-10-15", "W1"),
+                    ("2026-11-01", "W2"),
+                    ("2026-11-10", "W3"),
+                ]
+            )
+        ],  # 5 in the semester
         event("CA-C5", C, "2025-05-01", "campus_activity", item="W10"),  # before the rule
         event("CA-C6", C, "2025-11-01", "campus_activity", item="W10"),  # W10 2025: 1 counted
         # campus_activity_whitelisted (none without an item)
@@ -96,20 +142,32 @@ def write_bad_events(data_dir: Path) -> None:
     """The rows above, then a row with one field too many (its text must not come back)."""
     write_events(data_dir, [row for row, _ in BAD_ROWS], "z_bad.csv")
     path = data_dir / "landing" / "campus_event" / "z_bad.csv"
-    path.write_text(path.read_text(encoding="utf-8") + f"X-13,{A},2026-06-01,inspection,county,,1,,{SECRET}\n",
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + f"X-13,{A},2026-06-01,inspection,county,,1,,{SECRET}\n", encoding="utf-8"
+    )
 
 
 def write_surveys(data_dir: Path) -> None:
     """Wave 2026-05: reports that agree (A), disagree (B) with the register; C's teachers report
     campus events held at will that the register lacks."""
-    rows = [good_school_row(wave="2026-05", school_code=code, reported_at="2026-05-20 10:00:00",
-                            n_inspections=n) for code, n in ((A, "3"), (B, "3"), (C, "1"))]
+    rows = [
+        good_school_row(wave="2026-05", school_code=code, reported_at="2026-05-20 10:00:00", n_inspections=n)
+        for code, n in ((A, "3"), (B, "3"), (C, "1"))
+    ]
     write_table(data_dir / "landing" / "school_report" / "reports.csv", rows)
-    teachers = [good_teacher_row(wave="2026-05", response_id=f"R{i}", school_code=C, school_level="primary",
-                                 submitted_at="2026-05-10 09:00:00", teacher_id=f"T{i:04d}", item_11="1",
-                                 n_inspections="1")
-                for i in range(12)]
+    teachers = [
+        good_teacher_row(
+            wave="2026-05",
+            response_id=f"R{i}",
+            school_code=C,
+            school_level="primary",
+            submitted_at="2026-05-10 09:00:00",
+            teacher_id=f"T{i:04d}",
+            item_11="1",
+            n_inspections="1",
+        )
+        for i in range(12)
+    ]
     write_table(data_dir / "landing" / "teacher_survey" / "teachers.csv", teachers)
 
 
@@ -128,22 +186,37 @@ def policy_dir(data_dir: Path) -> Path:
 def test_every_shipped_rule_breach_is_found_and_no_other(policy_dir, run):
     run(policy_dir)
     assert breaches(policy_dir) == EXPECTED
-    region = dict(((r, p), (o, b, n)) for r, p, o, b, n in query(
-        policy_dir, "select rule_id, period, schools_observed, schools_breaching, breaches "
-                    "from marts.policy_compliance where area_level = 'region'"))
+    region = {
+        (r, p): (o, b, n)
+        for r, p, o, b, n in query(
+            policy_dir,
+            "select rule_id, period, schools_observed, schools_breaching, breaches "
+            "from marts.policy_compliance where area_level = 'region'",
+        )
+    }
     assert region[("campus_activity_semester", "2025-2026-2")] == (3, 1, 1)
     assert region[("secondment_days", "2026")] == (3, 1, 1)
     assert region[("comprehensive_inspection_yearly", "2025")] == (2, 0, 0)
-    league = query(policy_dir, "select area_code, schools_observed, schools_breaching, share_breaching "
-                               "from marts.policy_compliance where area_level = 'league' "
-                               "and rule_id = 'whitelist_item_yearly' and period = '2026' order by 1")
+    league = query(
+        policy_dir,
+        "select area_code, schools_observed, schools_breaching, share_breaching "
+        "from marts.policy_compliance where area_level = 'league' "
+        "and rule_id = 'whitelist_item_yearly' and period = '2026' order by 1",
+    )
     assert league == [("150100", 2, 0, 0.0), ("150200", 1, 1, 1.0)]
-    alerts = query(policy_dir, "select area_code, wave, metric, value, message from marts.alerts "
-                               "where rule = 'policy_cap_breached' order by 3, 1, 2")
+    alerts = query(
+        policy_dir,
+        "select area_code, wave, metric, value, message from marts.alerts "
+        "where rule = 'policy_cap_breached' order by 3, 1, 2",
+    )
     assert {(m, a, w) for a, w, m, _, _ in alerts} == {
-        ("campus_activity_semester", "150100", "2026-02"), ("campus_activity_whitelisted", "150100", "2026-01"),
-        ("comprehensive_inspection_yearly", "150100", "2026-01"), ("inspection_in_annual_plan", "150200", "2026-01"),
-        ("secondment_days", "150100", "2026-01"), ("whitelist_item_yearly", "150200", "2026-01")}
+        ("campus_activity_semester", "150100", "2026-02"),
+        ("campus_activity_whitelisted", "150100", "2026-01"),
+        ("comprehensive_inspection_yearly", "150100", "2026-01"),
+        ("inspection_in_annual_plan", "150200", "2026-01"),
+        ("secondment_days", "150100", "2026-01"),
+        ("whitelist_item_yearly", "150200", "2026-01"),
+    }
     assert all(v == 1 for *_, v, _ in alerts)
     assert "（2025-2026-2）" in next(m for _, _, r, _, m in alerts if r == "campus_activity_semester")
     messages = query(policy_dir, "select message, message_en from marts.alerts where rule = 'policy_cap_breached'")
@@ -157,14 +230,20 @@ def test_campus_event_rows_are_accounted_and_each_bad_row_has_its_reason(policy_
     run(policy_dir)
     received = query(policy_dir, "select count(*) from landing.campus_event_rows")[0][0]
     accepted = query(policy_dir, "select count(*) from staging.campus_event_staged")[0][0]
-    reasons = query(policy_dir, "select row_number, reason from quarantine.rejected_rows "
-                                "where source = 'campus_event' and file = 'z_bad.csv' order by row_number")
+    reasons = query(
+        policy_dir,
+        "select row_number, reason from quarantine.rejected_rows "
+        "where source = 'campus_event' and file = 'z_bad.csv' order by row_number",
+    )
     assert received == len(hand_events()) + len(BAD_ROWS) + 1
     assert accepted == len(hand_events())
-    assert reasons == [(i, reason) for i, (_, reason) in enumerate(BAD_ROWS, start=1)] + \
-        [(len(BAD_ROWS) + 1, "malformed_row")]
-    loads = query(policy_dir, "select rows_received, rows_accepted, rows_rejected from marts.data_quality "
-                              "where source = 'campus_event'")
+    assert reasons == [(i, reason) for i, (_, reason) in enumerate(BAD_ROWS, start=1)] + [
+        (len(BAD_ROWS) + 1, "malformed_row")
+    ]
+    loads = query(
+        policy_dir,
+        "select rows_received, rows_accepted, rows_rejected from marts.data_quality where source = 'campus_event'",
+    )
     assert loads == [(received, accepted, received - accepted)]
     every_reason = " ".join(r for (r,) in query(policy_dir, "select reason from quarantine.rejected_rows"))
     assert SECRET not in every_reason and "机密" not in every_reason
@@ -174,9 +253,14 @@ def test_campus_event_rows_are_accounted_and_each_bad_row_has_its_reason(policy_
 
 def test_cross_checks_flag_disagreeing_reports_and_paper_compliance(policy_dir, run):
     run(policy_dir)
-    checks = {(s, c): (r, e, f) for s, c, r, e, f in query(
-        policy_dir, "select school_code, check_name, reported, events, flagged from marts.event_cross_checks "
-                    "where wave = '2026-05'")}
+    checks = {
+        (s, c): (r, e, f)
+        for s, c, r, e, f in query(
+            policy_dir,
+            "select school_code, check_name, reported, events, flagged from marts.event_cross_checks "
+            "where wave = '2026-05'",
+        )
+    }
     assert checks[(A, "school_report_inspections")] == (3.0, 3, False)
     assert checks[(B, "school_report_inspections")] == (3.0, 1, True)
     assert checks[(C, "school_report_inspections")] == (1.0, 2, False)  # within the tolerance of 1
@@ -187,8 +271,19 @@ def test_cross_checks_flag_disagreeing_reports_and_paper_compliance(policy_dir, 
 def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, run):
     run(policy_dir)
     key = ["campus_activity_semester", B, "2025-2026-2"]
-    done = jianfu("cases", "set", *key, "--status", "confirmed", "--note", "已约谈", "--assignee", "督导室",
-                  "--data-dir", str(policy_dir))
+    done = jianfu(
+        "cases",
+        "set",
+        *key,
+        "--status",
+        "confirmed",
+        "--note",
+        "已约谈",
+        "--assignee",
+        "督导室",
+        "--data-dir",
+        str(policy_dir),
+    )
     assert done.returncode == 0, done.stderr
     run(policy_dir)
     run(policy_dir)
@@ -196,12 +291,18 @@ def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, 
     corrected = [r for r in corrected if r["event_id"] != "IN-A2"]
     write_events(policy_dir, corrected)
     run(policy_dir)
-    case = query(policy_dir, "select status, note, assignee, observed, in_data from quality.breach_cases "
-                             "where rule_id = $r and school_code = $s and period = $p",
-                 dict(zip("rsp", key)))
+    case = query(
+        policy_dir,
+        "select status, note, assignee, observed, in_data from quality.breach_cases "
+        "where rule_id = $r and school_code = $s and period = $p",
+        dict(zip("rsp", key)),
+    )
     assert case == [("confirmed", "已约谈", "督导室", 7, True)]
-    gone = query(policy_dir, "select status, status_by, in_data, note is not null from quality.breach_cases "
-                             "where rule_id = 'secondment_days'")
+    gone = query(
+        policy_dir,
+        "select status, status_by, in_data, note is not null from quality.breach_cases "
+        "where rule_id = 'secondment_days'",
+    )
     assert gone == [("resolved", "pipeline", False, True)]
     assert breaches(policy_dir) == {e for e in EXPECTED if e[0] != "secondment_days"}
     assert query(policy_dir, "select count(*) from quality.breach_cases")[0][0] == len(EXPECTED)
@@ -237,12 +338,15 @@ def assert_reports_show_the_cases(data_dir: Path) -> None:
     assert opened["150100"] == (2, 1, 4) and opened["150200"] == (2, 0, 2)
 
 
-@pytest.mark.parametrize("args, words", [
-    (["no_such_rule", B, "2026", "--status", "open"], "unknown rule"),
-    (["secondment_days", "0000000000", "2026", "--status", "open"], "unknown school"),
-    (["secondment_days", B, "1999", "--status", "open"], "no case"),
-    (["secondment_days", B, "2026", "--status", "closed"], "unknown status"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["no_such_rule", B, "2026", "--status", "open"], "unknown rule"),
+        (["secondment_days", "0000000000", "2026", "--status", "open"], "unknown school"),
+        (["secondment_days", B, "1999", "--status", "open"], "no case"),
+        (["secondment_days", B, "2026", "--status", "closed"], "unknown status"),
+    ],
+)
 def test_cases_set_refuses_unknown_keys_in_one_line(policy_dir, run, args, words):
     if not (policy_dir / "warehouse.duckdb").exists():
         write_events(policy_dir, hand_events())
@@ -262,7 +366,8 @@ def test_an_override_with_a_new_version_excludes_events_from_the_old_one(policy_
     ended = old.replace(",2025-10-14,,any,", ",2025-10-14,2026-06-30,any,")
     newer = old.replace(",2025-10-14,,any,", ",2026-07-01,,any,").replace(",semester,6,", ",semester,10,")
     (policy_dir / "reference" / "policy_rules.csv").write_text(
-        "\n".join([*[line for line in lines if line != old], ended, newer]) + "\n", encoding="utf-8")
+        "\n".join([*[line for line in lines if line != old], ended, newer]) + "\n", encoding="utf-8"
+    )
     run(policy_dir)
     assert breaches(policy_dir) == {e for e in EXPECTED if e[0] != "campus_activity_semester"}
 
@@ -274,24 +379,33 @@ def shipped_rules() -> pl.DataFrame:
 def test_the_shipped_rules_cite_their_sources_and_cover_the_contract():
     rules = read_policy_rules(SHIPPED_REFERENCE_DIR / "policy_rules.csv")
     assert rules.height == 6 and rules["rule_id"].n_unique() == 6
-    assert set(rules["measure"]) == {"count", "same_whitelist_item", "without_whitelist", "outside_plan",
-                                     "teacher_days"}
+    assert set(rules["measure"]) == {
+        "count",
+        "same_whitelist_item",
+        "without_whitelist",
+        "outside_plan",
+        "teacher_days",
+    }
     for row in rules.iter_rows(named=True):
         assert "教师厅〔2025〕2号" in row["source_zh"] or "白名单" in row["source_zh"]
 
 
-@pytest.mark.parametrize("column, value, words", [
-    ("measure", "median", "unknown measure"),
-    ("period", "decade", "unknown period"),
-    ("scope", "village", "unknown scope"),
-    ("kind_filter", "inspection|party", "kind_filter"),
-    ("effective_from", "2025-13-01", "effective_from"),
-    ("limit", "many", "limit"),
-    ("source_zh", "", "source_zh"),
-])
+@pytest.mark.parametrize(
+    "column, value, words",
+    [
+        ("measure", "median", "unknown measure"),
+        ("period", "decade", "unknown period"),
+        ("scope", "village", "unknown scope"),
+        ("kind_filter", "inspection|party", "kind_filter"),
+        ("effective_from", "2025-13-01", "effective_from"),
+        ("limit", "many", "limit"),
+        ("source_zh", "", "source_zh"),
+    ],
+)
 def test_a_bad_rule_is_refused_naming_its_row(column, value, words):
     frame = shipped_rules().with_columns(
-        pl.when(pl.int_range(pl.len()) == 2).then(pl.lit(value)).otherwise(pl.col(column)).alias(column))
+        pl.when(pl.int_range(pl.len()) == 2).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+    )
     with pytest.raises(PolicyRuleError, match=f"row 3.*{words}"):
         validated_rules(frame)
 
@@ -321,10 +435,16 @@ def test_the_pipeline_finds_exactly_the_generated_breaches(tmp_path, run):
     assert found == {(b["rule_id"], b["school_code"], b["period"], b["observed"]) for b in manifest["planted_breaches"]}
     inside = {(c["rule_id"], c["school_code"]) for c in manifest["just_inside"]}
     assert not inside & {(r, s) for r, s, *_ in found}
-    rejected = query(tmp_path / "data", "select file, row_number, reason from quarantine.rejected_rows "
-                                        "where source = 'campus_event' order by file, row_number")
+    rejected = query(
+        tmp_path / "data",
+        "select file, row_number, reason from quarantine.rejected_rows "
+        "where source = 'campus_event' order by file, row_number",
+    )
     assert rejected == [(d["file"], d["row_number"], d["reason"]) for d in manifest["dirty_rows"]]
     assert query(tmp_path / "data", "select count(*) from staging.campus_event_staged")[0][0] == manifest["accepted"]
-    flagged = query(tmp_path / "data", "select count(*) filter (where flagged), count(*) from marts.event_cross_checks "
-                                       "where check_name = 'school_report_inspections'")[0]
+    flagged = query(
+        tmp_path / "data",
+        "select count(*) filter (where flagged), count(*) from marts.event_cross_checks "
+        "where check_name = 'school_report_inspections'",
+    )[0]
     assert flagged[1] > 100 and flagged[0] <= len(manifest["planted_breaches"]) + len(manifest["just_inside"])

@@ -8,9 +8,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.cli import main
-from pipelines.landing.scan import LandingFile, read_landing_file
-from pipelines.platforms.printable import questionnaire_html, wjx_import_text
 from pipelines.catalogue.questionnaire import (
     TARGET_SECONDS,
     QuestionnaireError,
@@ -18,15 +15,19 @@ from pipelines.catalogue.questionnaire import (
     load_questionnaire,
     normalise,
 )
-from pipelines.resources import SHIPPED_REFERENCE_DIR
 from pipelines.catalogue.rules import SCHOOL_LEVELS, TEACHER_SURVEY, contract_columns
+from pipelines.cli import main
+from pipelines.landing.scan import LandingFile, read_landing_file
+from pipelines.platforms.printable import questionnaire_html, wjx_import_text
+from pipelines.resources import SHIPPED_REFERENCE_DIR
 
 QUESTIONS = load_questionnaire()
 
 
 def test_one_row_per_teacher_answered_column_in_order_with_contract_codes():
-    teacher_columns = [c for c in contract_columns(TEACHER_SURVEY)
-                       if c not in ("wave", "response_id", "submitted_at", "seconds_taken")]
+    teacher_columns = [
+        c for c in contract_columns(TEACHER_SURVEY) if c not in ("wave", "response_id", "submitted_at", "seconds_taken")
+    ]
     assert sorted(q.column for q in QUESTIONS) == sorted(teacher_columns)
     assert [q.number for q in QUESTIONS] == list(range(1, len(QUESTIONS) + 1))
     by_column = {q.column: q for q in QUESTIONS}
@@ -38,8 +39,9 @@ def test_one_row_per_teacher_answered_column_in_order_with_contract_codes():
 
 def test_items_are_the_26_items_of_the_list():
     items = pl.read_csv(SHIPPED_REFERENCE_DIR / "burden_items.csv")
-    assert {f"item_{n:02d}" for n in items["item_no"]} == {q.column for q in QUESTIONS if q.kind == "choice"
-                                                            and q.column.startswith("item_")}
+    assert {f"item_{n:02d}" for n in items["item_no"]} == {
+        q.column for q in QUESTIONS if q.kind == "choice" and q.column.startswith("item_")
+    }
 
 
 def test_completion_time_estimate_is_under_ten_minutes():
@@ -84,7 +86,10 @@ def test_wjx_import_text_gives_back_headers_the_importer_accepts(tmp_path):
 def test_questionnaire_command_writes_three_files(tmp_path, capsys):
     assert main(["questionnaire", "--out", str(tmp_path / "q"), "--data-dir", str(tmp_path)]) == 0
     assert sorted(p.name for p in (tmp_path / "q").iterdir()) == [
-        "questionnaire_en.html", "questionnaire_wjx.txt", "questionnaire_zh.html"]
+        "questionnaire_en.html",
+        "questionnaire_wjx.txt",
+        "questionnaire_zh.html",
+    ]
     assert "minutes" in capsys.readouterr().out
 
 
@@ -100,17 +105,28 @@ def test_mapping_check_reports_counts_not_values_and_exits_non_zero_on_errors(tm
     (data_dir / "mappings" / "county.yaml").write_text(
         "match: {files: ['county_*']}\nresponse_id: 编号\nsubmitted_at: 时间\n"
         "columns:\n  school_code: 学校\n  school_level: {header: 学段, values: {小学部: primary}}\n"
-        "  item_15: {header: 投票点赞, values: {有: 1, 没有: 0}}\n", encoding="utf-8")
-    good = _export(tmp_path / "county_2026-11.csv", ["编号", "时间", "学校", "学段", "投票点赞", "姓名", "电话"],
-                   [["1", "2026-11-02 10:00", "1501020001", "小学部", "有", "王小明", "13912345678"],
-                    ["2", "2026-11-03 10:00", "1501020001", "初中", "没有", "李红梅", "13800001111"]], "gbk")
+        "  item_15: {header: 投票点赞, values: {有: 1, 没有: 0}}\n",
+        encoding="utf-8",
+    )
+    good = _export(
+        tmp_path / "county_2026-11.csv",
+        ["编号", "时间", "学校", "学段", "投票点赞", "姓名", "电话"],
+        [
+            ["1", "2026-11-02 10:00", "1501020001", "小学部", "有", "王小明", "13912345678"],
+            ["2", "2026-11-03 10:00", "1501020001", "初中", "没有", "李红梅", "13800001111"],
+        ],
+        "gbk",
+    )
     assert main(["mapping", "check", str(good), "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "-> item_15: mapped (2 coded, 0 not answered)" in out and "column 6: unmapped" in out
     assert "王小明" not in out and "13912345678" not in out and "姓名" not in out
 
-    bad = _export(tmp_path / "county_2026-12.csv", ["编号", "时间", "学校", "学段", "投票点赞"],
-                  [["1", "2026-12-02 10:00", "1501020001", "幼儿园", "不清楚"]])
+    bad = _export(
+        tmp_path / "county_2026-12.csv",
+        ["编号", "时间", "学校", "学段", "投票点赞"],
+        [["1", "2026-12-02 10:00", "1501020001", "幼儿园", "不清楚"]],
+    )
     assert main(["mapping", "check", str(bad), "--data-dir", str(data_dir)]) == 1
     out = capsys.readouterr().out
     assert "school_level: 1 unmappable values" in out and "幼儿园" not in out and "不清楚" not in out
@@ -120,8 +136,9 @@ def test_mapping_check_reports_counts_not_values_and_exits_non_zero_on_errors(tm
     assert "王小明" not in capsys.readouterr().out
 
     assert main(["mapping", "check", str(data_dir / "mappings" / "county.yaml"), "--data-dir", str(data_dir)]) == 0
-    (data_dir / "mappings" / "broken.yaml").write_text("columns:\n  item_15: {header: x, values: {有: 7}}\n"
-                                                        "match: {files: ['x']}\nsubmitted_at: t\n", encoding="utf-8")
+    (data_dir / "mappings" / "broken.yaml").write_text(
+        "columns:\n  item_15: {header: x, values: {有: 7}}\nmatch: {files: ['x']}\nsubmitted_at: t\n", encoding="utf-8"
+    )
     assert main(["mapping", "check", str(data_dir / "mappings" / "broken.yaml")]) == 1
     assert "codes 7 are not among 0, 1" in capsys.readouterr().out
 

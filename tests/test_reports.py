@@ -12,10 +12,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from conftest import build_demo
 from markupsafe import Markup
 
-from pipelines.landing.scan import decode_text
 from pipelines.catalogue.metrics import METRIC_BY_NAME
+from pipelines.landing.scan import decode_text
 from pipelines.report.data import REPORT_METRICS, ReportData, load_report_data
 from pipelines.report.figures import item_heatmap_figure, trend_figure
 from pipelines.report.format import SUPPRESSED, format_cell, metric_title
@@ -24,8 +25,6 @@ from pipelines.report.site import LATEST, PLOTLY_JS, build_site, site_size
 from pipelines.report.tables import alerts_table, county_table
 from pipelines.report.text import text
 from pipelines.resources import SHIPPED_REFERENCE_DIR
-
-from conftest import build_demo
 
 WAVES = ["2024-05", "2024-11"]
 REGION, HOHHOT, BAOTOU = "150000", "150100", "150200"
@@ -36,27 +35,58 @@ SIZE_LIMIT = 20 * 2**20
 
 
 def _divisions() -> pl.DataFrame:
-    return pl.DataFrame({
-        "code": [REGION, HOHHOT, XINCHENG, HUIMIN, BAOTOU, KUNDULUN],
-        "name_zh": ["内蒙古自治区", "呼和浩特市", "新城区", "回民区", "包头市", "昆都仑区"],
-        "name_en": ["Inner Mongolia", "Hohhot", "Xincheng District", "Huimin District", "Baotou", "Kundulun District"],
-        "level": ["region", "league", "county", "county", "league", "county"],
-        "parent_code": [None, REGION, HOHHOT, HOHHOT, REGION, BAOTOU]})
+    return pl.DataFrame(
+        {
+            "code": [REGION, HOHHOT, XINCHENG, HUIMIN, BAOTOU, KUNDULUN],
+            "name_zh": ["内蒙古自治区", "呼和浩特市", "新城区", "回民区", "包头市", "昆都仑区"],
+            "name_en": [
+                "Inner Mongolia",
+                "Hohhot",
+                "Xincheng District",
+                "Huimin District",
+                "Baotou",
+                "Kundulun District",
+            ],
+            "level": ["region", "league", "county", "county", "league", "county"],
+            "parent_code": [None, REGION, HOHHOT, HOHHOT, REGION, BAOTOU],
+        }
+    )
 
 
 def _items() -> pl.DataFrame:
     return pl.read_csv(SHIPPED_REFERENCE_DIR / "burden_items.csv").select(
-        "item_no", "category_no", "text_zh", "text_en", "red_line")
+        "item_no", "category_no", "text_zh", "text_en", "red_line"
+    )
 
 
 def _cell(wave, area, metric, estimate, n=120, suppressed=False) -> dict:
     level = {REGION: "region", HOHHOT: "league", BAOTOU: "league"}.get(area, "county")
     if suppressed:
-        return dict(wave=wave, area_level=level, area_code=area, metric=metric, estimate=None, ci_low=None,
-                    ci_high=None, n=n, suppressed=True, reliability=None)
+        return dict(
+            wave=wave,
+            area_level=level,
+            area_code=area,
+            metric=metric,
+            estimate=None,
+            ci_low=None,
+            ci_high=None,
+            n=n,
+            suppressed=True,
+            reliability=None,
+        )
     half = 0.1 * abs(estimate) + 0.01
-    return dict(wave=wave, area_level=level, area_code=area, metric=metric, estimate=estimate,
-                ci_low=estimate - half, ci_high=estimate + half, n=n, suppressed=False, reliability="ok")
+    return dict(
+        wave=wave,
+        area_level=level,
+        area_code=area,
+        metric=metric,
+        estimate=estimate,
+        ci_low=estimate - half,
+        ci_high=estimate + half,
+        n=n,
+        suppressed=False,
+        reliability="ok",
+    )
 
 
 def _metrics(suppressed: set[tuple[str, str, str]]) -> pl.DataFrame:
@@ -74,48 +104,148 @@ def _metrics(suppressed: set[tuple[str, str, str]]) -> pl.DataFrame:
                 if metric == "item_06":
                     value = 0.2
                 small = area == HUIMIN and wave == WAVES[1]
-                rows.append(_cell(wave, area, metric, value, n=4 if small else 120,
-                                  suppressed=(wave, area, metric) in suppressed or small))
+                rows.append(
+                    _cell(
+                        wave,
+                        area,
+                        metric,
+                        value,
+                        n=4 if small else 120,
+                        suppressed=(wave, area, metric) in suppressed or small,
+                    )
+                )
     return pl.DataFrame(rows)
 
 
 def tiny_data(suppressed: set[tuple[str, str, str]] = frozenset()) -> ReportData:
     """Two leagues, three counties, two waves; Huimin District's second wave is suppressed (n = 4)."""
-    inspection = pl.DataFrame([
-        dict(area_level="league" if a != REGION else "region", area_code=a, wave=w, baseline_wave=WAVES[0],
-             inspections_per_school=per, baseline_per_school=8.0, reduction_pct=1 - per / 8.0,
-             target_met=1 - per / 8.0 >= 0.5, n_schools=40, baseline_n_schools=41)
-        for a in (REGION, HOHHOT, BAOTOU) for w, per in zip(WAVES, (8.0, 3.5 if a != BAOTOU else 6.0))])
-    alerts = pl.DataFrame([
-        dict(wave=WAVES[1], area_level="league", area_code=BAOTOU, rule="red_line_item", severity="high",
-             metric="item_15", value=0.25, threshold=0.05, message="包头市：清单第15条所列情形发生比例为25.0%",
-             message_en="Baotou: list item 15 at 25.0%"),
-        dict(wave=WAVES[1], area_level="league", area_code=BAOTOU, rule="inspection_target_missed",
-             severity="medium", metric="school_inspections_per_school", value=0.25, threshold=0.5,
-             message="包头市：未达到减少50%以上的目标", message_en="Baotou: inspection target missed"),
-        dict(wave=WAVES[0], area_level="league", area_code=HOHHOT, rule="low_completeness", severity="medium",
-             metric=None, value=0.7, threshold=0.8, message="呼和浩特市：填报率70%", message_en="Hohhot: 70% reported"),
-    ])
-    loads = pl.DataFrame([
-        dict(wave=w, source=s, rows_received=100, rows_accepted=97, rows_rejected=3, schools_expected=80,
-             schools_reporting=78, completeness=78 / 80) for w in WAVES for s in ("teacher_survey", "school_report")]
-        + [dict(wave=None, source="teacher_survey", rows_received=2, rows_accepted=0, rows_rejected=2,
-                schools_expected=None, schools_reporting=None, completeness=None)])
-    completeness = pl.DataFrame([
-        dict(wave=w, area_level="league", area_code=a, schools_expected=40, schools_reporting=39 if a == HOHHOT else 30,
-             completeness=(39 if a == HOHHOT else 30) / 40, schools_on_time=30, on_time_share=0.75)
-        for w in WAVES for a in (HOHHOT, BAOTOU)])
-    rejected = pl.DataFrame([
-        dict(source="teacher_survey", wave=WAVES[1], kind="out_of_range", column_name="hours_cat1", rows_rejected=2),
-        dict(source="school_report", wave=WAVES[1], kind="superseded", column_name=None, rows_rejected=1),
-        dict(source="teacher_survey", wave=None, kind="malformed", column_name="wave", rows_rejected=2)])
+    inspection = pl.DataFrame(
+        [
+            dict(
+                area_level="league" if a != REGION else "region",
+                area_code=a,
+                wave=w,
+                baseline_wave=WAVES[0],
+                inspections_per_school=per,
+                baseline_per_school=8.0,
+                reduction_pct=1 - per / 8.0,
+                target_met=1 - per / 8.0 >= 0.5,
+                n_schools=40,
+                baseline_n_schools=41,
+            )
+            for a in (REGION, HOHHOT, BAOTOU)
+            for w, per in zip(WAVES, (8.0, 3.5 if a != BAOTOU else 6.0))
+        ]
+    )
+    alerts = pl.DataFrame(
+        [
+            dict(
+                wave=WAVES[1],
+                area_level="league",
+                area_code=BAOTOU,
+                rule="red_line_item",
+                severity="high",
+                metric="item_15",
+                value=0.25,
+                threshold=0.05,
+                message="包头市：清单第15条所列情形发生比例为25.0%",
+                message_en="Baotou: list item 15 at 25.0%",
+            ),
+            dict(
+                wave=WAVES[1],
+                area_level="league",
+                area_code=BAOTOU,
+                rule="inspection_target_missed",
+                severity="medium",
+                metric="school_inspections_per_school",
+                value=0.25,
+                threshold=0.5,
+                message="包头市：未达到减少50%以上的目标",
+                message_en="Baotou: inspection target missed",
+            ),
+            dict(
+                wave=WAVES[0],
+                area_level="league",
+                area_code=HOHHOT,
+                rule="low_completeness",
+                severity="medium",
+                metric=None,
+                value=0.7,
+                threshold=0.8,
+                message="呼和浩特市：填报率70%",
+                message_en="Hohhot: 70% reported",
+            ),
+        ]
+    )
+    loads = pl.DataFrame(
+        [
+            dict(
+                wave=w,
+                source=s,
+                rows_received=100,
+                rows_accepted=97,
+                rows_rejected=3,
+                schools_expected=80,
+                schools_reporting=78,
+                completeness=78 / 80,
+            )
+            for w in WAVES
+            for s in ("teacher_survey", "school_report")
+        ]
+        + [
+            dict(
+                wave=None,
+                source="teacher_survey",
+                rows_received=2,
+                rows_accepted=0,
+                rows_rejected=2,
+                schools_expected=None,
+                schools_reporting=None,
+                completeness=None,
+            )
+        ]
+    )
+    completeness = pl.DataFrame(
+        [
+            dict(
+                wave=w,
+                area_level="league",
+                area_code=a,
+                schools_expected=40,
+                schools_reporting=39 if a == HOHHOT else 30,
+                completeness=(39 if a == HOHHOT else 30) / 40,
+                schools_on_time=30,
+                on_time_share=0.75,
+            )
+            for w in WAVES
+            for a in (HOHHOT, BAOTOU)
+        ]
+    )
+    rejected = pl.DataFrame(
+        [
+            dict(
+                source="teacher_survey", wave=WAVES[1], kind="out_of_range", column_name="hours_cat1", rows_rejected=2
+            ),
+            dict(source="school_report", wave=WAVES[1], kind="superseded", column_name=None, rows_rejected=1),
+            dict(source="teacher_survey", wave=None, kind="malformed", column_name="wave", rows_rejected=2),
+        ]
+    )
     return ReportData(
-        divisions=_divisions(), items=_items(), metrics=_metrics(set(suppressed)), inspection=inspection,
-        trends=pl.DataFrame(schema={"area_level": pl.String, "area_code": pl.String, "metric": pl.String,
-                                    "direction": pl.String}),
-        alerts=alerts, loads=loads, completeness=completeness, rejected=rejected,
-        rejected_files=pl.DataFrame({"source": ["teacher_survey"], "file": ["broken.xlsx"],
-                                     "reason": ["not a readable XLSX workbook"]}))
+        divisions=_divisions(),
+        items=_items(),
+        metrics=_metrics(set(suppressed)),
+        inspection=inspection,
+        trends=pl.DataFrame(
+            schema={"area_level": pl.String, "area_code": pl.String, "metric": pl.String, "direction": pl.String}
+        ),
+        alerts=alerts,
+        loads=loads,
+        completeness=completeness,
+        rejected=rejected,
+        rejected_files=pl.DataFrame(
+            {"source": ["teacher_survey"], "file": ["broken.xlsx"], "reason": ["not a readable XLSX workbook"]}
+        ),
+    )
 
 
 def test_a_suppressed_cell_renders_a_dagger_never_zero_or_blank():
@@ -135,9 +265,19 @@ def test_a_suppressed_cell_renders_a_dagger_never_zero_or_blank():
 def test_thin_counties_show_the_model_based_figure_beside_the_direct_one():
     import dataclasses
 
-    models = pl.DataFrame([
-        dict(wave=WAVES[1], area_code=HUIMIN, metric="hours_nonteaching", estimate=12.34, rmse=0.5, method="synthetic"),
-        dict(wave=WAVES[1], area_code=XINCHENG, metric="felt_net", estimate=0.2, rmse=0.05, method="eblup")])
+    models = pl.DataFrame(
+        [
+            dict(
+                wave=WAVES[1],
+                area_code=HUIMIN,
+                metric="hours_nonteaching",
+                estimate=12.34,
+                rmse=0.5,
+                method="synthetic",
+            ),
+            dict(wave=WAVES[1], area_code=XINCHENG, metric="felt_net", estimate=0.2, rmse=0.05, method="eblup"),
+        ]
+    )
     data = dataclasses.replace(tiny_data(), county_models=models)
     table = county_table(data, WAVES[1], HOHHOT, "zh")
     huimin = next(row for row in table.rows if row[0].text == "回民区")
@@ -209,8 +349,10 @@ def test_every_chart_has_title_axis_titles_source_line_and_interval_hover(lang):
         for trace in chart.figure.data:
             if trace.hoverinfo == "skip" or trace.hovertemplate is None:
                 continue
-            assert text("interval", lang) in trace.hovertemplate or text("hover_census", lang) in \
-                trace.hovertemplate, (chart.chart_id, trace.hovertemplate)
+            assert text("interval", lang) in trace.hovertemplate or text("hover_census", lang) in trace.hovertemplate, (
+                chart.chart_id,
+                trace.hovertemplate,
+            )
 
 
 def test_alerts_table_carries_filter_keys_and_defaults_to_the_report_wave():
@@ -256,8 +398,9 @@ def test_site_has_a_set_per_wave_and_latest_each_in_chinese_and_english_with_wor
     zh, en = (site / LATEST / "index.html").read_text(), (site / LATEST / "en" / "index.html").read_text()
     assert '<html lang="zh-CN">' in zh and "总览" in zh and "周非教学负担时长" in zh
     assert '<html lang="en">' in en and "Overview" in en and "Weekly non-teaching hours" in en
-    assert not CJK.search(re.sub(r"<script.*?</script>", "", en, flags=re.S).replace("中文", "")), \
+    assert not CJK.search(re.sub(r"<script.*?</script>", "", en, flags=re.S).replace("中文", "")), (
         "the English page's own text is English (the language switch aside)"
+    )
     assert "‡" in (site / LATEST / "league-150100.html").read_text()
     assert len(list(site.rglob("plotly*.js"))) == 1
     assert (site / "assets" / "plotly.min.js").read_bytes() == PLOTLY_JS.read_bytes()
@@ -304,19 +447,29 @@ def test_demo_site_is_published_by_the_pipeline_and_lean(demo):
 
 def test_demo_site_embeds_no_identifier_and_no_row_level_data(demo):
     site = demo / "reports"
-    landing = pl.concat([pl.read_csv(decode_text(f.read_bytes()).encode("utf-8"), infer_schema=False,
-                                     columns=["response_id", "teacher_id"])
-                         for f in (demo / "landing" / "teacher_survey").glob("teacher_survey_*.csv")])
+    landing = pl.concat(
+        [
+            pl.read_csv(
+                decode_text(f.read_bytes()).encode("utf-8"), infer_schema=False, columns=["response_id", "teacher_id"]
+            )
+            for f in (demo / "landing" / "teacher_survey").glob("teacher_survey_*.csv")
+        ]
+    )
     assert landing.height > 500
     schools = pl.read_csv(demo / "reference" / "schools.csv", infer_schema=False)
-    identifiers = (set(landing["teacher_id"].drop_nulls()) | set(landing["response_id"].drop_nulls())
-                   | set(schools["school_code"]))
+    identifiers = (
+        set(landing["teacher_id"].drop_nulls()) | set(landing["response_id"].drop_nulls()) | set(schools["school_code"])
+    )
     key = os.environ.get("JIANFU_ID_KEY") or (demo / "id_key").read_text().strip()
     assert (site / "assets" / "plotly.min.js").read_bytes() == PLOTLY_JS.read_bytes(), "plotly.js as shipped"
     checked = 0
     for f in site.rglob("*"):
-        if not f.is_file() or "data_docs" in f.parts or f.suffix not in (".html", ".css", ".js") \
-                or f.name == "plotly.min.js":
+        if (
+            not f.is_file()
+            or "data_docs" in f.parts
+            or f.suffix not in (".html", ".css", ".js")
+            or f.name == "plotly.min.js"
+        ):
             continue
         body = f.read_text(encoding="utf-8", errors="replace")
         assert not HEX64.search(body), f"a 64-hex string (pseudonym?) in {f}"
@@ -368,8 +521,10 @@ def test_a_configured_red_line_moves_the_heatmap_boxes_and_every_sentence():
     fig = item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh")
     assert list(fig.layout.shapes) == [], "Baotou's item 15 at 25% is under a 30% red line"
     looser = dataclasses.replace(tiny_data(), thresholds=Thresholds(red_line_share=0.02))
-    boxes = {(s.x0 + 0.5, s.y0 + 0.5) for s in item_heatmap_figure(looser, WAVES[1], [REGION, HOHHOT, BAOTOU],
-                                                                    "zh").layout.shapes}
+    boxes = {
+        (s.x0 + 0.5, s.y0 + 0.5)
+        for s in item_heatmap_figure(looser, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh").layout.shapes
+    }
     red_lines = data.items.filter(pl.col("red_line"))["item_no"].to_list()
     assert boxes == {(j, i - 1) for i in red_lines for j in range(3)}, "every red-line cell at 2% is at a 2% line"
     pages = {p.key: p for p in build_pages(data, WAVES[1], "zh", None)}
@@ -396,9 +551,13 @@ def test_the_published_site_uses_the_configured_thresholds(demo, tmp_path):
 
     copy = tmp_path / "configured"
     shutil.copytree(demo, copy, ignore=shutil.ignore_patterns("reports", "data_docs"))
-    result = dg.materialize([report_site], resources={
-        "jianfu": JianfuResource(data_dir=str(copy)),
-        "monitoring": MonitoringConfig(red_line_share=0.10, completeness_min=0.85, print_pdfs=False)})
+    result = dg.materialize(
+        [report_site],
+        resources={
+            "jianfu": JianfuResource(data_dir=str(copy)),
+            "monitoring": MonitoringConfig(red_line_share=0.10, completeness_min=0.85, print_pdfs=False),
+        },
+    )
     assert result.success
     breakdowns = (copy / "reports" / LATEST / "breakdowns.html").read_text(encoding="utf-8")
     assert "达到10%预警阈值" in breakdowns and "达到5%预警阈值" not in breakdowns
@@ -418,8 +577,12 @@ def test_entry_page_is_the_answer_headline_verdicts_and_links(tmp_path):
     assert "56.2%" in zh and "已达标" in zh and "未达标" in zh, "the region met the target, Baotou (25%) did not"
     assert ">met<" in en and ">not met<" in en
     assert "高 1；中 1；低 0" in zh and "high 1; medium 1; low 0" in en
-    for href in ("latest/league-150200.html", "latest/county/150203.html", "2024-05/index.html",
-                 "latest/breakdowns.html"):
+    for href in (
+        "latest/league-150200.html",
+        "latest/county/150203.html",
+        "2024-05/index.html",
+        "latest/breakdowns.html",
+    ):
         assert f'href="{href}"' in zh, href
     assert 'href="../latest/en/county/150102.html"' in en
     assert "pdf" not in re.sub(r"<script.*?</script>", "", zh, flags=re.S).lower(), "no PDF link without PDFs"
@@ -439,8 +602,22 @@ def test_baseline_wave_shows_no_reduction_rather_than_a_red_zero():
 def test_alert_values_are_points_or_percentages_never_fractions():
     import dataclasses
 
-    extra = pl.DataFrame([dict(wave=WAVES[1], area_level="league", area_code=HOHHOT, rule="not_felt", severity="high",
-                               metric="felt_net", value=-0.039, threshold=None, message="m", message_en="m")])
+    extra = pl.DataFrame(
+        [
+            dict(
+                wave=WAVES[1],
+                area_level="league",
+                area_code=HOHHOT,
+                rule="not_felt",
+                severity="high",
+                metric="felt_net",
+                value=-0.039,
+                threshold=None,
+                message="m",
+                message_en="m",
+            )
+        ]
+    )
     data = dataclasses.replace(tiny_data(), alerts=pl.concat([tiny_data().alerts, extra]))
     table = alerts_table(data, WAVES[1], "zh", table_id="alerts")
     values = {r["rule"]: row[4].text for r, row in zip(table.row_data, table.rows)}
@@ -453,8 +630,18 @@ def test_alert_values_are_points_or_percentages_never_fractions():
 def test_county_pages_keep_daggers_and_hide_a_suppressed_countys_n(tmp_path):
     import dataclasses
 
-    models = pl.DataFrame([dict(wave=WAVES[1], area_code=HUIMIN, metric="hours_nonteaching", estimate=12.34,
-                                rmse=0.5, method="synthetic")])
+    models = pl.DataFrame(
+        [
+            dict(
+                wave=WAVES[1],
+                area_code=HUIMIN,
+                metric="hours_nonteaching",
+                estimate=12.34,
+                rmse=0.5,
+                method="synthetic",
+            )
+        ]
+    )
     data = dataclasses.replace(tiny_data(), county_models=models)
     build_site(data, tmp_path / "reports", pdf=False)
     site = tmp_path / "reports"
@@ -521,7 +708,8 @@ def test_demo_site_prints_the_entry_page_and_each_league_page_to_pdf(demo):
     pdfs = demo / "reports" / LATEST / "pdf"
     leagues = pl.read_csv(demo / "reference" / "divisions.csv", infer_schema=False).filter(pl.col("level") == "league")
     expected = {f"index_{lang}.pdf" for lang in ("zh", "en")} | {
-        f"league-{code}_{lang}.pdf" for code in leagues["code"] for lang in ("zh", "en")}
+        f"league-{code}_{lang}.pdf" for code in leagues["code"] for lang in ("zh", "en")
+    }
     assert {p.name for p in pdfs.glob("*.pdf")} == expected
     for pdf in sorted(pdfs.glob("*.pdf")):
         assert pdf.read_bytes()[:5] == b"%PDF-", pdf
@@ -555,5 +743,9 @@ def test_without_chromium_the_site_has_no_pdf_links_and_says_so_in_one_line(tmp_
     assert summary.note == NO_CHROMIUM == pdf_note() and "\n" not in summary.note and summary.pdfs == []
     site = tmp_path / "reports"
     assert not (site / LATEST / "pdf").exists()
-    for html in (site / "index.html", site / LATEST / "league-150100.html", site / LATEST / "en" / "league-150200.html"):
+    for html in (
+        site / "index.html",
+        site / LATEST / "league-150100.html",
+        site / LATEST / "en" / "league-150200.html",
+    ):
         assert ".pdf" not in html.read_text(encoding="utf-8"), html

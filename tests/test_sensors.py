@@ -4,16 +4,17 @@ import os
 from datetime import datetime
 
 import dagster as dg
-
 from conftest import good_school_row, good_teacher_row, write_table
+
 from pipelines.definitions import defs
 from pipelines.resources import JianfuResource
 
 
 def evaluate(data_dir, instance, cursor=None):
     sensor = defs.resolve_sensor_def("landing_sensor")
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"jianfu": JianfuResource(data_dir=str(data_dir))})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"jianfu": JianfuResource(data_dir=str(data_dir))}
+    )
     return sensor(context)
 
 
@@ -78,13 +79,18 @@ def _failed_run(instance, job, **kwargs):
 def _fire(instance, run, event, data_dir):
     sensor = defs.resolve_sensor_def("run_failure_alert")
     context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert", dagster_instance=instance, dagster_run=run, dagster_event=event,
-        resources={"jianfu": JianfuResource(data_dir=str(data_dir))}).for_run_failure()
+        sensor_name="run_failure_alert",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=event,
+        resources={"jianfu": JianfuResource(data_dir=str(data_dir))},
+    ).for_run_failure()
     sensor(context)
 
 
 def test_run_failure_sensor_records_a_failed_run_once(data_dir, tmp_path, monkeypatch):
     from conftest import query
+
     from pipelines.definitions import build_definitions
 
     monkeypatch.setenv("JIANFU_ID_KEY", "test-key-not-secret")

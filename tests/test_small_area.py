@@ -23,8 +23,12 @@ def restricted_loglik(sigma2: float, y: np.ndarray, x: np.ndarray, psi: np.ndarr
 
 
 def reference_fit(y, x, psi):
-    best = minimize_scalar(lambda s: -restricted_loglik(s, y, x, psi), bounds=(0.0, 50 * np.var(y)),
-                           method="bounded", options={"xatol": 1e-12})
+    best = minimize_scalar(
+        lambda s: -restricted_loglik(s, y, x, psi),
+        bounds=(0.0, 50 * np.var(y)),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     sigma2 = best.x
     v_inv = np.diag(1 / (sigma2 + psi))
     beta = np.linalg.solve(x.T @ v_inv @ x, x.T @ v_inv @ y)
@@ -62,30 +66,41 @@ def test_eblup_beats_the_direct_estimate_and_its_mse_is_honest():
         model_error += np.mean((result["estimate"] - truth) ** 2)
         mse_sum += np.mean(result["mse"])
         noisy = psi > 2
-        noisy_gain.append(np.mean((y[noisy] - truth[noisy]) ** 2) / np.mean((result["estimate"][noisy] - truth[noisy]) ** 2))
+        noisy_gain.append(
+            np.mean((y[noisy] - truth[noisy]) ** 2) / np.mean((result["estimate"][noisy] - truth[noisy]) ** 2)
+        )
     assert model_error < 0.5 * direct_error
     assert np.median(noisy_gain) > 2
     assert mse_sum / model_error == pytest.approx(1.0, abs=0.15)
 
 
 def test_county_estimates_cover_every_county_and_never_use_a_suppressed_figure():
-    x, truth, y, psi = planted(7, m=30)
+    x, _truth, y, psi = planted(7, m=30)
     codes = [f"1501{k:02d}" for k in range(30)]
-    covariates = pl.DataFrame({"area_code": codes, "league_code": ["150100"] * 15 + ["150200"] * 15,
-                               "a": x[:, 1], "b": x[:, 2]})
-    cells = pl.DataFrame({"wave": "2024-03", "area_code": codes, "metric": "hours_total",
-                          "estimate": [None if k < 3 else float(v) for k, v in enumerate(y)],
-                          "se": [None if k < 3 else float(v) for k, v in enumerate(np.sqrt(psi))],
-                          "df": [None if k < 3 else 4 for k in range(30)], "n": [5] * 3 + [40] * 27,
-                          "reliability": [None] * 3 + ["caution"] * 27})
+    covariates = pl.DataFrame(
+        {"area_code": codes, "league_code": ["150100"] * 15 + ["150200"] * 15, "a": x[:, 1], "b": x[:, 2]}
+    )
+    cells = pl.DataFrame(
+        {
+            "wave": "2024-03",
+            "area_code": codes,
+            "metric": "hours_total",
+            "estimate": [None if k < 3 else float(v) for k, v in enumerate(y)],
+            "se": [None if k < 3 else float(v) for k, v in enumerate(np.sqrt(psi))],
+            "df": [None if k < 3 else 4 for k in range(30)],
+            "n": [5] * 3 + [40] * 27,
+            "reliability": [None] * 3 + ["caution"] * 27,
+        }
+    )
     got = county_estimates(cells, covariates, ["a", "b"]).sort("area_code")
     assert got.height == 30
     assert (got["method"] == ["synthetic"] * 3 + ["eblup"] * 27).all()
     hidden = got.head(3)
     assert (hidden["shrinkage"] == 1).all() and (hidden["estimate"] == hidden["synthetic_estimate"]).all()
-    leaked = cells.with_columns(pl.when(pl.col("area_code") == codes[0]).then(999.0).otherwise(pl.col("estimate"))
-                                .alias("estimate"), pl.when(pl.col("area_code") == codes[0]).then(None)
-                                .otherwise(pl.col("se")).alias("se"))
+    leaked = cells.with_columns(
+        pl.when(pl.col("area_code") == codes[0]).then(999.0).otherwise(pl.col("estimate")).alias("estimate"),
+        pl.when(pl.col("area_code") == codes[0]).then(None).otherwise(pl.col("se")).alias("se"),
+    )
     again = county_estimates(leaked, covariates, ["a", "b"]).sort("area_code")
     assert again["estimate"].to_list() == pytest.approx(got["estimate"].to_list()), "a figure without se stays out"
     assert got["fit_counties"][0] == 27 and got["parameters"][0] == 4
@@ -107,8 +122,9 @@ def test_county_estimates_asset_on_a_warehouse(tmp_path):
     assert dg.materialize([asset], resources={"jianfu": jianfu, "monitoring": MonitoringConfig()}).success
     with jianfu.connect(read_only=True) as conn:
         got = conn.sql("select * from marts.county_estimates").pl()
-        direct = conn.sql("select area_code, metric, reliability, suppressed from marts.area_metrics "
-                          "where area_level = 'county'").pl()
+        direct = conn.sql(
+            "select area_code, metric, reliability, suppressed from marts.area_metrics where area_level = 'county'"
+        ).pl()
     hours = got.filter(pl.col("metric") == "hours_total")
     assert hours.height == 103 and set(got["metric"]) <= set(TEACHER_METRICS)
     joined = got.join(direct, on=["area_code", "metric"])
@@ -120,13 +136,27 @@ def test_county_estimates_asset_on_a_warehouse(tmp_path):
 def test_a_design_the_counties_cannot_carry_falls_back_to_a_smaller_model():
     """Six counties, a constant covariate and as many leagues as counties: only the intercept has meaning."""
     codes = [f"1501{k:02d}" for k in range(8)]
-    covariates = pl.DataFrame({"area_code": codes, "league_code": [f"15{k:02d}00" for k in range(8)],
-                               "a": [0.5] * 8, "b": [0.2, 0.4, 0.1, 0.3, 0.6, 0.2, 0.5, 0.4]})
+    covariates = pl.DataFrame(
+        {
+            "area_code": codes,
+            "league_code": [f"15{k:02d}00" for k in range(8)],
+            "a": [0.5] * 8,
+            "b": [0.2, 0.4, 0.1, 0.3, 0.6, 0.2, 0.5, 0.4],
+        }
+    )
     estimates = [40.0, 42.0, 39.0, 41.0, 43.0, 40.5, None, None]
-    cells = pl.DataFrame({"wave": "2024-03", "area_code": codes, "metric": "hours_total", "estimate": estimates,
-                          "se": [1.0 if e is not None else None for e in estimates],
-                          "df": [3 if e is not None else None for e in estimates], "n": [30] * 6 + [4] * 2,
-                          "reliability": ["caution"] * 6 + [None] * 2})
+    cells = pl.DataFrame(
+        {
+            "wave": "2024-03",
+            "area_code": codes,
+            "metric": "hours_total",
+            "estimate": estimates,
+            "se": [1.0 if e is not None else None for e in estimates],
+            "df": [3 if e is not None else None for e in estimates],
+            "n": [30] * 6 + [4] * 2,
+            "reliability": ["caution"] * 6 + [None] * 2,
+        }
+    )
     got = county_estimates(cells, covariates, ["a", "b"]).sort("area_code")
     assert got["parameters"].unique().to_list() == [1]
     assert (got["mse"].sqrt() < 5).all(), "a rank-deficient fit must not publish an unbounded MSE"

@@ -30,29 +30,51 @@ from pipelines.resources import REFERENCE_FILES, SQL_DIR, JianfuResource, Monito
 from pipelines.warehouse.tables import load_reference
 
 LEVELS = ("primary", "junior", "senior")
-AREA_CHECKS = [area_metrics_no_small_published_cell, area_metrics_no_lone_suppressed_sibling,
-               area_metrics_interval_holds_estimate, area_metrics_shares_in_range, area_metrics_intervals_are_honest]
+AREA_CHECKS = [
+    area_metrics_no_small_published_cell,
+    area_metrics_no_lone_suppressed_sibling,
+    area_metrics_interval_holds_estimate,
+    area_metrics_shares_in_range,
+    area_metrics_intervals_are_honest,
+]
 
 # (school, school_level, respondents): schools are <county code><3-digit number>.
 UNEQUAL_LAYOUT = [
-    ("150102001", "primary", 30), ("150102002", "primary", 12), ("150103001", "primary", 25),
-    ("150104001", "primary", 40), ("150105001", "primary", 6),
-    ("150102003", "junior", 15), ("150121001", "junior", 20), ("150103002", "junior", 11),
+    ("150102001", "primary", 30),
+    ("150102002", "primary", 12),
+    ("150103001", "primary", 25),
+    ("150104001", "primary", 40),
+    ("150105001", "primary", 6),
+    ("150102003", "junior", 15),
+    ("150121001", "junior", 20),
+    ("150103002", "junior", 11),
     ("150102004", "senior", 18),
-    ("150202001", "primary", 35), ("150203001", "primary", 9), ("150204001", "primary", 28),
-    ("150202002", "junior", 22), ("150205001", "junior", 14),
+    ("150202001", "primary", 35),
+    ("150203001", "primary", 9),
+    ("150204001", "primary", 28),
+    ("150202002", "junior", 22),
+    ("150205001", "junior", 14),
     ("150302001", "primary", 7),
 ]
 SUPPRESSION_LAYOUT = [
-    ("150102001", "primary", 30), ("150103001", "primary", 12), ("150104001", "primary", 12),
+    ("150102001", "primary", 30),
+    ("150103001", "primary", 12),
+    ("150104001", "primary", 12),
     ("150105001", "primary", 5),
-    ("150202001", "primary", 25), ("150203001", "junior", 15),
+    ("150202001", "primary", 25),
+    ("150203001", "junior", 15),
     ("150302001", "primary", 7),
-    ("150402001", "primary", 4), ("150403001", "primary", 3), ("150404001", "primary", 25),
+    ("150402001", "primary", 4),
+    ("150403001", "primary", 3),
+    ("150404001", "primary", 25),
 ]
 TRUTH_LAYOUT = [
-    ("150102001", "primary", 10), ("150103001", "primary", 10), ("150104001", "primary", 10),
-    ("150105001", "primary", 10), ("150102002", "junior", 30), ("150121001", "junior", 30),
+    ("150102001", "primary", 10),
+    ("150103001", "primary", 10),
+    ("150104001", "primary", 10),
+    ("150105001", "primary", 10),
+    ("150102002", "junior", 30),
+    ("150121001", "junior", 30),
 ]
 WAVES = {"2024-03": UNEQUAL_LAYOUT, "2024-06": SUPPRESSION_LAYOUT, "2024-09": TRUTH_LAYOUT}
 TRUTH_MEANS = {"primary": 10.0, "junior": 20.0}
@@ -63,13 +85,27 @@ def write_reference(root, seed: int = 7) -> None:
     divisions = pl.read_csv(JianfuResource().reference_path("divisions.csv"), infer_schema=False)
     counties = divisions.filter(pl.col("level") == "county")["code"].to_list()
     rng = np.random.default_rng(seed)
-    schools = pl.DataFrame([
-        {"school_code": f"{c}{k:03d}", "school_name": f"学校{c}{k:03d}", "county_code": c,
-         "school_type": "九年一贯制", "urban_rural": "urban", "n_teachers": 40}
-        for c in counties for k in range(1, 5)])
-    population = pl.DataFrame([
-        {"county_code": c, "school_level": level, "n_teachers": int(rng.integers(50, 900))}
-        for c in counties for level in LEVELS])
+    schools = pl.DataFrame(
+        [
+            {
+                "school_code": f"{c}{k:03d}",
+                "school_name": f"学校{c}{k:03d}",
+                "county_code": c,
+                "school_type": "九年一贯制",
+                "urban_rural": "urban",
+                "n_teachers": 40,
+            }
+            for c in counties
+            for k in range(1, 5)
+        ]
+    )
+    population = pl.DataFrame(
+        [
+            {"county_code": c, "school_level": level, "n_teachers": int(rng.integers(50, 900))}
+            for c in counties
+            for level in LEVELS
+        ]
+    )
     (root / "reference").mkdir(parents=True, exist_ok=True)
     schools.write_csv(root / "reference" / "schools.csv")
     population.write_csv(root / "reference" / "teacher_population.csv")
@@ -107,8 +143,14 @@ def survey_frame(wave: str, layout, rng: np.random.Generator, blank_rate: float)
     }
     for k in range(1, 6):
         columns[f"hours_cat{k}"] = blanks(rng.uniform(0, 4, size).round(1))
-    for name in ("n_inspections", "n_forms", "n_app_tasks", "n_nonteaching_meetings", "n_invigilations",
-                 "days_seconded"):
+    for name in (
+        "n_inspections",
+        "n_forms",
+        "n_app_tasks",
+        "n_nonteaching_meetings",
+        "n_invigilations",
+        "days_seconded",
+    ):
         columns[name] = blanks(rng.poisson(2.0, size))
     columns["training_hours_nonteaching"] = blanks(rng.uniform(0, 10, size))
     for k in range(1, 27):
@@ -127,13 +169,18 @@ def insert_staged(jianfu: JianfuResource, table: str, frame: pl.DataFrame) -> No
         conn.unregister("frame")
 
 
-def materialize_waves(jianfu: JianfuResource, waves, assets=(area_metrics, *AREA_CHECKS),
-                      monitoring: MonitoringConfig | None = None) -> None:
+def materialize_waves(
+    jianfu: JianfuResource, waves, assets=(area_metrics, *AREA_CHECKS), monitoring: MonitoringConfig | None = None
+) -> None:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("waves", list(waves))
     for wave in waves:
-        result = dg.materialize(list(assets), partition_key=wave, instance=instance,
-                                resources={"jianfu": jianfu, "monitoring": monitoring or MonitoringConfig()})
+        result = dg.materialize(
+            list(assets),
+            partition_key=wave,
+            instance=instance,
+            resources={"jianfu": jianfu, "monitoring": monitoring or MonitoringConfig()},
+        )
         assert result.success
         for check in result.get_asset_check_evaluations():
             assert check.passed, (check.check_name, check.metadata)
@@ -165,6 +212,7 @@ def warehouse(tmp_path_factory):
 
 def metric_values(frame: pl.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(y, x) per respondent for a teacher metric, NaN where blank."""
+
     def col(name):
         return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
@@ -275,15 +323,19 @@ def test_single_school_strata_get_no_interval(warehouse):
     fixes each stratum's total, so no sampling variance can be estimated (df = 0), and the mart
     says so (no interval, 'unreliable') instead of printing a zero-width interval."""
     mart = read_mart(warehouse["jianfu"], "2024-06").filter(
-        pl.col("area_code").is_in(["150200", "150203"]) & (pl.col("metric") == "hours_total"))
+        pl.col("area_code").is_in(["150200", "150203"]) & (pl.col("metric") == "hours_total")
+    )
     assert not mart["suppressed"].any()
     for row in mart.iter_rows(named=True):
         assert row["df"] == 0 and row["ci_low"] is None and row["ci_high"] is None, row
         assert row["reliability"] == "unreliable", row
     frame = warehouse["frames"]["2024-06"]
     assert frame.filter(pl.col("league_code") == "150200")["hours_total"].std() > 1
-    hohhot = read_mart(warehouse["jianfu"], "2024-06").filter(
-        (pl.col("area_code") == "150100") & (pl.col("metric") == "hours_total")).row(0, named=True)
+    hohhot = (
+        read_mart(warehouse["jianfu"], "2024-06")
+        .filter((pl.col("area_code") == "150100") & (pl.col("metric") == "hours_total"))
+        .row(0, named=True)
+    )
     assert hohhot["df"] == 3 and hohhot["se"] > 0.05 and hohhot["ci_low"] < hohhot["estimate"]
 
 
@@ -314,7 +366,7 @@ def test_no_published_cell_below_minimum(warehouse):
 
 def test_secondary_suppression_picks_smallest_published_sibling(warehouse):
     mart = read_mart(warehouse["jianfu"], "2024-06").filter(pl.col("metric") == "hours_total")
-    status = {code: s for code, s in zip(mart["area_code"], mart["suppression"])}
+    status = dict(zip(mart["area_code"], mart["suppression"]))
     assert status["150105"] == "primary"
     assert status["150103"] == "secondary"  # n = 12 ties with 150104: the lower code goes
     assert status["150104"] is None and status["150102"] is None
@@ -338,13 +390,15 @@ def test_suppressed_siblings_hold_at_least_ten(warehouse):
         groups = members.group_by("metric", "area_level", "parent_code").agg(
             (pl.col("n") * (pl.col("suppressed") & (pl.col("n") >= 1))).sum().alias("suppressed_n"),
             (pl.col("suppressed") & (pl.col("n") >= 1)).sum().alias("suppressed"),
-            (~pl.col("suppressed")).sum().alias("published"))
+            (~pl.col("suppressed")).sum().alias("published"),
+        )
         exposed = groups.filter((pl.col("suppressed") >= 1) & (pl.col("published") >= 1))
         assert (exposed["suppressed_n"] >= 10).all(), wave
         exposed_groups += exposed.height
         hidden = groups.filter((pl.col("suppressed") >= 1) & (pl.col("published") == 0)).join(
             mart.select(pl.col("area_code").alias("parent_code"), "metric", pl.col("suppressed").alias("parent")),
-            on=["parent_code", "metric"])
+            on=["parent_code", "metric"],
+        )
         assert hidden["parent"].all(), wave
     assert exposed_groups > 0
 
@@ -353,12 +407,14 @@ def test_weighted_estimate_is_the_population_truth(warehouse):
     """Constant values within strata sampled unequally: weighted = Σ N_h·μ_h / Σ N_h ≠ unweighted."""
     population, divisions = warehouse["population"], warehouse["divisions"]
     hohhot = divisions.filter(pl.col("parent_code") == "150100")["code"].to_list()
-    sizes = (population.filter(pl.col("county_code").is_in(hohhot))
-             .group_by("school_level").agg(pl.col("n_teachers").sum()))
+    sizes = (
+        population.filter(pl.col("county_code").is_in(hohhot)).group_by("school_level").agg(pl.col("n_teachers").sum())
+    )
     size = dict(zip(sizes["school_level"], sizes["n_teachers"]))
     truth = sum(size[level] * mean for level, mean in TRUTH_MEANS.items()) / sum(size[level] for level in TRUTH_MEANS)
     mart = read_mart(warehouse["jianfu"], "2024-09").filter(
-        (pl.col("metric") == "hours_total") & (pl.col("area_code") == "150100"))
+        (pl.col("metric") == "hours_total") & (pl.col("area_code") == "150100")
+    )
     row = mart.row(0, named=True)
     assert row["estimate"] == pytest.approx(truth, rel=1e-12)
     assert row["estimate_unweighted"] == pytest.approx((40 * 10 + 60 * 20) / 100, rel=1e-12)
@@ -367,16 +423,18 @@ def test_weighted_estimate_is_the_population_truth(warehouse):
 
 def test_school_metrics_are_unweighted_and_never_suppressed(tmp_path):
     jianfu = new_warehouse(tmp_path)
-    reports = pl.DataFrame({
-        "wave": ["2024-03"] * 4,
-        "school_code": ["150102001", "150102002", "150103001", "150202001"],
-        "county_code": ["150102", "150102", "150103", "150202"],
-        "league_code": ["150100", "150100", "150100", "150200"],
-        "n_inspections": [4, 2, None, 9],
-        "n_campus_events": [1, 1, 1, 0],
-        "n_forms_requests": [10, 20, 30, 40],
-        "n_seconded_over_6m": [0, 2, 1, 0],
-    })
+    reports = pl.DataFrame(
+        {
+            "wave": ["2024-03"] * 4,
+            "school_code": ["150102001", "150102002", "150103001", "150202001"],
+            "county_code": ["150102", "150102", "150103", "150202"],
+            "league_code": ["150100", "150100", "150100", "150200"],
+            "n_inspections": [4, 2, None, 9],
+            "n_campus_events": [1, 1, 1, 0],
+            "n_forms_requests": [10, 20, 30, 40],
+            "n_seconded_over_6m": [0, 2, 1, 0],
+        }
+    )
     insert_staged(jianfu, "staging.school_report_staged", reports)
     materialize_waves(jianfu, ["2024-03"])
     mart = read_mart(jianfu, "2024-03")
@@ -422,18 +480,27 @@ def test_area_checks_catch_planted_violations(tmp_path):
     """A small published cell, a small suppressed league beside published ones, an interval missing
     its estimate, a share above 1, a zero-width interval."""
     jianfu = new_warehouse(tmp_path)
-    cells = pl.DataFrame({
-        "wave": ["2024-03"] * 5, "area_level": ["county", "county", "league", "league", "county"],
-        "area_code": ["150102", "150103", "150100", "150200", "150104"],
-        "metric": ["hours_total", "hours_total", "item_01", "item_01", "hours_total"],
-        "estimate": [40.0, 41.0, 1.2, None, 40.0], "ci_low": [39.0, 41.5, 1.1, None, 40.0],
-        "ci_high": [41.0, 42.0, 1.3, None, 40.0], "n": [5, 30, 50, 5, 30],
-        "suppressed": [False, False, False, True, False], "df": [4, 4, 9, None, 5]})
+    cells = pl.DataFrame(
+        {
+            "wave": ["2024-03"] * 5,
+            "area_level": ["county", "county", "league", "league", "county"],
+            "area_code": ["150102", "150103", "150100", "150200", "150104"],
+            "metric": ["hours_total", "hours_total", "item_01", "item_01", "hours_total"],
+            "estimate": [40.0, 41.0, 1.2, None, 40.0],
+            "ci_low": [39.0, 41.5, 1.1, None, 40.0],
+            "ci_high": [41.0, 42.0, 1.3, None, 40.0],
+            "n": [5, 30, 50, 5, 30],
+            "suppressed": [False, False, False, True, False],
+            "df": [4, 4, 9, None, 5],
+        }
+    )
     insert_staged(jianfu, "marts.area_metrics", cells)
-    outcomes = [area_metrics_no_small_published_cell(jianfu=jianfu, monitoring=MonitoringConfig()),
-                area_metrics_no_lone_suppressed_sibling(jianfu=jianfu),
-                area_metrics_interval_holds_estimate(jianfu=jianfu),
-                area_metrics_shares_in_range(jianfu=jianfu),
-                area_metrics_intervals_are_honest(jianfu=jianfu)]
+    outcomes = [
+        area_metrics_no_small_published_cell(jianfu=jianfu, monitoring=MonitoringConfig()),
+        area_metrics_no_lone_suppressed_sibling(jianfu=jianfu),
+        area_metrics_interval_holds_estimate(jianfu=jianfu),
+        area_metrics_shares_in_range(jianfu=jianfu),
+        area_metrics_intervals_are_honest(jianfu=jianfu),
+    ]
     assert [outcome.passed for outcome in outcomes] == [False] * 5
     assert [outcome.metadata["violations"].value for outcome in outcomes] == [1] * 5

@@ -23,10 +23,10 @@ from test_stats import (
 )
 
 from assets.marts import wave_changes, wave_changes_consistent
-from pipelines.synthetic.coverage import simulate_seed, summarise
 from pipelines.catalogue.metrics import METRIC_BY_NAME
-from pipelines.resources import MonitoringConfig
 from pipelines.estimation.uncertainty import beta_quantile, t_quantile
+from pipelines.resources import MonitoringConfig
+from pipelines.synthetic.coverage import simulate_seed, summarise
 
 WAVE = "2024-03"
 
@@ -35,8 +35,11 @@ def random_layout(rng: np.random.Generator) -> list[tuple[str, str, int]]:
     """Schools over three leagues: 1–12 schools a county, a county with one school, a
     single-school stratum, a school answering at two levels, and counties of every size."""
     layout = []
-    for league, counties in (("1501", ("02", "03", "04", "05", "21", "22")), ("1502", ("02", "03", "04", "05")),
-                             ("1503", ("02", "03"))):
+    for league, counties in (
+        ("1501", ("02", "03", "04", "05", "21", "22")),
+        ("1502", ("02", "03", "04", "05")),
+        ("1503", ("02", "03")),
+    ):
         for county in counties:
             for k in range(1, int(rng.integers(1, 13)) + 1):
                 level = str(rng.choice(["primary", "junior"], p=[0.6, 0.4]))
@@ -53,52 +56,79 @@ def uncertainty_warehouse(tmp_path_factory):
     jianfu = new_warehouse(root)
     rng = np.random.default_rng(101)
     frame = survey_frame(WAVE, random_layout(rng), rng, blank_rate=0.1)
-    frame = frame.with_columns(pl.when(pl.col("county_code") == "150203").then(0).otherwise(pl.col("item_05"))
-                               .alias("item_05"))
+    frame = frame.with_columns(
+        pl.when(pl.col("county_code") == "150203").then(0).otherwise(pl.col("item_05")).alias("item_05")
+    )
     insert_staged(jianfu, "staging.teacher_survey_staged", frame)
     materialize_waves(jianfu, [WAVE])
     with jianfu.connect(read_only=True) as conn:
         population = conn.sql("select * from ref.teacher_population").pl()
         divisions = conn.sql("select * from ref.divisions").pl()
-    return {"jianfu": jianfu, "frame": frame, "population": population, "divisions": divisions,
-            "mart": read_mart(jianfu, WAVE), "root": root}
+    return {
+        "jianfu": jianfu,
+        "frame": frame,
+        "population": population,
+        "divisions": divisions,
+        "mart": read_mart(jianfu, WAVE),
+        "root": root,
+    }
 
 
 def oracle_inputs(frame: pl.DataFrame, population: pl.DataFrame, divisions: pl.DataFrame) -> dict:
     respondents = frame.select(
         (pl.col("league_code") + "_" + pl.col("school_level")).alias("stratum"),
-        pl.col("school_code").alias("school"), "county_code", "league_code", pl.lit("150000").alias("region_code"))
+        pl.col("school_code").alias("school"),
+        "county_code",
+        "league_code",
+        pl.lit("150000").alias("region_code"),
+    )
     metrics = []
     for name in TEACHER_METRICS:
         y, x = metric_values(frame, name)
         kind = METRIC_BY_NAME[name].kind
         if name == "nonteaching_share":
-            respondents = respondents.with_columns(pl.Series("y_nonteaching_share", y).fill_nan(None),
-                                                   pl.Series("x_nonteaching_share", x).fill_nan(None))
+            respondents = respondents.with_columns(
+                pl.Series("y_nonteaching_share", y).fill_nan(None), pl.Series("x_nonteaching_share", x).fill_nan(None)
+            )
             metrics.append((name, "ratio", "y_nonteaching_share", "x_nonteaching_share"))
             continue
         respondents = respondents.with_columns(pl.Series(f"y_{name}", y).fill_nan(None))
         metrics.append((name, "proportion" if kind == "share" and name != "felt_net" else "mean", f"y_{name}", ""))
     league_of = dict(zip(divisions["code"], divisions["parent_code"]))
-    strata = (population.with_columns(pl.col("county_code").replace_strict(league_of).alias("league"))
-              .group_by("league", "school_level").agg(pl.col("n_teachers").sum().alias("Freq"))
-              .select((pl.col("league") + "_" + pl.col("school_level")).alias("stratum"), "Freq"))
+    strata = (
+        population.with_columns(pl.col("county_code").replace_strict(league_of).alias("league"))
+        .group_by("league", "school_level")
+        .agg(pl.col("n_teachers").sum().alias("Freq"))
+        .select((pl.col("league") + "_" + pl.col("school_level")).alias("stratum"), "Freq")
+    )
     strata = strata.filter(pl.col("stratum").is_in(respondents["stratum"].unique().implode()))
-    areas = pl.concat([
-        pl.DataFrame({"area_level": ["region"], "area_code": ["150000"], "column": ["region_code"]}),
-        frame.select(pl.lit("league").alias("area_level"), pl.col("league_code").alias("area_code"),
-                     pl.lit("league_code").alias("column")).unique(),
-        frame.select(pl.lit("county").alias("area_level"), pl.col("county_code").alias("area_code"),
-                     pl.lit("county_code").alias("column")).unique()])
-    return {"respondents": respondents, "population": strata, "areas": areas,
-            "metrics": pl.DataFrame(metrics, schema=["metric", "kind", "numerator", "denominator"], orient="row")}
+    areas = pl.concat(
+        [
+            pl.DataFrame({"area_level": ["region"], "area_code": ["150000"], "column": ["region_code"]}),
+            frame.select(
+                pl.lit("league").alias("area_level"),
+                pl.col("league_code").alias("area_code"),
+                pl.lit("league_code").alias("column"),
+            ).unique(),
+            frame.select(
+                pl.lit("county").alias("area_level"),
+                pl.col("county_code").alias("area_code"),
+                pl.lit("county_code").alias("column"),
+            ).unique(),
+        ]
+    )
+    return {
+        "respondents": respondents,
+        "population": strata,
+        "areas": areas,
+        "metrics": pl.DataFrame(metrics, schema=["metric", "kind", "numerator", "denominator"], orient="row"),
+    }
 
 
 @pytest.fixture(scope="module")
 def against_r(uncertainty_warehouse):
     w = uncertainty_warehouse
-    r = run_oracle("area_metrics.R", w["root"] / "oracle",
-                   oracle_inputs(w["frame"], w["population"], w["divisions"]))
+    r = run_oracle("area_metrics.R", w["root"] / "oracle", oracle_inputs(w["frame"], w["population"], w["divisions"]))
     published = w["mart"].filter(~pl.col("suppressed") & pl.col("metric").is_in(TEACHER_METRICS))
     return published.join(r, on=["area_level", "area_code", "metric"], how="left")
 
@@ -138,7 +168,8 @@ def test_no_interval_without_degrees_of_freedom(uncertainty_warehouse):
     mart = uncertainty_warehouse["mart"].filter(~pl.col("suppressed") & pl.col("metric").is_in(TEACHER_METRICS))
     schools = frame.group_by("county_code").agg(pl.col("school_code").n_unique().alias("schools"))
     counties = mart.filter(pl.col("area_level") == "county").join(
-        schools.rename({"county_code": "area_code"}), on="area_code")
+        schools.rename({"county_code": "area_code"}), on="area_code"
+    )
     lone = counties.filter(pl.col("schools") == 1)
     assert lone.height > 0
     assert lone["ci_low"].is_null().all() and lone["ci_high"].is_null().all()
@@ -180,8 +211,11 @@ def test_reliability_rule(uncertainty_warehouse):
         keep = ~np.isnan(y) & ~np.isnan(x)
         sub = frame.filter(pl.Series(keep))
         for level, column in (("region", None), ("league", "league_code"), ("county", "county_code")):
-            groups = (sub.group_by(column).agg(pl.col("school_code").n_unique()) if column else
-                      pl.DataFrame({column or "k": ["150000"], "school_code": [sub["school_code"].n_unique()]}))
+            groups = (
+                sub.group_by(column).agg(pl.col("school_code").n_unique())
+                if column
+                else pl.DataFrame({column or "k": ["150000"], "school_code": [sub["school_code"].n_unique()]})
+            )
             for code, count in groups.iter_rows():
                 schools[(level, code, name)] = count
 
@@ -204,9 +238,11 @@ PLANTED_RISE = 1.5
 def with_school_effects(frame: pl.DataFrame, effects: dict[str, float]) -> pl.DataFrame:
     """Add a persistent school effect to hours: schools that recur keep it, so it cancels in a change."""
     effect = frame["school_code"].replace_strict(effects, return_dtype=pl.Float64)
-    return frame.with_columns((pl.col("hours_total") + 4 * effect).clip(0, 112).alias("hours_total"),
-                              (pl.col("hours_cat1") + effect).clip(0, 112).alias("hours_cat1"),
-                              (pl.col("hours_cat2") + effect).clip(0, 112).alias("hours_cat2"))
+    return frame.with_columns(
+        (pl.col("hours_total") + 4 * effect).clip(0, 112).alias("hours_total"),
+        (pl.col("hours_cat1") + effect).clip(0, 112).alias("hours_cat1"),
+        (pl.col("hours_cat2") + effect).clip(0, 112).alias("hours_cat2"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +257,12 @@ def change_warehouse(tmp_path_factory):
     effects = {school: float(rng.gamma(2.0, 1.5)) for school, _, _ in layout + later_layout}
     earlier = with_school_effects(survey_frame(CHANGE_WAVES[0], layout, rng, 0.05), effects)
     later = with_school_effects(survey_frame(CHANGE_WAVES[1], later_layout, rng, 0.05), effects)
-    later = later.with_columns(pl.when(pl.col("league_code") == "150100")
-                               .then(pl.col("hours_cat1") + PLANTED_RISE).otherwise(pl.col("hours_cat1"))
-                               .alias("hours_cat1"))
+    later = later.with_columns(
+        pl.when(pl.col("league_code") == "150100")
+        .then(pl.col("hours_cat1") + PLANTED_RISE)
+        .otherwise(pl.col("hours_cat1"))
+        .alias("hours_cat1")
+    )
     frames = {CHANGE_WAVES[0]: earlier, CHANGE_WAVES[1]: later}
     for frame in frames.values():
         insert_staged(jianfu, "staging.teacher_survey_staged", frame)
@@ -234,13 +273,20 @@ def change_warehouse(tmp_path_factory):
         divisions = conn.sql("select * from ref.divisions").pl()
         changes = conn.sql("select * from marts.wave_changes").pl()
         cells = conn.sql("select * from marts.area_metrics").pl()
-    return {"frames": frames, "population": population, "divisions": divisions, "changes": changes,
-            "cells": cells, "root": root}
+    return {
+        "frames": frames,
+        "population": population,
+        "divisions": divisions,
+        "changes": changes,
+        "cells": cells,
+        "root": root,
+    }
 
 
 def materialize_waves_changes(jianfu) -> None:
-    result = dg.materialize([wave_changes, wave_changes_consistent], resources={
-        "jianfu": jianfu, "monitoring": MonitoringConfig()})
+    result = dg.materialize(
+        [wave_changes, wave_changes_consistent], resources={"jianfu": jianfu, "monitoring": MonitoringConfig()}
+    )
     assert result.success
     assert all(check.passed for check in result.get_asset_check_evaluations())
 
@@ -252,15 +298,27 @@ def changes_against_r(change_warehouse):
     for wave, frame in w["frames"].items():
         inputs = oracle_inputs(frame, w["population"], w["divisions"])
         parts.append((wave, inputs))
-    respondents = pl.concat([i["respondents"].with_columns(
-        pl.lit(wave).alias("wave"), (pl.lit(wave + "_") + pl.col("stratum")).alias("poststratum"))
-        for wave, i in parts], how="vertical_relaxed")
-    population = pl.concat([i["population"].select((pl.lit(wave + "_") + pl.col("stratum")).alias("poststratum"),
-                                                   "Freq") for wave, i in parts])
+    respondents = pl.concat(
+        [
+            i["respondents"].with_columns(
+                pl.lit(wave).alias("wave"), (pl.lit(wave + "_") + pl.col("stratum")).alias("poststratum")
+            )
+            for wave, i in parts
+        ],
+        how="vertical_relaxed",
+    )
+    population = pl.concat(
+        [
+            i["population"].select((pl.lit(wave + "_") + pl.col("stratum")).alias("poststratum"), "Freq")
+            for wave, i in parts
+        ]
+    )
     areas = pl.concat([i["areas"] for _, i in parts]).unique()
-    r = run_oracle("wave_changes.R", w["root"] / "oracle_changes",
-                   {"respondents": respondents, "population": population, "areas": areas,
-                    "metrics": parts[0][1]["metrics"]})
+    r = run_oracle(
+        "wave_changes.R",
+        w["root"] / "oracle_changes",
+        {"respondents": respondents, "population": population, "areas": areas, "metrics": parts[0][1]["metrics"]},
+    )
     teacher = w["changes"].filter(pl.col("metric").is_in(TEACHER_METRICS))
     return teacher.join(r, on=["area_level", "area_code", "metric"], how="left")
 
@@ -277,9 +335,10 @@ def test_recurring_schools_shrink_the_change_se(change_warehouse):
     """With persistent school effects the stacked SE is well below the independent-waves SE."""
     changes, cells = change_warehouse["changes"], change_warehouse["cells"]
     se = cells.select("wave", "area_level", "area_code", "metric", "se")
-    both = (changes.join(se, on=["wave", "area_level", "area_code", "metric"])
-            .join(se.rename({"wave": "previous_wave", "se": "previous_se"}),
-                  on=["previous_wave", "area_level", "area_code", "metric"]))
+    both = changes.join(se, on=["wave", "area_level", "area_code", "metric"]).join(
+        se.rename({"wave": "previous_wave", "se": "previous_se"}),
+        on=["previous_wave", "area_level", "area_code", "metric"],
+    )
     hours = both.filter((pl.col("metric") == "hours_total") & (pl.col("area_level") != "county"))
     ratio = hours["se_right"] / (hours["se_right"] ** 2 + hours["previous_se"] ** 2).sqrt()
     assert hours.height >= 4 and ratio.max() < 0.8
@@ -290,8 +349,9 @@ def test_planted_rise_is_recovered(change_warehouse):
     hohhot = changes.filter((pl.col("area_code") == "150100") & (pl.col("metric") == "hours_cat1")).row(0, named=True)
     assert hohhot["ci_low"] < PLANTED_RISE < hohhot["ci_high"]
     assert hohhot["significant"] and hohhot["direction"] == "worsening"
-    others = changes.filter((pl.col("area_level") == "league") & (pl.col("metric") == "hours_cat1")
-                            & (pl.col("area_code") != "150100"))
+    others = changes.filter(
+        (pl.col("area_level") == "league") & (pl.col("metric") == "hours_cat1") & (pl.col("area_code") != "150100")
+    )
     assert others.height >= 1 and not others["significant"].any()
 
 

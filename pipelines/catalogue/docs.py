@@ -60,8 +60,7 @@ def landing_tables() -> str:
         rules = [r for r in COLUMN_RULES if r.source == source]
         with_questions = any(r.column in questions for r in rules)
         header = "| column | kind | required | accepted values |" + (" questionnaire |" if with_questions else "")
-        lines = [f"#### `landing/{source}/`", "", header,
-                 "|---|---|---|---|" + ("---|" if with_questions else "")]
+        lines = [f"#### `landing/{source}/`", "", header, "|---|---|---|---|" + ("---|" if with_questions else "")]
         for rule in rules:
             row = f"| `{rule.column}` | {rule.kind} | {'yes' if rule.required else ''} | {_rule_text(rule)} |"
             lines.append(row + (f" {_question(rule, questions)} |" if with_questions else ""))
@@ -73,8 +72,10 @@ def reason_table() -> str:
     lines = ["| reason | 中文 | meaning |", "|---|---|---|"]
     lines += [f"| `{code}` | {zh} | {en} |" for code, (zh, en) in REASON_CODES.items()]
     lines.append("")
-    lines.append(f"Weekly hours (`hours_*`) are at most {_number(HOURS_MAX)}, the hours in a week; every reason, "
-                 f"for a row or a file, is one line of at most {MAX_REASON_LENGTH} characters.")
+    lines.append(
+        f"Weekly hours (`hours_*`) are at most {_number(HOURS_MAX)}, the hours in a week; every reason, "
+        f"for a row or a file, is one line of at most {MAX_REASON_LENGTH} characters."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -83,6 +84,7 @@ GENERATORS = {"landing-columns": landing_tables, "reasons": reason_table}
 
 def render(text: str) -> str:
     """The document with every generated block rewritten; unknown block names are an error."""
+
     def fill(match: re.Match) -> str:
         name = match.group("name")
         if name not in GENERATORS:

@@ -52,20 +52,42 @@ def _catalogue() -> list[Metric]:
         _teacher("hours_total", "mean", "周工作时长", "Weekly working hours", *HOURS),
         _teacher("hours_nonteaching", "mean", "周非教学负担时长", "Weekly non-teaching hours", *HOURS),
     ]
-    m += [_teacher(f"hours_cat{i}", "mean", f"非教学时长：{zh}", f"Non-teaching hours: {en}", *HOURS)
-          for i, (zh, en) in CATEGORY_LABELS.items()]
+    m += [
+        _teacher(f"hours_cat{i}", "mean", f"非教学时长：{zh}", f"Non-teaching hours: {en}", *HOURS)
+        for i, (zh, en) in CATEGORY_LABELS.items()
+    ]
     m += [
         _teacher("nonteaching_share", "ratio", "非教学时长占比", "Non-teaching share of hours", *SHARE),
-        _teacher("felt_lighter_share", "share", "感到负担减轻的比例", "Share feeling a lighter burden",
-                 *SHARE, polarity=HIGHER_IS_BETTER),
+        _teacher(
+            "felt_lighter_share",
+            "share",
+            "感到负担减轻的比例",
+            "Share feeling a lighter burden",
+            *SHARE,
+            polarity=HIGHER_IS_BETTER,
+        ),
         _teacher("felt_heavier_share", "share", "感到负担加重的比例", "Share feeling a heavier burden", *SHARE),
-        _teacher("felt_net", "share", "减负获得感净值（减轻−加重）", "Net felt reduction (lighter − heavier)",
-                 *SHARE, polarity=HIGHER_IS_BETTER),
-        _teacher("focus_share", "share", "能够潜心教学的比例", "Share able to focus on teaching",
-                 *SHARE, polarity=HIGHER_IS_BETTER),
+        _teacher(
+            "felt_net",
+            "share",
+            "减负获得感净值（减轻−加重）",
+            "Net felt reduction (lighter − heavier)",
+            *SHARE,
+            polarity=HIGHER_IS_BETTER,
+        ),
+        _teacher(
+            "focus_share",
+            "share",
+            "能够潜心教学的比例",
+            "Share able to focus on teaching",
+            *SHARE,
+            polarity=HIGHER_IS_BETTER,
+        ),
     ]
-    m += [_teacher(f"item_{i:02d}", "share", f"清单第{i}条所列情形发生比例",
-                   f"Share experiencing list item {i}", *SHARE) for i in range(1, 27)]
+    m += [
+        _teacher(f"item_{i:02d}", "share", f"清单第{i}条所列情形发生比例", f"Share experiencing list item {i}", *SHARE)
+        for i in range(1, 27)
+    ]
     m += [
         _teacher("n_inspections", "mean", "教师经历的督查检查次数", "Inspections experienced by teachers", *COUNT),
         _teacher("n_forms", "mean", "教师填报表格次数", "Forms filled by teachers", *COUNT),
@@ -73,16 +95,27 @@ def _catalogue() -> list[Metric]:
         _teacher("n_nonteaching_meetings", "mean", "非教学会议次数", "Non-teaching meetings", *COUNT),
         _teacher("n_invigilations", "mean", "社会考试监考次数", "Social-exam invigilations", *COUNT),
         _teacher("days_seconded", "mean", "被抽调借用天数", "Days seconded", "天/期", "days per period"),
-        _teacher("training_hours_nonteaching", "mean", "非教学培训时长", "Non-teaching training hours",
-                 "小时/期", "hours per period"),
-        _school("school_inspections_per_school", "per_school", "校均督查检查次数",
-                "Inspections per school", *COUNT),
-        _school("school_campus_events_per_school", "per_school", "校均进校园活动次数",
-                "Campus events per school", *COUNT),
-        _school("school_forms_per_school", "per_school", "校均填表要求次数",
-                "Form requests per school", *COUNT),
-        _school("school_seconded_over_6m", "total", "借用超过半年的教师人数",
-                "Teachers seconded over six months", "人", "teachers"),
+        _teacher(
+            "training_hours_nonteaching",
+            "mean",
+            "非教学培训时长",
+            "Non-teaching training hours",
+            "小时/期",
+            "hours per period",
+        ),
+        _school("school_inspections_per_school", "per_school", "校均督查检查次数", "Inspections per school", *COUNT),
+        _school(
+            "school_campus_events_per_school", "per_school", "校均进校园活动次数", "Campus events per school", *COUNT
+        ),
+        _school("school_forms_per_school", "per_school", "校均填表要求次数", "Form requests per school", *COUNT),
+        _school(
+            "school_seconded_over_6m",
+            "total",
+            "借用超过半年的教师人数",
+            "Teachers seconded over six months",
+            "人",
+            "teachers",
+        ),
     ]
     return m
 
@@ -94,9 +127,14 @@ METRIC_BY_NAME = {m.name: m for m in METRICS}
 def metric_columns(metric: Metric) -> tuple[str, ...]:
     """The landing columns a teacher metric is computed from: without them it is "not collected"."""
     hours = tuple(f"hours_cat{i}" for i in CATEGORY_LABELS)
-    derived = {"hours_nonteaching": hours, "nonteaching_share": (*hours, "hours_total"),
-               "felt_lighter_share": ("felt_change",), "felt_heavier_share": ("felt_change",),
-               "felt_net": ("felt_change",), "focus_share": ("focus_on_teaching",)}
+    derived = {
+        "hours_nonteaching": hours,
+        "nonteaching_share": (*hours, "hours_total"),
+        "felt_lighter_share": ("felt_change",),
+        "felt_heavier_share": ("felt_change",),
+        "felt_net": ("felt_change",),
+        "focus_share": ("focus_on_teaching",),
+    }
     return derived.get(metric.name, (metric.name,))
 
 

@@ -44,12 +44,26 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "dismissed": ("已排除", "dismissed"),
     "resolved": ("已解决", "resolved"),
 }
-RESOLVED_BY_DATA_NOTE = "数据中已不再出现该违规（由流水线关闭） / the breach no longer appears in the data (closed by the pipeline)"
+RESOLVED_BY_DATA_NOTE = (
+    "数据中已不再出现该违规（由流水线关闭） / the breach no longer appears in the data (closed by the pipeline)"
+)
 CASE_TEXT_MAX_LENGTH = 500
 """A case note or assignee longer than this is refused: a note is a line, not a file."""
 
-RULE_COLUMNS = ("rule_id", "source_zh", "source_en", "effective_from", "effective_to", "scope", "kind_filter",
-                "measure", "period", "limit", "text_zh", "text_en")
+RULE_COLUMNS = (
+    "rule_id",
+    "source_zh",
+    "source_en",
+    "effective_from",
+    "effective_to",
+    "scope",
+    "kind_filter",
+    "measure",
+    "period",
+    "limit",
+    "text_zh",
+    "text_en",
+)
 RULE_ID_PATTERN = r"[a-z][a-z0-9_]{0,63}"
 
 
@@ -86,8 +100,9 @@ def validated_rules(frame: pl.DataFrame) -> pl.DataFrame:
             raise PolicyRuleError(f"row {row}: rule_id must be lower-case letters, digits and underscores")
         for column, vocabulary in (("measure", MEASURES), ("period", PERIODS), ("scope", SCOPES)):
             if values[column] not in vocabulary:
-                raise PolicyRuleError(f"row {row} ({rule_id}): unknown {column}; expected one of "
-                                      f"{', '.join(vocabulary)}")
+                raise PolicyRuleError(
+                    f"row {row} ({rule_id}): unknown {column}; expected one of {', '.join(vocabulary)}"
+                )
         kinds = [k.strip() for k in (values["kind_filter"] or "").split("|") if k.strip()]
         if not kinds or any(k not in EVENT_KINDS for k in kinds):
             raise PolicyRuleError(f"row {row} ({rule_id}): kind_filter must be a |-list of {', '.join(EVENT_KINDS)}")
@@ -104,9 +119,18 @@ def validated_rules(frame: pl.DataFrame) -> pl.DataFrame:
         for column in ("source_zh", "source_en", "text_zh", "text_en"):
             if not values[column]:
                 raise PolicyRuleError(f"row {row} ({rule_id}): {column} is required (a rule cites its source)")
-        rows.append({**values, "row": row, "effective_from": start, "effective_to": end, "limit": limit,
-                     "kinds": kinds, "organiser_levels": list(SCOPES[values["scope"]]),
-                     "aggregate": MEASURES[values["measure"]][0]})
+        rows.append(
+            {
+                **values,
+                "row": row,
+                "effective_from": start,
+                "effective_to": end,
+                "limit": limit,
+                "kinds": kinds,
+                "organiser_levels": list(SCOPES[values["scope"]]),
+                "aggregate": MEASURES[values["measure"]][0],
+            }
+        )
     by_rule: dict[str, list[dict]] = {}
     for rule in rows:
         by_rule.setdefault(rule["rule_id"], []).append(rule)
@@ -114,12 +138,26 @@ def validated_rules(frame: pl.DataFrame) -> pl.DataFrame:
         versions.sort(key=lambda r: r["effective_from"])
         for earlier, later in zip(versions, versions[1:]):
             if earlier["effective_to"] is None or earlier["effective_to"] >= later["effective_from"]:
-                raise PolicyRuleError(f"row {later['row']} ({later['rule_id']}): overlaps the effective range "
-                                      f"of row {earlier['row']}")
-    schema = {"rule_id": pl.String, "source_zh": pl.String, "source_en": pl.String, "effective_from": pl.Date,
-              "effective_to": pl.Date, "scope": pl.String, "kind_filter": pl.String, "measure": pl.String,
-              "period": pl.String, "limit": pl.Int64, "text_zh": pl.String, "text_en": pl.String,
-              "kinds": pl.List(pl.String), "organiser_levels": pl.List(pl.String), "aggregate": pl.String}
+                raise PolicyRuleError(
+                    f"row {later['row']} ({later['rule_id']}): overlaps the effective range of row {earlier['row']}"
+                )
+    schema = {
+        "rule_id": pl.String,
+        "source_zh": pl.String,
+        "source_en": pl.String,
+        "effective_from": pl.Date,
+        "effective_to": pl.Date,
+        "scope": pl.String,
+        "kind_filter": pl.String,
+        "measure": pl.String,
+        "period": pl.String,
+        "limit": pl.Int64,
+        "text_zh": pl.String,
+        "text_en": pl.String,
+        "kinds": pl.List(pl.String),
+        "organiser_levels": pl.List(pl.String),
+        "aggregate": pl.String,
+    }
     return pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
 
 

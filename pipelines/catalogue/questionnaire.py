@@ -88,8 +88,17 @@ def _load(path: str, mtime: float) -> tuple[Question, ...]:
                 number = int(row["question_no"])
             except ValueError:
                 raise QuestionnaireError(f"row {len(questions) + 1}: question_no is not a number") from None
-            questions.append(Question(number, row["column"].strip(), row["kind"].strip(), row["text_zh"].strip(),
-                                      row["text_en"].strip(), _split(row["options_zh"]), _split(row["options_en"])))
+            questions.append(
+                Question(
+                    number,
+                    row["column"].strip(),
+                    row["kind"].strip(),
+                    row["text_zh"].strip(),
+                    row["text_en"].strip(),
+                    _split(row["options_zh"]),
+                    _split(row["options_en"]),
+                )
+            )
     _validate(questions)
     return tuple(questions)
 
@@ -122,8 +131,9 @@ _PUNCTUATION = re.compile(r"[\s\u3000]+")
 def normalise(text: str) -> str:
     """Text compared ignoring whitespace, punctuation, width and case (NFKC folds full-width forms)."""
     folded = unicodedata.normalize("NFKC", text or "").lower()
-    return "".join(ch for ch in _PUNCTUATION.sub("", folded)
-                   if not unicodedata.category(ch).startswith(("P", "S", "Z")))
+    return "".join(
+        ch for ch in _PUNCTUATION.sub("", folded) if not unicodedata.category(ch).startswith(("P", "S", "Z"))
+    )
 
 
 def estimated_seconds(questions: tuple[Question, ...]) -> float:

@@ -27,8 +27,17 @@ TEXT_MAX_LENGTH = 256
 """A text value longer than this is malformed: no contract text column holds a paragraph."""
 UNREADABLE_CELL = "#NO_CACHED_VALUE!"
 """What the XLSX reader puts where a formula has no cached value."""
-UNREADABLE_CELL_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
-                          "#GETTING_DATA", UNREADABLE_CELL)
+UNREADABLE_CELL_VALUES = (
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#GETTING_DATA",
+    UNREADABLE_CELL,
+)
 """Spreadsheet error values: malformed in every column, whatever its kind."""
 NON_METRIC_OPTIONAL_COLUMNS = ("teacher_id", "seconds_taken")
 """Optional columns whose absence is not a metric "not collected"."""
@@ -63,14 +72,11 @@ def _teacher_rules() -> list[ColumnRule]:
     hours = ["hours_total", "hours_teaching", "hours_teaching_related"]
     hours += [f"hours_cat{i}" for i in range(1, 6)]
     rules += [ColumnRule(s, c, "number", min_value=0.0, max_value=HOURS_MAX) for c in hours]
-    counts = ["n_inspections", "n_forms", "n_app_tasks", "n_nonteaching_meetings",
-              "n_invigilations", "days_seconded"]
+    counts = ["n_inspections", "n_forms", "n_app_tasks", "n_nonteaching_meetings", "n_invigilations", "days_seconded"]
     rules += [ColumnRule(s, c, "integer", min_value=0.0) for c in counts]
     rules.append(ColumnRule(s, "training_hours_nonteaching", "number", min_value=0.0))
-    rules += [ColumnRule(s, f"item_{i:02d}", "integer", allowed=("0", "1"))
-              for i in range(1, N_ITEMS + 1)]
-    rules += [ColumnRule(s, c, "integer", min_value=1.0, max_value=5.0)
-              for c in ("felt_change", "focus_on_teaching")]
+    rules += [ColumnRule(s, f"item_{i:02d}", "integer", allowed=("0", "1")) for i in range(1, N_ITEMS + 1)]
+    rules += [ColumnRule(s, c, "integer", min_value=1.0, max_value=5.0) for c in ("felt_change", "focus_on_teaching")]
     rules.append(ColumnRule(s, "teacher_id", "text", pseudonymised=True))
     rules.append(ColumnRule(s, "seconds_taken", "integer", min_value=0.0))
     return rules
@@ -83,16 +89,34 @@ def _school_rules() -> list[ColumnRule]:
         ColumnRule(s, "school_code", "text", required=True, references_school=True, unique_in_wave=True),
         ColumnRule(s, "reported_at", "timestamp", required=True, latest_wins=True),
     ]
-    counts = ["n_teachers_on_staff", "n_inspections", "n_inspections_unapproved",
-              "n_campus_events", "n_campus_events_unlisted", "n_forms_requests",
-              "n_forms_duplicate", "n_teachers_seconded", "n_seconded_over_6m",
-              "n_nonteaching_meetings", "n_social_exams"]
+    counts = [
+        "n_teachers_on_staff",
+        "n_inspections",
+        "n_inspections_unapproved",
+        "n_campus_events",
+        "n_campus_events_unlisted",
+        "n_forms_requests",
+        "n_forms_duplicate",
+        "n_teachers_seconded",
+        "n_seconded_over_6m",
+        "n_nonteaching_meetings",
+        "n_social_exams",
+    ]
     rules += [ColumnRule(s, c, "integer", min_value=0.0) for c in counts]
     return rules
 
 
-EVENT_KINDS = ("comprehensive_inspection", "inspection", "check", "appraisal", "assessment",
-               "campus_activity", "survey_task", "meeting", "secondment")
+EVENT_KINDS = (
+    "comprehensive_inspection",
+    "inspection",
+    "check",
+    "appraisal",
+    "assessment",
+    "campus_activity",
+    "survey_task",
+    "meeting",
+    "secondment",
+)
 ORGANISER_LEVELS = ("national", "region", "league", "county", "township", "other")
 INSPECTION_KINDS = ("comprehensive_inspection", "inspection", "check", "appraisal", "assessment")
 """Event kinds a school report's n_inspections counts: the cross-check compares the two."""
@@ -137,9 +161,20 @@ def required_columns(source: str) -> list[str]:
 def rule_rows() -> list[tuple]:
     """Rows of `meta.column_rules`, in the order violations are reported."""
     return [
-        (r.source, r.column, position, r.kind, r.required, r.min_value, r.max_value,
-         list(r.allowed), {"wave": WAVE_PATTERN, "date": DATE_PATTERN}.get(r.kind), r.unique_in_wave,
-         r.references_school, r.pseudonymised)
+        (
+            r.source,
+            r.column,
+            position,
+            r.kind,
+            r.required,
+            r.min_value,
+            r.max_value,
+            list(r.allowed),
+            {"wave": WAVE_PATTERN, "date": DATE_PATTERN}.get(r.kind),
+            r.unique_in_wave,
+            r.references_school,
+            r.pseudonymised,
+        )
         for position, r in enumerate(COLUMN_RULES)
     ]
 

@@ -50,7 +50,7 @@ def fit_fay_herriot(y: np.ndarray, x: np.ndarray, psi: np.ndarray) -> FayHerriot
     y, x, psi = (np.asarray(a, dtype=float) for a in (y, x, psi))
     sigma2 = max(float(np.var(y, ddof=1) - np.mean(psi)), float(np.median(psi)), 1e-12)
     iterations = 0
-    for iterations in range(1, MAX_ITERATIONS + 1):
+    for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 (the count is returned)
         p, _, _ = _restricted_parts(y, x, psi, sigma2)
         py = p @ y
         score = -0.5 * np.trace(p) + 0.5 * py @ py
@@ -63,7 +63,7 @@ def fit_fay_herriot(y: np.ndarray, x: np.ndarray, psi: np.ndarray) -> FayHerriot
         sigma2 = updated
     _, xtvx_inv, v_inv = _restricted_parts(y, x, psi, sigma2)
     beta = xtvx_inv @ (x.T @ (v_inv * y))
-    sigma2_var = 2.0 / np.sum(v_inv ** 2)
+    sigma2_var = 2.0 / np.sum(v_inv**2)
     return FayHerriotFit(beta, xtvx_inv, sigma2, float(sigma2_var), iterations)
 
 
@@ -72,10 +72,14 @@ def eblup(fit: FayHerriotFit, y: np.ndarray, x: np.ndarray, psi: np.ndarray) -> 
     synthetic = x @ fit.beta
     shrinkage = psi / (fit.sigma2_u + psi)
     g1 = fit.sigma2_u * psi / (fit.sigma2_u + psi)
-    g2 = shrinkage ** 2 * np.einsum("ij,jk,ik->i", x, fit.beta_cov, x)
-    g3 = psi ** 2 / (fit.sigma2_u + psi) ** 3 * fit.sigma2_var
-    return {"estimate": shrinkage * synthetic + (1 - shrinkage) * y, "mse": g1 + g2 + 2 * g3,
-            "shrinkage": shrinkage, "synthetic": synthetic}
+    g2 = shrinkage**2 * np.einsum("ij,jk,ik->i", x, fit.beta_cov, x)
+    g3 = psi**2 / (fit.sigma2_u + psi) ** 3 * fit.sigma2_var
+    return {
+        "estimate": shrinkage * synthetic + (1 - shrinkage) * y,
+        "mse": g1 + g2 + 2 * g3,
+        "shrinkage": shrinkage,
+        "synthetic": synthetic,
+    }
 
 
 def synthetic(fit: FayHerriotFit, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -106,8 +110,12 @@ def model_terms(fitted: pl.DataFrame, covariates: list[str]) -> tuple[list[str],
     return [], []
 
 
-def county_estimates(cells: pl.DataFrame, covariates: pl.DataFrame, names: list[str],
-                     bounds: dict[str, tuple[float, float]] | None = None) -> pl.DataFrame:
+def county_estimates(
+    cells: pl.DataFrame,
+    covariates: pl.DataFrame,
+    names: list[str],
+    bounds: dict[str, tuple[float, float]] | None = None,
+) -> pl.DataFrame:
     """Fit one model per wave and metric and return a row per county of `covariates`.
 
     `cells`: wave, area_code, metric, estimate, se, df, n, reliability (county rows of
@@ -117,8 +125,9 @@ def county_estimates(cells: pl.DataFrame, covariates: pl.DataFrame, names: list[
     rows = []
     for (wave, metric), group in cells.group_by("wave", "metric", maintain_order=True):
         frame = covariates.join(group, on="area_code", how="left")
-        usable = (frame["estimate"].is_not_null() & (frame["se"].fill_null(0) > 0)
-                  & (frame["df"].fill_null(0) >= 1)).to_numpy()
+        usable = (
+            frame["estimate"].is_not_null() & (frame["se"].fill_null(0) > 0) & (frame["df"].fill_null(0) >= 1)
+        ).to_numpy()
         if usable.sum() < MIN_FIT_COUNTIES:
             continue
         fitted = frame.filter(pl.Series(usable))
@@ -131,20 +140,44 @@ def county_estimates(cells: pl.DataFrame, covariates: pl.DataFrame, names: list[
         low, high = (bounds or {}).get(metric, (-np.inf, np.inf))
         for i, row in enumerate(frame.iter_rows(named=True)):
             source = direct if usable[i] else fallback
-            rows.append({"wave": wave, "area_code": row["area_code"], "league_code": row["league_code"],
-                         "metric": metric, "estimate": float(np.clip(source["estimate"][i], low, high)),
-                         "mse": float(source["mse"][i]), "shrinkage": float(source["shrinkage"][i]),
-                         "synthetic_estimate": float(source["synthetic"][i]),
-                         "direct_estimate": row["estimate"], "direct_se": row["se"],
-                         "direct_reliability": row["reliability"], "n": row["n"],
-                         "method": "eblup" if usable[i] else "synthetic", "sigma2_u": model.sigma2_u,
-                         "fit_counties": int(usable.sum()), "parameters": x_fit.shape[1]})
+            rows.append(
+                {
+                    "wave": wave,
+                    "area_code": row["area_code"],
+                    "league_code": row["league_code"],
+                    "metric": metric,
+                    "estimate": float(np.clip(source["estimate"][i], low, high)),
+                    "mse": float(source["mse"][i]),
+                    "shrinkage": float(source["shrinkage"][i]),
+                    "synthetic_estimate": float(source["synthetic"][i]),
+                    "direct_estimate": row["estimate"],
+                    "direct_se": row["se"],
+                    "direct_reliability": row["reliability"],
+                    "n": row["n"],
+                    "method": "eblup" if usable[i] else "synthetic",
+                    "sigma2_u": model.sigma2_u,
+                    "fit_counties": int(usable.sum()),
+                    "parameters": x_fit.shape[1],
+                }
+            )
     return pl.DataFrame(rows, schema=COUNTY_ESTIMATE_SCHEMA)
 
 
 COUNTY_ESTIMATE_SCHEMA = {
-    "wave": pl.String, "area_code": pl.String, "league_code": pl.String, "metric": pl.String,
-    "estimate": pl.Float64, "mse": pl.Float64, "shrinkage": pl.Float64, "synthetic_estimate": pl.Float64,
-    "direct_estimate": pl.Float64, "direct_se": pl.Float64, "direct_reliability": pl.String, "n": pl.Int64,
-    "method": pl.String, "sigma2_u": pl.Float64, "fit_counties": pl.Int64, "parameters": pl.Int64,
+    "wave": pl.String,
+    "area_code": pl.String,
+    "league_code": pl.String,
+    "metric": pl.String,
+    "estimate": pl.Float64,
+    "mse": pl.Float64,
+    "shrinkage": pl.Float64,
+    "synthetic_estimate": pl.Float64,
+    "direct_estimate": pl.Float64,
+    "direct_se": pl.Float64,
+    "direct_reliability": pl.String,
+    "n": pl.Int64,
+    "method": pl.String,
+    "sigma2_u": pl.Float64,
+    "fit_counties": pl.Int64,
+    "parameters": pl.Int64,
 }

@@ -8,6 +8,8 @@ Arrow arrays, so the heavy aggregation stays in SQL.
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -64,11 +66,13 @@ def _sql_beta_quantile(p: pa.Array, a: pa.Array, b: pa.Array) -> pa.Array:
 
 def register_quantiles(conn: duckdb.DuckDBPyConnection) -> None:
     """Make t_quantile, t_upper_tail and beta_quantile callable from SQL here (NaN comes back NULL)."""
-    for name, function, arity in (("t_quantile", _sql_t_quantile, 2), ("t_upper_tail", _sql_t_upper_tail, 2),
-                                  ("beta_quantile", _sql_beta_quantile, 3)):
-        try:
+    for name, function, arity in (
+        ("t_quantile", _sql_t_quantile, 2),
+        ("t_upper_tail", _sql_t_upper_tail, 2),
+        ("beta_quantile", _sql_beta_quantile, 3),
+    ):
+        with contextlib.suppress(duckdb.InvalidInputException):
             conn.remove_function(name)
-        except duckdb.InvalidInputException:
-            pass
-        conn.create_function(name, function, [DOUBLE] * arity, DOUBLE, type="arrow",
-                             null_handling="special", side_effects=False)
+        conn.create_function(
+            name, function, [DOUBLE] * arity, DOUBLE, type="arrow", null_handling="special", side_effects=False
+        )

@@ -86,8 +86,13 @@ def scan_landing(landing_dir: Path, source: str) -> tuple[list[LandingFile], lis
         top_path = Path(top)
         for name in sorted(dirs):
             if (top_path / name).is_symlink():
-                skipped.append(SkippedEntry(source, (top_path / name).relative_to(folder).as_posix(),
-                                            "symbolic link to a folder: not followed"))
+                skipped.append(
+                    SkippedEntry(
+                        source,
+                        (top_path / name).relative_to(folder).as_posix(),
+                        "symbolic link to a folder: not followed",
+                    )
+                )
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (top_path / d).is_symlink())
         for name in sorted(names):
             if name.startswith("."):
@@ -100,8 +105,9 @@ def scan_landing(landing_dir: Path, source: str) -> tuple[list[LandingFile], lis
                     skipped.append(SkippedEntry(source, relative, "dangling symbolic link: not read"))
                     continue
                 if not target.is_relative_to(boundary) or not target.is_file():
-                    skipped.append(SkippedEntry(source, relative,
-                                                "symbolic link pointing outside landing/: not followed"))
+                    skipped.append(
+                        SkippedEntry(source, relative, "symbolic link pointing outside landing/: not followed")
+                    )
                     continue
             if not path.is_file():
                 skipped.append(SkippedEntry(source, relative, "not a regular file (device, pipe or socket): not read"))
@@ -120,14 +126,16 @@ def decode_text(data: bytes) -> str:
         try:
             return data[3:].decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise LandingFileError(f"starts with a UTF-8 byte-order mark but is not UTF-8 "
-                                   f"(byte {exc.start + 3})") from None
+            raise LandingFileError(
+                f"starts with a UTF-8 byte-order mark but is not UTF-8 (byte {exc.start + 3})"
+            ) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise LandingFileError(f"starts with a UTF-16 byte-order mark but is not UTF-16 "
-                                   f"(byte {exc.start})") from None
+            raise LandingFileError(
+                f"starts with a UTF-16 byte-order mark but is not UTF-16 (byte {exc.start})"
+            ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -164,14 +172,19 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
-def _raw_frame(header: list[str], rows: list[list[str | None]], numbers: list[int],
-               errors: list[str | None]) -> pl.DataFrame:
+def _raw_frame(
+    header: list[str], rows: list[list[str | None]], numbers: list[int], errors: list[str | None]
+) -> pl.DataFrame:
     """The table as read: text columns named by the header, plus its row numbers and row errors."""
     names = _dedupe([h if h else f"column_{i + 1}" for i, h in enumerate(header)])
-    frame = pl.DataFrame(rows, schema={n: pl.String for n in names}, orient="row") if rows else \
-        pl.DataFrame(schema={n: pl.String for n in names})
-    return frame.with_columns(pl.Series(ROW_COLUMN, numbers, dtype=pl.Int64),
-                              pl.Series(ROW_ERROR_COLUMN, errors, dtype=pl.String))
+    frame = (
+        pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+        if rows
+        else pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    )
+    return frame.with_columns(
+        pl.Series(ROW_COLUMN, numbers, dtype=pl.Int64), pl.Series(ROW_ERROR_COLUMN, errors, dtype=pl.String)
+    )
 
 
 @dataclass
@@ -229,10 +242,11 @@ def _read_csv(data: bytes) -> RawTable:
 
 def _sheet_rows(values_sheet, formula_sheet):
     """Cells of a sheet; a formula with no cached value reads as the unreadable-cell marker."""
-    for values, formulas in zip(values_sheet.iter_rows(values_only=True),
-                                formula_sheet.iter_rows(values_only=True)):
-        yield [UNREADABLE_CELL if v is None and isinstance(f, str) and f.startswith("=") else _text_of(v)
-               for v, f in zip(values, formulas)]
+    for values, formulas in zip(values_sheet.iter_rows(values_only=True), formula_sheet.iter_rows(values_only=True)):
+        yield [
+            UNREADABLE_CELL if v is None and isinstance(f, str) and f.startswith("=") else _text_of(v)
+            for v, f in zip(values, formulas)
+        ]
 
 
 def _read_xlsx(path: Path) -> list[RawTable]:
@@ -247,8 +261,9 @@ def _read_xlsx(path: Path) -> list[RawTable]:
         raise LandingFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
     tables = []
     try:
-        for index, (values_sheet, formula_sheet) in enumerate(zip(values_book.worksheets,
-                                                                  formula_book.worksheets), start=1):
+        for index, (values_sheet, formula_sheet) in enumerate(
+            zip(values_book.worksheets, formula_book.worksheets), start=1
+        ):
             cells = _sheet_rows(values_sheet, formula_sheet)
             header = next(cells, None)
             body, numbers, blank = [], [], 0
@@ -277,7 +292,7 @@ def _read_xlsx(path: Path) -> list[RawTable]:
 def _read_parquet(path: Path) -> RawTable:
     try:
         frame = pl.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file, not a crash
+    except Exception as exc:
         raise LandingFileError(f"not a readable Parquet file ({type(exc).__name__})") from None
     header = list(frame.columns)
     rows = [[_text_of(v) for v in row] for row in frame.iter_rows()]
@@ -313,17 +328,26 @@ def _contract_frame(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, list[
             found.setdefault(key, []).append(position)
     for column, positions in found.items():
         if len(positions) > 1:
-            raise LandingFileError(f"columns {', '.join(map(str, positions))} all name contract column "
-                                   f"{column} (headers equal up to case or spaces)")
+            raise LandingFileError(
+                f"columns {', '.join(map(str, positions))} all name contract column "
+                f"{column} (headers equal up to case or spaces)"
+            )
     missing = [c for c in required_columns(source) if c not in found]
     if missing:
         raise LandingFileError(f"header lacks required columns: {', '.join(missing)}")
     by_column = {column: raw.columns[positions[0] - 1] for column, positions in found.items()}
     frame = raw.select(
-        [pl.col(by_column[c]).alias(c) if c in by_column else pl.lit(None, pl.String).alias(c)
-         for c in contract_columns(source)] + [ROW_COLUMN, ROW_ERROR_COLUMN])
-    absent = [c for c in contract_columns(source) if c not in by_column and c not in NON_METRIC_OPTIONAL_COLUMNS
-              and c not in required_columns(source)]
+        [
+            pl.col(by_column[c]).alias(c) if c in by_column else pl.lit(None, pl.String).alias(c)
+            for c in contract_columns(source)
+        ]
+        + [ROW_COLUMN, ROW_ERROR_COLUMN]
+    )
+    absent = [
+        c
+        for c in contract_columns(source)
+        if c not in by_column and c not in NON_METRIC_OPTIONAL_COLUMNS and c not in required_columns(source)
+    ]
     return frame, absent
 
 
@@ -363,7 +387,7 @@ def read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None = None
         return _read_landing(file, key, mappings_dir)
     except LandingFileError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the message may quote the file; only its type is kept
+    except Exception as exc:
         raise LandingFileError(f"unreadable file ({type(exc).__name__})") from None
 
 
@@ -375,8 +399,7 @@ def _read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None) -> L
         try:
             frame, absent = _to_contract(table, file, mappings_dir)
         except LandingFileError as exc:
-            raise LandingFileError(f"sheet {index} of {len(tables)}: {exc}" if len(tables) > 1 else str(exc)) \
-                from None
+            raise LandingFileError(f"sheet {index} of {len(tables)}: {exc}" if len(tables) > 1 else str(exc)) from None
         name = f"{file.name}#{table.name}" if multi_sheet else file.name
         frames.append(frame.with_columns(pl.lit(name).alias("file")))
         missing += [c for c in absent if c not in missing]
@@ -387,11 +410,16 @@ def _read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None) -> L
     for rule in rules_for(file.source):
         if rule.pseudonymised:
             frame = frame.with_columns(
-                pl.col(rule.column).map_elements(lambda v: pseudonym(v, key), return_dtype=pl.String))
+                pl.col(rule.column).map_elements(lambda v: pseudonym(v, key), return_dtype=pl.String)
+            )
     columns = contract_columns(file.source)
     frame = frame.select(
-        "file", pl.col(ROW_COLUMN).alias("row_number"), pl.lit(file.name).alias("landing_file"),
-        pl.col(ROW_ERROR_COLUMN).alias("row_error"), *columns)
+        "file",
+        pl.col(ROW_COLUMN).alias("row_number"),
+        pl.lit(file.name).alias("landing_file"),
+        pl.col(ROW_ERROR_COLUMN).alias("row_error"),
+        *columns,
+    )
     return LandingRead(frame, [c for c in columns if c in missing], blank, len(tables))
 
 

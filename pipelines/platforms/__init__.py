@@ -6,11 +6,11 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.catalogue.questionnaire import QuestionnaireError, load_questionnaire, questionnaire_path
+from pipelines.catalogue.rules import TEACHER_SURVEY
 from pipelines.platforms.convert import Conversion, ConversionError, data_columns
 from pipelines.platforms.exports import convert_platform, detect_platform
 from pipelines.platforms.mapping import convert_mapped, find_mapping
-from pipelines.catalogue.questionnaire import QuestionnaireError, load_questionnaire, questionnaire_path
-from pipelines.catalogue.rules import TEACHER_SURVEY
 
 
 def convert_table(raw: pl.DataFrame, file_name: str, source: str, mappings_dir: Path | None) -> Conversion | None:

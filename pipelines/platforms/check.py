@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
+from pipelines.catalogue.rules import NON_METRIC_OPTIONAL_COLUMNS, TEACHER_SURVEY, contract_columns, required_columns
 from pipelines.landing.scan import LandingFile, LandingFileError, read_tables
 from pipelines.platforms import convert_table
 from pipelines.platforms.convert import ConversionError, data_columns
 from pipelines.platforms.exports import PLATFORMS, QUESTION_HEADER
 from pipelines.platforms.mapping import MAPPING_SUFFIXES, MappingError, load_mapping
-from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
-from pipelines.catalogue.rules import NON_METRIC_OPTIONAL_COLUMNS, TEACHER_SURVEY, contract_columns, required_columns
 
 KNOWN_HEADERS = {h for p in PLATFORMS for h in p.leading} | {"来源", "来源详情", "来自IP", "IP", "UA", "Referrer"}
 
@@ -75,8 +75,11 @@ def check_export(path: Path, data_dir: Path | None) -> CheckResult:
         if conversion is None:
             _check_contract_table(result, name, data_columns(raw), raw.height)
             continue
-        kind = {"wjx": "问卷星 (Wenjuanxing) export", "tencent": "腾讯问卷 (Tencent Survey) export",
-                "mapping": "mapped questionnaire"}[conversion.kind]
+        kind = {
+            "wjx": "问卷星 (Wenjuanxing) export",
+            "tencent": "腾讯问卷 (Tencent Survey) export",
+            "mapping": "mapped questionnaire",
+        }[conversion.kind]
         waves = sorted(set(conversion.frame["wave"].drop_nulls().to_list()))
         result.lines.append(f"{name}: {kind}, {raw.height} rows, wave {', '.join(waves) or 'none'}")
         for column in conversion.columns:
@@ -84,11 +87,14 @@ def check_export(path: Path, data_dir: Path | None) -> CheckResult:
             if column.target is None:
                 result.lines.append(f"{label}: unmapped (dropped, never stored)")
             elif column.unmappable:
-                result.error(f"{label.strip()} -> {column.target}: {column.unmappable} unmappable values "
-                             f"({column.filled} coded, {column.skipped} not answered)")
+                result.error(
+                    f"{label.strip()} -> {column.target}: {column.unmappable} unmappable values "
+                    f"({column.filled} coded, {column.skipped} not answered)"
+                )
             else:
-                result.lines.append(f"{label} -> {column.target}: mapped ({column.filled} coded, "
-                                    f"{column.skipped} not answered)")
+                result.lines.append(
+                    f"{label} -> {column.target}: mapped ({column.filled} coded, {column.skipped} not answered)"
+                )
         _check_missing(result, set(conversion.frame.columns))
     return result
 
@@ -98,8 +104,10 @@ def _check_contract_table(result: CheckResult, name: str, headers: list[str], ro
     keys = [re.sub(r"\s+", "", h.replace("\ufeff", "")).lower() for h in headers]
     found = {k for k in keys if k in wanted}
     if not found:
-        result.error(f"{name}: not a 问卷星 or 腾讯问卷 export, no mapping in mappings/ applies, "
-                     "and no header is a contract column")
+        result.error(
+            f"{name}: not a 问卷星 or 腾讯问卷 export, no mapping in mappings/ applies, "
+            "and no header is a contract column"
+        )
         return
     result.lines.append(f"{name}: contract-format table, {rows} rows")
     for position, key in enumerate(keys, start=1):
@@ -112,8 +120,11 @@ def _check_missing(result: CheckResult, present: set[str]) -> None:
     missing_required = [c for c in required_columns(TEACHER_SURVEY) if c not in present]
     if missing_required:
         result.error(f"required columns not found: {', '.join(missing_required)}")
-    optional = [c for c in contract_columns(TEACHER_SURVEY) if c not in present
-                and c not in required_columns(TEACHER_SURVEY) and c not in NON_METRIC_OPTIONAL_COLUMNS]
+    optional = [
+        c
+        for c in contract_columns(TEACHER_SURVEY)
+        if c not in present and c not in required_columns(TEACHER_SURVEY) and c not in NON_METRIC_OPTIONAL_COLUMNS
+    ]
     if optional:
         result.lines.append(f"  not collected (reports show these as not collected): {', '.join(optional)}")
 

@@ -45,17 +45,25 @@ def mapping_check_command(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the questionnaire and mapping subcommands; each sets `handler`."""
-    questionnaire = commands.add_parser("questionnaire", help="write the printable questionnaire (zh, en HTML) "
-                                                              "and the 问卷星 text-import file")
+    questionnaire = commands.add_parser(
+        "questionnaire", help="write the printable questionnaire (zh, en HTML) and the 问卷星 text-import file"
+    )
     questionnaire.add_argument("--out", required=True, help="folder to write into")
-    questionnaire.add_argument("--data-dir", help="data directory whose reference/questionnaire.csv wins "
-                                    "(default: $JIANFU_DATA_DIR, else data/ in the repository)")
+    questionnaire.add_argument(
+        "--data-dir",
+        help="data directory whose reference/questionnaire.csv wins "
+        "(default: $JIANFU_DATA_DIR, else data/ in the repository)",
+    )
     questionnaire.set_defaults(handler=questionnaire_command)
     mapping = commands.add_parser("mapping", help="survey-platform exports and mapping files")
     actions = mapping.add_subparsers(dest="mapping_command", required=True)
-    check = actions.add_parser("check", help="report how a landing file (or a mapping .yaml) would be read; "
-                                             "loads nothing")
+    check = actions.add_parser(
+        "check", help="report how a landing file (or a mapping .yaml) would be read; loads nothing"
+    )
     check.add_argument("file", help="a landing file (CSV, XLSX, Parquet) or a mapping .yaml")
-    check.add_argument("--data-dir", help="data directory whose mappings/ and reference/ apply "
-                                          "(default: $JIANFU_DATA_DIR, else data/ in the repository)")
+    check.add_argument(
+        "--data-dir",
+        help="data directory whose mappings/ and reference/ apply "
+        "(default: $JIANFU_DATA_DIR, else data/ in the repository)",
+    )
     check.set_defaults(handler=mapping_check_command)

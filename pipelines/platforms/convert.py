@@ -23,7 +23,9 @@ SKIP_MARKERS = frozenset({"(跳过)", "（跳过）", "(空)", "（空）", "-2"
 UNMAPPABLE = UNREADABLE_CELL
 """What an answer that maps to no option becomes: staging rejects the row as malformed in that column."""
 WAVE_IN_NAME = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?!\d)")
-TIMESTAMP = re.compile(r"^\s*(\d{4})[/\-.年](\d{1,2})[/\-.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\s*$")
+TIMESTAMP = re.compile(
+    r"^\s*(\d{4})[/\-.年](\d{1,2})[/\-.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\s*$"
+)
 DURATION = re.compile(r"^(?:(\d+)(?:小时|时|h))?(?:(\d+)(?:分钟|分|min|m))?(?:(\d+(?:\.\d+)?)(?:秒|s))?$")
 
 
@@ -69,8 +71,14 @@ def choice_labels(question: Question) -> dict[str, str]:
     return labels
 
 
-def choice_spec(target: str, position: int, header: str, question: Question | None,
-                labels: dict[str, str] | None = None, skips: frozenset[str] = frozenset()) -> ColumnSpec:
+def choice_spec(
+    target: str,
+    position: int,
+    header: str,
+    question: Question | None,
+    labels: dict[str, str] | None = None,
+    skips: frozenset[str] = frozenset(),
+) -> ColumnSpec:
     """Answers by option text or by option number (1 = first option), as platforms export them."""
     coded = dict(choice_labels(question)) if question else {}
     coded.update({normalise(k): v for k, v in (labels or {}).items()})
@@ -148,8 +156,14 @@ def data_columns(raw: pl.DataFrame) -> list[str]:
     return [c for c in raw.columns if c not in (ROW_COLUMN, ROW_ERROR_COLUMN)]
 
 
-def apply_specs(raw: pl.DataFrame, specs: list[ColumnSpec], constants: dict[str, str], id_spec: ColumnSpec | None,
-                file_name: str, kind: str) -> Conversion:
+def apply_specs(
+    raw: pl.DataFrame,
+    specs: list[ColumnSpec],
+    constants: dict[str, str],
+    id_spec: ColumnSpec | None,
+    file_name: str,
+    kind: str,
+) -> Conversion:
     """Code every mapped column; `response_id` is `<file>:<id>` (or `<file>:<row>` without an id column)."""
     headers = data_columns(raw)
     reports = {i: ColumnReport(i, h, None) for i, h in enumerate(headers, start=1)}
@@ -175,6 +189,9 @@ def apply_specs(raw: pl.DataFrame, specs: list[ColumnSpec], constants: dict[str,
     out["response_id"] = pl.Series("response_id", response, dtype=pl.String)
     for column, value in constants.items():
         out[column] = pl.Series(column, [value] * raw.height, dtype=pl.String)
-    frame = pl.DataFrame(list(out.values())).with_columns(raw[ROW_COLUMN], raw[ROW_ERROR_COLUMN]) \
-        if out else raw.select(ROW_COLUMN, ROW_ERROR_COLUMN)
+    frame = (
+        pl.DataFrame(list(out.values())).with_columns(raw[ROW_COLUMN], raw[ROW_ERROR_COLUMN])
+        if out
+        else raw.select(ROW_COLUMN, ROW_ERROR_COLUMN)
+    )
     return Conversion(frame, [reports[i] for i in sorted(reports)], kind)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.catalogue.questionnaire import Question, normalise
 from pipelines.platforms.convert import (
     ColumnSpec,
     Conversion,
@@ -23,7 +24,6 @@ from pipelines.platforms.convert import (
     data_columns,
     wave_from_name,
 )
-from pipelines.catalogue.questionnaire import Question, normalise
 
 QUESTION_HEADER = re.compile(r"^\s*[Qq]?(\d{1,3})\s*[、.．:：]\s*(.*)$", re.S)
 HINT_CUTOFF = 0.8
@@ -44,8 +44,15 @@ class Platform:
 
 
 WJX = Platform("wjx", "问卷星", "Wenjuanxing", ("序号", "提交答卷时间", "所用时间"), "序号", "提交答卷时间", "所用时间")
-TENCENT = Platform("tencent", "腾讯问卷", "Tencent Survey", ("编号", "开始答题时间", "结束答题时间", "答题时长"),
-                   "编号", "结束答题时间", "答题时长")
+TENCENT = Platform(
+    "tencent",
+    "腾讯问卷",
+    "Tencent Survey",
+    ("编号", "开始答题时间", "结束答题时间", "答题时长"),
+    "编号",
+    "结束答题时间",
+    "答题时长",
+)
 PLATFORMS = (WJX, TENCENT)
 
 
@@ -73,8 +80,9 @@ def _question_columns(headers: list[str]) -> dict[int, list[tuple[int, str]]]:
 
 
 def _reads_like(text: str, questions: tuple[Question, ...]) -> int | None:
-    scores = [(difflib.SequenceMatcher(None, normalise(text), normalise(q.text_zh)).ratio(), q.number)
-              for q in questions]
+    scores = [
+        (difflib.SequenceMatcher(None, normalise(text), normalise(q.text_zh)).ratio(), q.number) for q in questions
+    ]
     best = max(scores, default=(0.0, None))
     return best[1] if best[0] >= HINT_CUTOFF else None
 
@@ -94,8 +102,10 @@ def question_specs(headers: list[str], questions: tuple[Question, ...], label: s
             position, text = columns[0]
             hint = _reads_like(text, questions)
             also = f" (its text reads like question {hint})" if hint and hint != number else ""
-            raise ConversionError(f"{label}: question {number} (column {position}) does not match questionnaire "
-                                  f"question {number}{also}; renumbered or edited questionnaire?")
+            raise ConversionError(
+                f"{label}: question {number} (column {position}) does not match questionnaire "
+                f"question {number}{also}; renumbered or edited questionnaire?"
+            )
         position = matching[0]
         header = headers[position - 1]
         if question.kind == "choice":
@@ -105,8 +115,9 @@ def question_specs(headers: list[str], questions: tuple[Question, ...], label: s
     return specs
 
 
-def convert_platform(raw: pl.DataFrame, platform: Platform, file_name: str,
-                     questions: tuple[Question, ...]) -> Conversion:
+def convert_platform(
+    raw: pl.DataFrame, platform: Platform, file_name: str, questions: tuple[Question, ...]
+) -> Conversion:
     """Contract columns from a platform export; raises ConversionError naming question or rule."""
     label = f"{platform.name_zh} ({platform.name_en}) export"
     wave = wave_from_name(file_name)

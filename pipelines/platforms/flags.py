@@ -53,7 +53,9 @@ def duplicate_submission(frame: pl.DataFrame, answer_columns: list[str]) -> pl.S
         (pl.int_range(pl.len()).over("school_code", same_answers) > 0).alias("__same_answers"),
         pl.when(pl.col("teacher_pseudonym").is_not_null())
         .then(pl.int_range(pl.len()).over("school_code", "teacher_pseudonym") > 0)
-        .otherwise(False).alias("__same_teacher"))
+        .otherwise(False)
+        .alias("__same_teacher"),
+    )
     flagged = ordered.sort("__i").select(pl.col("__same_answers") | pl.col("__same_teacher")).to_series()
     return flagged.fill_null(False)
 
@@ -66,10 +68,17 @@ def respondent_flags(frame: pl.DataFrame, questions: tuple[Question, ...]) -> pl
         "straight_lining": straight_lining(frame),
         "duplicate_submission": duplicate_submission(frame, answers),
     }
-    parts = [frame.filter(mask).select("response_id", "source_file", "source_row").with_columns(
-        pl.lit(kind).alias("flag")) for kind, mask in checks.items()]
-    return pl.concat(parts) if parts else pl.DataFrame(
-        schema={"response_id": pl.String, "source_file": pl.String, "source_row": pl.Int64, "flag": pl.String})
+    parts = [
+        frame.filter(mask).select("response_id", "source_file", "source_row").with_columns(pl.lit(kind).alias("flag"))
+        for kind, mask in checks.items()
+    ]
+    return (
+        pl.concat(parts)
+        if parts
+        else pl.DataFrame(
+            schema={"response_id": pl.String, "source_file": pl.String, "source_row": pl.Int64, "flag": pl.String}
+        )
+    )
 
 
 def flag_counts(flags: pl.DataFrame, accepted: int, excluded: tuple[str, ...] = ()) -> list[dict]:
@@ -81,13 +90,24 @@ def flag_counts(flags: pl.DataFrame, accepted: int, excluded: tuple[str, ...] = 
     removed: dict[str, int] = {}
     if flags.height and excluded:
         chosen = flags.filter(pl.col("flag").is_in(list(excluded)))
-        first = chosen.with_columns(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})
-                                    .alias("__order")).sort("__order").unique(["source_file", "source_row"],
-                                                                              keep="first", maintain_order=True)
+        first = (
+            chosen.with_columns(
+                pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)}).alias("__order")
+            )
+            .sort("__order")
+            .unique(["source_file", "source_row"], keep="first", maintain_order=True)
+        )
         removed = dict(first.group_by("flag").len().iter_rows())
-    return [{"flag": kind, "rows_flagged": counts.get(kind, 0), "rows_accepted": accepted,
-             "share_flagged": counts.get(kind, 0) / accepted if accepted else None,
-             "rows_excluded": removed.get(kind, 0)} for kind in FLAG_KINDS]
+    return [
+        {
+            "flag": kind,
+            "rows_flagged": counts.get(kind, 0),
+            "rows_accepted": accepted,
+            "share_flagged": counts.get(kind, 0) / accepted if accepted else None,
+            "rows_excluded": removed.get(kind, 0),
+        }
+        for kind in FLAG_KINDS
+    ]
 
 
 FLAGS_CONFIG = "respondent_flags.yaml"

@@ -17,6 +17,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from pipelines.catalogue.questionnaire import Question, by_column, normalise
+from pipelines.catalogue.rules import TEACHER_SURVEY, WAVE_PATTERN, contract_columns, rules_for
 from pipelines.platforms.convert import (
     ColumnSpec,
     Conversion,
@@ -27,12 +29,9 @@ from pipelines.platforms.convert import (
     wave_from_name,
 )
 from pipelines.platforms.flags import FLAGS_CONFIG
-from pipelines.catalogue.questionnaire import Question, by_column, normalise
-from pipelines.catalogue.rules import TEACHER_SURVEY, WAVE_PATTERN, contract_columns, rules_for
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
-TOP_KEYS = {"name", "match", "wave", "response_id", "submitted_at", "seconds_taken", "columns", "fuzzy",
-            "skip_values"}
+TOP_KEYS = {"name", "match", "wave", "response_id", "submitted_at", "seconds_taken", "columns", "fuzzy", "skip_values"}
 DEFAULT_FUZZY = 0.85
 """difflib similarity a header needs to count as an alias's header when not equal to it."""
 
@@ -63,8 +62,9 @@ class Mapping:
 
     def applies_to(self, file_name: str, headers: list[str]) -> bool:
         """Its file patterns match the name (when given) and its marker headers are present (when given)."""
-        if self.files and not any(fnmatch.fnmatch(file_name, p) or fnmatch.fnmatch(Path(file_name).name, p)
-                                  for p in self.files):
+        if self.files and not any(
+            fnmatch.fnmatch(file_name, p) or fnmatch.fnmatch(Path(file_name).name, p) for p in self.files
+        ):
             return False
         present = {normalise(h) for h in headers}
         return all(normalise(h) in present for h in self.headers)
@@ -158,12 +158,16 @@ def load_mapping(path: Path, questions: tuple[Question, ...]) -> Mapping:
 def mapping_files(mappings_dir: Path | None) -> list[Path]:
     if mappings_dir is None or not Path(mappings_dir).is_dir():
         return []
-    return sorted(p for p in Path(mappings_dir).iterdir()
-                  if p.suffix.lower() in MAPPING_SUFFIXES and p.is_file() and p.name != FLAGS_CONFIG)
+    return sorted(
+        p
+        for p in Path(mappings_dir).iterdir()
+        if p.suffix.lower() in MAPPING_SUFFIXES and p.is_file() and p.name != FLAGS_CONFIG
+    )
 
 
-def find_mapping(mappings_dir: Path | None, file_name: str, headers: list[str],
-                 questions: tuple[Question, ...]) -> Mapping | None:
+def find_mapping(
+    mappings_dir: Path | None, file_name: str, headers: list[str], questions: tuple[Question, ...]
+) -> Mapping | None:
     """The one mapping that applies to the file; a broken mapping file is an error only if it might apply."""
     applying = []
     for path in mapping_files(mappings_dir):

@@ -15,8 +15,8 @@ import zlib
 import numpy as np
 import polars as pl
 
-from pipelines.platforms.convert import SKIP_MARKERS, wave_from_name
 from pipelines.catalogue.questionnaire import Question, estimated_seconds, load_questionnaire
+from pipelines.platforms.convert import SKIP_MARKERS, wave_from_name
 
 LEAD = ("序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP")
 PERSONAL = (("teacher_name", "您的姓名"), ("phone", "手机号码"), ("remarks", "意见建议"))
@@ -53,14 +53,29 @@ def as_wjx_landings(landings: list, landing_type) -> list:
         style = "number" if zlib.crc32(landing.name.encode()) % 2 else "text"
         stem = landing.name.rsplit(".", 1)[0]
         wave = wave_from_name(landing.name)
-        parts = [(wave, landing.frame)] if wave else [
-            (w, landing.frame.filter(pl.col("wave") == w)) for w in sorted(landing.frame["wave"].unique().to_list())]
+        parts = (
+            [(wave, landing.frame)]
+            if wave
+            else [
+                (w, landing.frame.filter(pl.col("wave") == w)) for w in sorted(landing.frame["wave"].unique().to_list())
+            ]
+        )
         for part_wave, frame in parts:
             name = f"{stem}.{'xlsx' if fmt == 'xlsx' else 'csv'}" if wave else f"{stem}_{part_wave}.csv"
-            dirty = [(row, part_wave, r) for row, _, reason in landing.dirty
-                     if (r := _reason(reason, choices, frame, row)) is not None]
-            out.append(landing_type(landing.source, name, f"wjx-{style}:{fmt}",
-                                    frame.with_columns(pl.lit(part_wave).alias("wave")), dirty))
+            dirty = [
+                (row, part_wave, r)
+                for row, _, reason in landing.dirty
+                if (r := _reason(reason, choices, frame, row)) is not None
+            ]
+            out.append(
+                landing_type(
+                    landing.source,
+                    name,
+                    f"wjx-{style}:{fmt}",
+                    frame.with_columns(pl.lit(part_wave).alias("wave")),
+                    dirty,
+                )
+            )
     return out
 
 
@@ -102,7 +117,8 @@ def wjx_frame(frame: pl.DataFrame, name: str, style: str) -> pl.DataFrame:
     }
     for question in questions:
         columns[f"{question.number}、{question.text_zh}"] = [
-            _cell(question, v, style) for v in frame[question.column].to_list()]
+            _cell(question, v, style) for v in frame[question.column].to_list()
+        ]
     for offset, (column, title) in enumerate(PERSONAL, start=len(questions) + 1):
         columns[f"{offset}、{title}"] = frame[column].to_list() if column in frame.columns else [None] * n
-    return pl.DataFrame(columns, schema={c: pl.String for c in columns})
+    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))

@@ -18,7 +18,7 @@ from pipelines.warehouse.tables import transaction
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ def merge_cases(conn: duckdb.DuckDBPyConnection) -> MergeResult:
     with transaction(conn):
         conn.execute(load_sql("quality/breach_cases_upsert.sql"), params)
         conn.execute(load_sql("quality/breach_cases_vanished.sql"), params)
-    by_status = dict(conn.execute("select status, count(*) from quality.breach_cases group by 1 order by 1")
-                     .fetchall())
+    by_status = dict(conn.execute("select status, count(*) from quality.breach_cases group by 1 order by 1").fetchall())
     in_data = conn.execute("select count(*) from quality.breach_cases where in_data").fetchall()[0][0]
     return MergeResult(by_status.get("open", 0), in_data, by_status)
 
@@ -43,8 +42,12 @@ def merge_cases(conn: duckdb.DuckDBPyConnection) -> MergeResult:
 def list_cases(conn: duckdb.DuckDBPyConnection, status: str | None = None, league: str | None = None) -> pl.DataFrame:
     if status is not None and status not in CASE_STATUSES:
         raise FatalPipelineError(f"unknown status; expected one of {', '.join(CASE_STATUSES)}")
-    if league is not None and not conn.execute("select count(*) from ref.divisions where code = ? and level = 'league'",
-                                               [league]).fetchall()[0][0]:
+    if (
+        league is not None
+        and not conn.execute(
+            "select count(*) from ref.divisions where code = ? and level = 'league'", [league]
+        ).fetchall()[0][0]
+    ):
         raise FatalPipelineError("unknown league code (see reference/divisions.csv)")
     return conn.sql(load_sql("quality/breach_cases_list.sql"), params={"status": status, "league": league}).pl()
 
@@ -58,8 +61,15 @@ def _bounded_text(value: str | None, what: str) -> str | None:
     return line or None
 
 
-def set_case(conn: duckdb.DuckDBPyConnection, rule_id: str, school_code: str, period: str, status: str,
-             note: str | None = None, assignee: str | None = None) -> dict:
+def set_case(
+    conn: duckdb.DuckDBPyConnection,
+    rule_id: str,
+    school_code: str,
+    period: str,
+    status: str,
+    note: str | None = None,
+    assignee: str | None = None,
+) -> dict:
     """Set a case's status (and note, assignee when given) as an analyst; raises FatalPipelineError.
 
     The error names which of rule, school or period is unknown, never echoing what was typed.
@@ -72,14 +82,20 @@ def set_case(conn: duckdb.DuckDBPyConnection, rule_id: str, school_code: str, pe
     if not conn.execute("select count(*) from ref.schools where school_code = ?", [school_code]).fetchall()[0][0]:
         raise FatalPipelineError("unknown school code (see reference/schools.csv)")
     key = [rule_id, school_code, period]
-    if not conn.execute("select count(*) from quality.breach_cases where rule_id = ? and school_code = ? "
-                        "and period = ?", key).fetchall()[0][0]:
+    if not conn.execute(
+        "select count(*) from quality.breach_cases where rule_id = ? and school_code = ? and period = ?", key
+    ).fetchall()[0][0]:
         raise FatalPipelineError("no case for this rule, school and period (jianfu cases list shows them)")
     with transaction(conn):
-        conn.execute("update quality.breach_cases set status = ?, status_by = 'analyst', updated_at = ?, "
-                     "note = coalesce(?, note), assignee = coalesce(?, assignee) "
-                     "where rule_id = ? and school_code = ? and period = ?",
-                     [status, _now(), note, assignee, *key])
-    row = conn.execute("select rule_id, school_code, period, status, assignee, note from quality.breach_cases "
-                       "where rule_id = ? and school_code = ? and period = ?", key).fetchall()[0]
+        conn.execute(
+            "update quality.breach_cases set status = ?, status_by = 'analyst', updated_at = ?, "
+            "note = coalesce(?, note), assignee = coalesce(?, assignee) "
+            "where rule_id = ? and school_code = ? and period = ?",
+            [status, _now(), note, assignee, *key],
+        )
+    row = conn.execute(
+        "select rule_id, school_code, period, status, assignee, note from quality.breach_cases "
+        "where rule_id = ? and school_code = ? and period = ?",
+        key,
+    ).fetchall()[0]
     return dict(zip(("rule_id", "school_code", "period", "status", "assignee", "note"), row))

@@ -8,8 +8,18 @@ from pathlib import Path
 from pipelines.catalogue.policy import CASE_STATUSES
 from pipelines.resources import FatalPipelineError, JianfuResource, resolve_data_dir
 
-LIST_COLUMNS = ("rule_id", "school_code", "school_name", "league_code", "period", "observed", "limit", "status",
-                "assignee", "note")
+LIST_COLUMNS = (
+    "rule_id",
+    "school_code",
+    "school_name",
+    "league_code",
+    "period",
+    "observed",
+    "limit",
+    "status",
+    "assignee",
+    "note",
+)
 
 
 def register(commands) -> None:
@@ -27,8 +37,12 @@ def register(commands) -> None:
     setting.add_argument("--assignee")
     for sub in (listing, setting):
         sub.add_argument("--data-dir", help="data directory (default: $JIANFU_DATA_DIR or data/)")
-        sub.add_argument("--lock-timeout", type=float, default=60.0,
-                         help="seconds to wait for a run holding the data directory (default 60)")
+        sub.add_argument(
+            "--lock-timeout",
+            type=float,
+            default=60.0,
+            help="seconds to wait for a run holding the data directory (default 60)",
+        )
     cases.set_defaults(handler=run)
 
 

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,8 +32,14 @@ BATCH_ROWS = 200_000
 SAMPLE_SIZE = 0
 """Unexpected values quoted per failure: none, since a staged value is a landing cell; no message may quote one."""
 PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"
-KIND_DTYPES = {"wave": "str", "text": "str", "timestamp": "datetime64", "date": "datetime64", "number": "float64",
-               "integer": "Int64"}
+KIND_DTYPES = {
+    "wave": "str",
+    "text": "str",
+    "timestamp": "datetime64",
+    "date": "datetime64",
+    "number": "float64",
+    "integer": "Int64",
+}
 AREA_LEVELS = ("region", "league", "county")
 SCHOOL_CODES_PARAMETER = "school_codes"
 DATA_DOCS_SITE = "jianfu"
@@ -68,8 +74,11 @@ def _rule_expectations(rule: ColumnRule, keys: list[str]) -> list:
     if rule.required:
         found.append(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=meta))
     if rule.min_value is not None or rule.max_value is not None:
-        found.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=rule.min_value,
-                                                       max_value=rule.max_value, meta=meta))
+        found.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=rule.min_value, max_value=rule.max_value, meta=meta
+            )
+        )
     if rule.allowed:
         allowed = [int(v) for v in rule.allowed] if rule.kind == "integer" else list(rule.allowed)
         found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=allowed, meta=meta))
@@ -78,8 +87,9 @@ def _rule_expectations(rule: ColumnRule, keys: list[str]) -> list:
     if rule.pseudonymised:
         found.append(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=PSEUDONYM_PATTERN, meta=meta))
     if rule.references_school:
-        found.append(gxe.ExpectColumnValuesToBeInSet(
-            column=column, value_set={"$PARAMETER": SCHOOL_CODES_PARAMETER}, meta=meta))
+        found.append(
+            gxe.ExpectColumnValuesToBeInSet(column=column, value_set={"$PARAMETER": SCHOOL_CODES_PARAMETER}, meta=meta)
+        )
     if column in keys:
         found.append(gxe.ExpectColumnValuesToBeUnique(column=column, meta={**meta, "scope": "within the wave"}))
     return found
@@ -90,10 +100,15 @@ def staged_suite(source: str):
     gx, gxe, _ = _gx()
     keys = wave_keys(source)
     expectations = [e for rule in rules_for(source) for e in _rule_expectations(rule, keys)]
-    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": "staging: located"})
-                     for column in ("county_code", "league_code")]
-    return gx.ExpectationSuite(name=f"{source}_staged", expectations=expectations,
-                               meta={"source": source, "built_from": "pipelines.catalogue.rules.COLUMN_RULES"})
+    expectations += [
+        gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": "staging: located"})
+        for column in ("county_code", "league_code")
+    ]
+    return gx.ExpectationSuite(
+        name=f"{source}_staged",
+        expectations=expectations,
+        meta={"source": source, "built_from": "pipelines.catalogue.rules.COLUMN_RULES"},
+    )
 
 
 def area_metrics_suite(thresholds: Thresholds):
@@ -101,50 +116,91 @@ def area_metrics_suite(thresholds: Thresholds):
     gx, gxe, Column = _gx()
     shares = (Column("metric_kind") == "share") & (Column("metric") != "felt_net")
     published_teacher_cell = (Column("metric_source") == "teacher_survey") & (Column("suppressed") == False)  # noqa: E712
-    expectations = [gxe.ExpectColumnValuesToNotBeNull(column=column)
-                    for column in ("wave", "area_level", "area_code", "metric", "n", "suppressed")]
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column=column)
+        for column in ("wave", "area_level", "area_code", "metric", "n", "suppressed")
+    ]
     expectations += [
         gxe.ExpectColumnValuesToBeInSet(column="area_level", value_set=list(AREA_LEVELS)),
         gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=[m.name for m in METRICS]),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["wave", "area_level", "area_code", "metric"]),
-        gxe.ExpectColumnValuesToBeBetween(column="estimate", min_value=0, max_value=1, row_condition=shares,
-                                          meta={"invariant": "a share lies in [0, 1]"}),
-        gxe.ExpectColumnValuesToBeBetween(column="estimate", min_value=-1, max_value=1,
-                                          row_condition=Column("metric") == "felt_net",
-                                          meta={"invariant": "felt_net, lighter minus heavier, lies in [-1, 1]"}),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="estimate", column_B="ci_low", or_equal=True,
-                                                    ignore_row_if="either_value_is_missing",
-                                                    meta={"invariant": "ci_low <= estimate"}),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ci_high", column_B="estimate", or_equal=True,
-                                                    ignore_row_if="either_value_is_missing",
-                                                    meta={"invariant": "estimate <= ci_high"}),
-        gxe.ExpectColumnValuesToBeBetween(column="n", min_value=thresholds.min_cell_n,
-                                          row_condition=published_teacher_cell,
-                                          meta={"invariant": "no published teacher cell under min_cell_n"}),
-        gxe.ExpectColumnValuesToBeNull(column="estimate", row_condition=Column("suppressed") == True,  # noqa: E712
-                                       meta={"invariant": "a suppressed cell shows no estimate"}),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="estimate",
+            min_value=0,
+            max_value=1,
+            row_condition=shares,
+            meta={"invariant": "a share lies in [0, 1]"},
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="estimate",
+            min_value=-1,
+            max_value=1,
+            row_condition=Column("metric") == "felt_net",
+            meta={"invariant": "felt_net, lighter minus heavier, lies in [-1, 1]"},
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="estimate",
+            column_B="ci_low",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            meta={"invariant": "ci_low <= estimate"},
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="ci_high",
+            column_B="estimate",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            meta={"invariant": "estimate <= ci_high"},
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="n",
+            min_value=thresholds.min_cell_n,
+            row_condition=published_teacher_cell,
+            meta={"invariant": "no published teacher cell under min_cell_n"},
+        ),
+        gxe.ExpectColumnValuesToBeNull(
+            column="estimate",
+            row_condition=Column("suppressed") == True,  # noqa: E712
+            meta={"invariant": "a suppressed cell shows no estimate"},
+        ),
     ]
-    return gx.ExpectationSuite(name="area_metrics", expectations=expectations,
-                               meta={"min_cell_n": thresholds.min_cell_n})
+    return gx.ExpectationSuite(
+        name="area_metrics", expectations=expectations, meta={"min_cell_n": thresholds.min_cell_n}
+    )
 
 
 def data_quality_suite():
     """`data_quality`: row accounting, coverage and timeliness stay within their definitions."""
     gx, gxe, _ = _gx()
-    expectations = [gxe.ExpectColumnValuesToNotBeNull(column=column)
-                    for column in ("source", "rows_received", "rows_accepted", "rows_rejected")]
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column=column)
+        for column in ("source", "rows_received", "rows_accepted", "rows_rejected")
+    ]
     expectations += [
         gxe.ExpectColumnValuesToBeInSet(column="source", value_set=list(SOURCES)),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["wave", "source"], ignore_row_if="any_value_is_missing"),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="rows_received", column_B="rows_accounted",
-                                            meta={"invariant": "rows_received = rows_accepted + rows_rejected",
-                                                  "rows_accounted": "rows_accepted + rows_rejected"}),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="rows_received",
+            column_B="rows_accounted",
+            meta={
+                "invariant": "rows_received = rows_accepted + rows_rejected",
+                "rows_accounted": "rows_accepted + rows_rejected",
+            },
+        ),
         gxe.ExpectColumnValuesToBeBetween(column="completeness", min_value=0, max_value=1),
         gxe.ExpectColumnValuesToBeBetween(column="on_time_share", min_value=0, max_value=1),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="schools_expected", column_B="schools_reporting",
-                                                    or_equal=True, ignore_row_if="either_value_is_missing"),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="schools_reporting", column_B="schools_on_time",
-                                                    or_equal=True, ignore_row_if="either_value_is_missing"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="schools_expected",
+            column_B="schools_reporting",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="schools_reporting",
+            column_B="schools_on_time",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
     ]
     return gx.ExpectationSuite(name="data_quality", expectations=expectations)
 
@@ -167,8 +223,9 @@ def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     return frame.to_pandas(types_mapper=nullable)
 
 
-def frame_batches(conn: duckdb.DuckDBPyConnection, query: str, params: dict,
-                  batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+def frame_batches(
+    conn: duckdb.DuckDBPyConnection, query: str, params: dict, batch_rows: int = BATCH_ROWS
+) -> Iterator[pl.DataFrame]:
     """The rows of `query` in hash buckets of at most about `batch_rows` rows each.
 
     `query` binds $buckets and $bucket and keeps the rows whose key hashes to the bucket, so
@@ -198,9 +255,15 @@ class Validation:
         return sorted(self.failures.values(), key=lambda f: (f["expectation"], f["target"]))
 
     def summary_lines(self) -> list[str]:
-        return [f"{f['expectation']}({f['target']}): "
-                + (f"{f['unexpected_count']} unexpected" if f["unexpected_count"] is not None
-                   else f"observed {f['observed_value']}") for f in self.failed_expectations]
+        return [
+            f"{f['expectation']}({f['target']}): "
+            + (
+                f"{f['unexpected_count']} unexpected"
+                if f["unexpected_count"] is not None
+                else f"observed {f['observed_value']}"
+            )
+            for f in self.failed_expectations
+        ]
 
 
 def _target(kwargs: dict) -> str:
@@ -254,9 +317,19 @@ def _add_failures(validation: Validation, suite_result) -> None:
         config = result.expectation_config
         kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
         target = _target(kwargs)
-        entry = validation.failures.setdefault(f"{config.type}|{target}", {
-            "expectation": config.type, "target": target, "unexpected_count": None, "element_count": 0,
-            "unexpected_sample": [], "observed_value": None, "meta": config.meta or {}, "exception": None})
+        entry = validation.failures.setdefault(
+            f"{config.type}|{target}",
+            {
+                "expectation": config.type,
+                "target": target,
+                "unexpected_count": None,
+                "element_count": 0,
+                "unexpected_sample": [],
+                "observed_value": None,
+                "meta": config.meta or {},
+                "exception": None,
+            },
+        )
         details = result.result or {}
         if details.get("unexpected_count") is not None:
             entry["unexpected_count"] = (entry["unexpected_count"] or 0) + details["unexpected_count"]
@@ -293,15 +366,25 @@ def gx_context(results_dir: Path | None = None, site_dir: Path | None = None):
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
-    config = DataContextConfig(store_backend_defaults=defaults, stores=stores, data_docs_sites=sites,
-                               analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
+    config = DataContextConfig(
+        store_backend_defaults=defaults,
+        stores=stores,
+        data_docs_sites=sites,
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def validate(suite, frames: Iterable[pl.DataFrame], run_name: str, parameters: dict | None = None,
-             results_dir: Path | None = None) -> Validation:
+def validate(
+    suite,
+    frames: Iterable[pl.DataFrame],
+    run_name: str,
+    parameters: dict | None = None,
+    results_dir: Path | None = None,
+) -> Validation:
     """Run `suite` on each frame; the results of `run_name` replace earlier ones in `results_dir`."""
     gx, _, _ = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
@@ -315,15 +398,19 @@ def validate(suite, frames: Iterable[pl.DataFrame], run_name: str, parameters: d
     validation = Validation(suite=suite.name, run_name=run_name)
     for number, frame in enumerate(frames, start=1):
         batch = datasource.add_dataframe_asset(f"{suite.name}.part{number}").add_batch_definition_whole_dataframe(
-            "whole frame")
+            "whole frame"
+        )
         definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{suite.name}.part{number}", data=batch, suite=suite))
+            gx.ValidationDefinition(name=f"{suite.name}.part{number}", data=batch, suite=suite)
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = definition.run(
-                batch_parameters={"dataframe": to_pandas(frame)}, expectation_parameters=parameters or {},
+                batch_parameters={"dataframe": to_pandas(frame)},
+                expectation_parameters=parameters or {},
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-                run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(timezone.utc)))
+                run_id=RunIdentifier(run_name=run_name, run_time=datetime.now(UTC)),
+            )
         validation.batches += 1
         validation.rows += frame.height
         validation.evaluated = max(validation.evaluated, result.statistics["evaluated_expectations"])
@@ -375,7 +462,7 @@ def make_offline(site_dir: Path) -> int:
         text = page.read_text(encoding="utf-8")
         depth = len(page.relative_to(site_dir).parts) - 1
 
-        def local_image(match: re.Match) -> str:
+        def local_image(match: re.Match, depth: int = depth) -> str:
             name = match.group(1)
             return "../" * depth + f"static/images/{name}" if (images / name).is_file() else match.group(0)
 
@@ -408,14 +495,24 @@ def stored_results(context) -> list[StoredResult]:
     found = []
     for key in store.list_keys():
         result = store.get(key)
-        parts = [*key.expectation_suite_identifier.to_tuple(), key.run_id.to_tuple()[0],
-                 key.run_id.to_tuple()[1], key.batch_identifier]
-        found.append(StoredResult(
-            suite=key.expectation_suite_identifier.name, run_name=key.run_id.run_name or "",
-            run_time=key.run_id.run_time.isoformat(timespec="seconds"), batch=key.batch_identifier,
-            success=bool(result.success), evaluated=result.statistics.get("evaluated_expectations", 0),
-            failed=result.statistics.get("unsuccessful_expectations", 0),
-            page="validations/" + "/".join(quote(str(p)) for p in parts) + ".html"))
+        parts = [
+            *key.expectation_suite_identifier.to_tuple(),
+            key.run_id.to_tuple()[0],
+            key.run_id.to_tuple()[1],
+            key.batch_identifier,
+        ]
+        found.append(
+            StoredResult(
+                suite=key.expectation_suite_identifier.name,
+                run_name=key.run_id.run_name or "",
+                run_time=key.run_id.run_time.isoformat(timespec="seconds"),
+                batch=key.batch_identifier,
+                success=bool(result.success),
+                evaluated=result.statistics.get("evaluated_expectations", 0),
+                failed=result.statistics.get("unsuccessful_expectations", 0),
+                page="validations/" + "/".join(quote(str(p)) for p in parts) + ".html",
+            )
+        )
     return sorted(found, key=lambda r: (r.suite, r.run_name, r.batch))
 
 
@@ -425,7 +522,9 @@ def _index_page(suites: list[str], results: list[StoredResult]) -> str:
         f"<tr><td>{'通过 passed' if r.success else '<strong>未通过 failed</strong>'}</td>"
         f"<td>{html.escape(r.suite)}</td><td>{html.escape(r.run_name)}</td><td>{html.escape(r.batch)}</td>"
         f"<td>{r.evaluated}</td><td>{r.failed}</td><td>{html.escape(r.run_time)}</td>"
-        f'<td><a href="{r.page}">详情 details</a></td></tr>' for r in results)
+        f'<td><a href="{r.page}">详情 details</a></td></tr>'
+        for r in results
+    )
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>数据质量校验 Data Docs</title>{OFFLINE_STYLE}</head>
 <body>

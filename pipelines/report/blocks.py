@@ -54,9 +54,15 @@ class Chart:
     @functools.cached_property
     def markup(self) -> Markup:
         """The chart's div and script; non-ASCII text kept as UTF-8 rather than \\u escapes (half the bytes)."""
-        snippet = pio.to_html(self.figure, include_plotlyjs=False, full_html=False, div_id=self.chart_id,
-                              config=CHART_CONFIG, default_width="100%",
-                              default_height=f"{self.figure.layout.height or 450}px")
+        snippet = pio.to_html(
+            self.figure,
+            include_plotlyjs=False,
+            full_html=False,
+            div_id=self.chart_id,
+            config=CHART_CONFIG,
+            default_width="100%",
+            default_height=f"{self.figure.layout.height or 450}px",
+        )
         return Markup(UNICODE_ESCAPE.sub(_unescape, snippet))
 
 
@@ -94,4 +100,3 @@ class Page:
     @property
     def charts(self) -> list[Chart]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, Chart)]
-

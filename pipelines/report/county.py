@@ -11,13 +11,20 @@ import polars as pl
 
 from pipelines.report.blocks import Cell, Page, Section, Table
 from pipelines.report.data import ReportData
-from pipelines.report.policy import county_case_history
 from pipelines.report.format import MISSING, SUPPRESSED, format_n, format_value, metric_title
+from pipelines.report.policy import county_case_history
 from pipelines.report.tables import alerts_table, metric_cell
 from pipelines.report.text import DIRECTION, label, text
 
-COUNTY_METRICS = ("hours_nonteaching", "hours_total", "nonteaching_share", "felt_net", "felt_lighter_share",
-                  "felt_heavier_share", "focus_share")
+COUNTY_METRICS = (
+    "hours_nonteaching",
+    "hours_total",
+    "nonteaching_share",
+    "felt_net",
+    "felt_lighter_share",
+    "felt_heavier_share",
+    "focus_share",
+)
 TREND_METRICS = ("hours_nonteaching", "felt_net", "focus_share", "school_inspections_per_school")
 
 
@@ -37,17 +44,34 @@ def _n_cell(cell: dict | None) -> Cell:
 
 def figures_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
     """One row per metric: the direct estimate with its interval, n, and the model-based figure if any."""
-    headers = [text("indicator", lang), text("direct_estimate", lang), text("n_resp", lang),
-               text("model_estimate", lang)]
+    headers = [
+        text("indicator", lang),
+        text("direct_estimate", lang),
+        text("n_resp", lang),
+        text("model_estimate", lang),
+    ]
     rows = []
     for metric in (*COUNTY_METRICS, "school_inspections_per_school"):
         cell = data.cell(wave, county, metric)
         model = data.model(wave, county, metric)
-        shown = (MISSING if model is None else
-                 f"{format_value(metric, model['estimate'])} ±{format_value(metric, 1.96 * model['rmse']).lstrip('+')}")
-        rows.append([Cell(metric_title(metric, lang), None, "name"), metric_cell(metric, cell, lang), _n_cell(cell),
-                     Cell(shown, None if model is None else model["estimate"], "num model" if model else "num",
-                          text("hover_model", lang) if model else "")])
+        shown = (
+            MISSING
+            if model is None
+            else f"{format_value(metric, model['estimate'])} ±{format_value(metric, 1.96 * model['rmse']).lstrip('+')}"
+        )
+        rows.append(
+            [
+                Cell(metric_title(metric, lang), None, "name"),
+                metric_cell(metric, cell, lang),
+                _n_cell(cell),
+                Cell(
+                    shown,
+                    None if model is None else model["estimate"],
+                    "num model" if model else "num",
+                    text("hover_model", lang) if model else "",
+                ),
+            ]
+        )
     return Table(headers, rows)
 
 
@@ -55,14 +79,19 @@ def trend_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
     """The county's headline figures wave by wave up to the report wave, with the trend's direction last."""
     waves = data.waves_to(wave)
     headers = [text("indicator", lang), *waves, text("direction", lang)]
-    trends = {r["metric"]: r["direction"] for r in
-              data.trends.filter(pl.col("area_code") == county).iter_rows(named=True)}
+    trends = {
+        r["metric"]: r["direction"] for r in data.trends.filter(pl.col("area_code") == county).iter_rows(named=True)
+    }
     rows = []
     for metric in TREND_METRICS:
         direction = trends.get(metric) if wave == data.latest_wave else None
-        rows.append([Cell(metric_title(metric, lang), None, "name"),
-                     *[metric_cell(metric, data.cell(w, county, metric), lang) for w in waves],
-                     Cell(label(DIRECTION, direction, lang) if direction else MISSING, direction)])
+        rows.append(
+            [
+                Cell(metric_title(metric, lang), None, "name"),
+                *[metric_cell(metric, data.cell(w, county, metric), lang) for w in waves],
+                Cell(label(DIRECTION, direction, lang) if direction else MISSING, direction),
+            ]
+        )
     return Table(headers, rows)
 
 
@@ -70,15 +99,31 @@ def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
     league = data.parent(county)
     name, league_name = data.name(county, lang), data.name(league, lang)
     alerts = alerts_table(data, wave, lang, league=league)
-    return Page(county_key(county), name, [
-        Section(text("county_figures", lang, county=name, code=county, wave=wave),
-                [figures_table(data, wave, county, lang)], text("county_intro", lang, league=league_name)),
-        Section(text("page_trends", lang), [trend_table(data, wave, county, lang)], text("county_trend_intro", lang)),
-        Section(text("county_alerts", lang, league=league_name, wave=wave), [alerts]),
-        Section(text("policy_case_history", lang), [county_case_history(data, county, lang)]),
-    ], footnotes=[data.say("fn_suppressed", lang), text("fn_interval", lang), data.say("fn_caution", lang),
-                  text("fn_unreliable", lang), text("fn_model", lang), text("fn_missing", lang)],
-        parent=(league, league_name))
+    return Page(
+        county_key(county),
+        name,
+        [
+            Section(
+                text("county_figures", lang, county=name, code=county, wave=wave),
+                [figures_table(data, wave, county, lang)],
+                text("county_intro", lang, league=league_name),
+            ),
+            Section(
+                text("page_trends", lang), [trend_table(data, wave, county, lang)], text("county_trend_intro", lang)
+            ),
+            Section(text("county_alerts", lang, league=league_name, wave=wave), [alerts]),
+            Section(text("policy_case_history", lang), [county_case_history(data, county, lang)]),
+        ],
+        footnotes=[
+            data.say("fn_suppressed", lang),
+            text("fn_interval", lang),
+            data.say("fn_caution", lang),
+            text("fn_unreliable", lang),
+            text("fn_model", lang),
+            text("fn_missing", lang),
+        ],
+        parent=(league, league_name),
+    )
 
 
 def county_pages(data: ReportData, wave: str, lang: str, data_docs: str | None = None) -> list[Page]:

@@ -23,9 +23,20 @@ from pipelines.resources import load_sql
 WAVE_KEY = re.compile(WAVE_PATTERN)
 ITEMS = tuple(f"item_{i:02d}" for i in range(1, N_ITEMS + 1))
 CATEGORIES = tuple(f"hours_cat{i}" for i in CATEGORY_LABELS)
-REPORT_METRICS = ("hours_total", "hours_nonteaching", *CATEGORIES, "nonteaching_share", "felt_lighter_share",
-                  "felt_heavier_share", "felt_net", "focus_share", *ITEMS, "n_inspections",
-                  "school_inspections_per_school", "school_seconded_over_6m")
+REPORT_METRICS = (
+    "hours_total",
+    "hours_nonteaching",
+    *CATEGORIES,
+    "nonteaching_share",
+    "felt_lighter_share",
+    "felt_heavier_share",
+    "felt_net",
+    "focus_share",
+    *ITEMS,
+    "n_inspections",
+    "school_inspections_per_school",
+    "school_seconded_over_6m",
+)
 
 
 @dataclass
@@ -56,8 +67,11 @@ class ReportData:
 
     def __post_init__(self) -> None:
         self._cells = {(r["wave"], r["area_code"], r["metric"]): r for r in self.metrics.iter_rows(named=True)}
-        self._models = ({} if self.county_models is None else
-                        {(r["wave"], r["area_code"], r["metric"]): r for r in self.county_models.iter_rows(named=True)})
+        self._models = (
+            {}
+            if self.county_models is None
+            else {(r["wave"], r["area_code"], r["metric"]): r for r in self.county_models.iter_rows(named=True)}
+        )
         self._names = {r["code"]: (r["name_zh"], r["name_en"]) for r in self.divisions.iter_rows(named=True)}
         self._parents = {r["code"]: r["parent_code"] for r in self.divisions.iter_rows(named=True)}
         regions = self.divisions.filter(pl.col("level") == "region")["code"].to_list()
@@ -84,8 +98,9 @@ class ReportData:
         return sorted(self.divisions.filter(pl.col("level") == "league")["code"].to_list())
 
     def counties(self, league: str) -> list[str]:
-        return sorted(self.divisions.filter((pl.col("level") == "county") & (pl.col("parent_code") == league))
-                      ["code"].to_list())
+        return sorted(
+            self.divisions.filter((pl.col("level") == "county") & (pl.col("parent_code") == league))["code"].to_list()
+        )
 
     @property
     def baseline(self) -> str | None:
@@ -114,11 +129,18 @@ class ReportData:
     def limits(self) -> dict[str, str]:
         """The configured thresholds as the report's sentences quote them ("10%", "3.5")."""
         t = self.thresholds
-        return {"min_n": str(t.min_cell_n), "rse": _percent(t.rse_caution), "df_caution": str(DF_CAUTION),
-                "red_line": _percent(t.red_line_share), "target": _percent(t.inspection_reduction_target),
-                "completeness": _percent(t.completeness_min), "significance": f"{t.significance:g}",
-                "outlier_score": f"{t.outlier_score:g}", "ratio_high": f"{t.consistency_ratio:g}",
-                "ratio_low": f"{1 / t.consistency_ratio:.2g}"}
+        return {
+            "min_n": str(t.min_cell_n),
+            "rse": _percent(t.rse_caution),
+            "df_caution": str(DF_CAUTION),
+            "red_line": _percent(t.red_line_share),
+            "target": _percent(t.inspection_reduction_target),
+            "completeness": _percent(t.completeness_min),
+            "significance": f"{t.significance:g}",
+            "outlier_score": f"{t.outlier_score:g}",
+            "ratio_high": f"{t.consistency_ratio:g}",
+            "ratio_low": f"{1 / t.consistency_ratio:.2g}",
+        }
 
     def say(self, key: str, lang: str, **values) -> str:
         """text(key) with the configured thresholds filled in wherever the sentence names one."""
@@ -134,55 +156,81 @@ def _percent(share: float) -> str:
 
 def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether a table exists (information_schema): the quality marts come from another asset group."""
-    return conn.sql("select count(*) from information_schema.tables where table_schema = $s and table_name = $t",
-                    params={"s": schema, "t": table}).fetchall()[0][0] > 0
+    return (
+        conn.sql(
+            "select count(*) from information_schema.tables where table_schema = $s and table_name = $t",
+            params={"s": schema, "t": table},
+        ).fetchall()[0][0]
+        > 0
+    )
 
 
 def _has_rows(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return _exists(conn, schema, table) and conn.sql(f"select count(*) from {schema}.{table}").fetchall()[0][0] > 0
 
 
-def load_report_data(conn: duckdb.DuckDBPyConnection, questionnaire: Path | None = None,
-                     thresholds: Thresholds | None = None) -> ReportData:
+def load_report_data(
+    conn: duckdb.DuckDBPyConnection, questionnaire: Path | None = None, thresholds: Thresholds | None = None
+) -> ReportData:
     """The report frames from the marts and reference tables; quality marts only where they exist.
 
     `questionnaire`: the questionnaire.csv the importer read (the data directory's override, if any);
     `thresholds`: the deployment's (MonitoringConfig.thresholds()), the ones the alerts were judged by.
     """
     from pipelines.report.policy import load_policy_data  # policy.py builds on this module's ReportData
+
     def read(query: str, **params) -> pl.DataFrame:
         return conn.sql(query, params=params).pl()
 
     loads = read("select * from marts.data_quality order by wave nulls first, source")
-    completeness = (read("select wave, area_level, area_code, schools_expected, schools_reporting, completeness, "
-                         "schools_on_time, on_time_share from marts.reporting_completeness "
-                         "where area_level = 'league' order by wave, area_code")
-                    if _has_rows(conn, "marts", "reporting_completeness")
-                    else read(load_sql("reports/league_completeness.sql")))
+    completeness = (
+        read(
+            "select wave, area_level, area_code, schools_expected, schools_reporting, completeness, "
+            "schools_on_time, on_time_share from marts.reporting_completeness "
+            "where area_level = 'league' order by wave, area_code"
+        )
+        if _has_rows(conn, "marts", "reporting_completeness")
+        else read(load_sql("reports/league_completeness.sql"))
+    )
     return ReportData(
-        questions=item_labels(questionnaire), thresholds=thresholds or Thresholds(),
+        questions=item_labels(questionnaire),
+        thresholds=thresholds or Thresholds(),
         divisions=read("select code, name_zh, name_en, level, parent_code from ref.divisions order by code"),
         items=read("select item_no, category_no, text_zh, text_en, red_line from ref.burden_items order by item_no"),
         metrics=read(load_sql("reports/area_metrics.sql"), metrics=list(REPORT_METRICS), digits=6),
-        inspection=read("select area_level, area_code, wave, baseline_wave, inspections_per_school, "
-                        "baseline_per_school, reduction_pct, target_met, n_schools, baseline_n_schools "
-                        "from marts.inspection_target order by area_code, wave"),
-        trends=read("select area_level, area_code, metric, n_waves, first_wave, last_wave, slope_per_wave, "
-                    "p_value, direction from marts.trends"),
-        alerts=read("select wave, area_level, area_code, rule, severity, metric, value, threshold, message, "
-                    "message_en from marts.alerts order by wave, area_code, rule"),
+        inspection=read(
+            "select area_level, area_code, wave, baseline_wave, inspections_per_school, "
+            "baseline_per_school, reduction_pct, target_met, n_schools, baseline_n_schools "
+            "from marts.inspection_target order by area_code, wave"
+        ),
+        trends=read(
+            "select area_level, area_code, metric, n_waves, first_wave, last_wave, slope_per_wave, "
+            "p_value, direction from marts.trends"
+        ),
+        alerts=read(
+            "select wave, area_level, area_code, rule, severity, metric, value, threshold, message, "
+            "message_en from marts.alerts order by wave, area_code, rule"
+        ),
         loads=loads,
         completeness=completeness,
         rejected=read(load_sql("reports/rejected_reasons.sql")),
         rejected_files=read("select source, file, reason from quarantine.rejected_files order by source, file"),
         outliers=read(load_sql("reports/outliers.sql")) if _exists(conn, "marts", "outliers") else None,
-        consistency=(read(load_sql("reports/source_consistency.sql"))
-                     if _exists(conn, "marts", "source_consistency") else None),
-        county_models=(read(load_sql("reports/county_estimates.sql"), metrics=list(REPORT_METRICS), digits=6)
-                       if _exists(conn, "marts", "county_estimates") else None),
-        respondent_quality=(read("select wave, flag, rows_flagged, rows_accepted, share_flagged, rows_excluded "
-                                 "from marts.respondent_quality order by wave, flag")
-                            if _exists(conn, "marts", "respondent_quality") else None),
+        consistency=(
+            read(load_sql("reports/source_consistency.sql")) if _exists(conn, "marts", "source_consistency") else None
+        ),
+        county_models=(
+            read(load_sql("reports/county_estimates.sql"), metrics=list(REPORT_METRICS), digits=6)
+            if _exists(conn, "marts", "county_estimates")
+            else None
+        ),
+        respondent_quality=(
+            read(
+                "select wave, flag, rows_flagged, rows_accepted, share_flagged, rows_excluded "
+                "from marts.respondent_quality order by wave, flag"
+            )
+            if _exists(conn, "marts", "respondent_quality")
+            else None
+        ),
         policy=load_policy_data(conn),
     )
-

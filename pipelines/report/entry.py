@@ -48,19 +48,40 @@ def headline(data: ReportData, wave: str, lang: str) -> list[dict]:
     status = verdict(row, wave)
     counts = alert_counts(data, wave)
     return [
-        {"title": text("kpi_felt", lang), "value": value, "unit": text("points", lang) if interval else "",
-         "detail": f"{text('interval', lang)} [{interval}" if interval else "",
-         "foot": text("kpi_vs_baseline", lang, baseline=base, value=format_cell(
-             "felt_net", data.cell(base, data.region, "felt_net"), lang)) if base and base != wave else "",
-         "n": "", "status": ""},
-        {"title": text("kpi_inspection", lang),
-         "value": MISSING if status is None else format_pct(row.get("reduction_pct")), "unit": "",
-         "detail": data.say("kpi_target", lang),
-         "foot": text("kpi_met" if status == "met" else "kpi_not_met", lang) if status else "",
-         "n": "", "status": status or ""},
-        {"title": text("kpi_alerts", lang), "value": str(sum(counts.values())), "unit": "",
-         "detail": text("sep", lang).join(f"{label(SEVERITY, s, lang)} {counts[s]}" for s in SEVERITIES),
-         "foot": "", "n": "", "status": "missed" if counts["high"] else ""},
+        {
+            "title": text("kpi_felt", lang),
+            "value": value,
+            "unit": text("points", lang) if interval else "",
+            "detail": f"{text('interval', lang)} [{interval}" if interval else "",
+            "foot": text(
+                "kpi_vs_baseline",
+                lang,
+                baseline=base,
+                value=format_cell("felt_net", data.cell(base, data.region, "felt_net"), lang),
+            )
+            if base and base != wave
+            else "",
+            "n": "",
+            "status": "",
+        },
+        {
+            "title": text("kpi_inspection", lang),
+            "value": MISSING if status is None else format_pct(row.get("reduction_pct")),
+            "unit": "",
+            "detail": data.say("kpi_target", lang),
+            "foot": text("kpi_met" if status == "met" else "kpi_not_met", lang) if status else "",
+            "n": "",
+            "status": status or "",
+        },
+        {
+            "title": text("kpi_alerts", lang),
+            "value": str(sum(counts.values())),
+            "unit": "",
+            "detail": text("sep", lang).join(f"{label(SEVERITY, s, lang)} {counts[s]}" for s in SEVERITIES),
+            "foot": "",
+            "n": "",
+            "status": "missed" if counts["high"] else "",
+        },
     ]
 
 
@@ -69,23 +90,40 @@ def league_table(data: ReportData, wave: str, lang: str, href) -> Table:
 
     `href(league_code)` gives the league page's link from the entry page.
     """
-    headers = [text("league", lang), f"{text('kpi_felt', lang)}（{text('points', lang)}）" if lang == "zh"
-               else f"{text('kpi_felt', lang)} ({text('points', lang)})", text("reduction", lang),
-               data.say("kpi_target", lang), *[text("alerts_of", lang, severity=label(SEVERITY, s, lang))
-                                                for s in SEVERITIES]]
+    headers = [
+        text("league", lang),
+        f"{text('kpi_felt', lang)}（{text('points', lang)}）"
+        if lang == "zh"
+        else f"{text('kpi_felt', lang)} ({text('points', lang)})",
+        text("reduction", lang),
+        data.say("kpi_target", lang),
+        *[text("alerts_of", lang, severity=label(SEVERITY, s, lang)) for s in SEVERITIES],
+    ]
     rows = []
     for code in [data.region, *data.leagues]:
         row = _inspection(data, wave, code)
         status = verdict(row, wave)
         counts = alert_counts(data, wave, code if code != data.region else None)
-        rows.append([
-            Cell(data.name(code, lang), code, "name strong" if code == data.region else "name",
-                 href=None if code == data.region else href(code)),
-            metric_cell("felt_net", data.cell(wave, code, "felt_net"), lang),
-            Cell(MISSING if status is None else format_pct(row.get("reduction_pct")),
-                 None if status is None else row.get("reduction_pct"), "num"),
-            Cell(text("kpi_met" if status == "met" else "kpi_not_met", lang) if status else MISSING, status,
-                 status or ""),
-            *[Cell(str(counts[s]), counts[s], "num" + (f" sev-{s}" if counts[s] else "")) for s in SEVERITIES]])
+        rows.append(
+            [
+                Cell(
+                    data.name(code, lang),
+                    code,
+                    "name strong" if code == data.region else "name",
+                    href=None if code == data.region else href(code),
+                ),
+                metric_cell("felt_net", data.cell(wave, code, "felt_net"), lang),
+                Cell(
+                    MISSING if status is None else format_pct(row.get("reduction_pct")),
+                    None if status is None else row.get("reduction_pct"),
+                    "num",
+                ),
+                Cell(
+                    text("kpi_met" if status == "met" else "kpi_not_met", lang) if status else MISSING,
+                    status,
+                    status or "",
+                ),
+                *[Cell(str(counts[s]), counts[s], "num" + (f" sev-{s}" if counts[s] else "")) for s in SEVERITIES],
+            ]
+        )
     return Table(headers, rows)
-

@@ -10,23 +10,47 @@ from plotly.subplots import make_subplots
 
 from pipelines.catalogue.metrics import CATEGORY_LABELS, METRIC_BY_NAME
 from pipelines.report.data import CATEGORIES, ReportData
-from pipelines.report.format import (MISSING, absent_hover, absent_mark, d3_format, format_cell, format_n,
-                                     format_pct, format_value, is_points, is_share, metric_label, metric_title,
-                                     metric_unit, plotted)
+from pipelines.report.format import (
+    MISSING,
+    absent_hover,
+    absent_mark,
+    d3_format,
+    format_cell,
+    format_n,
+    format_pct,
+    format_value,
+    is_points,
+    is_share,
+    metric_label,
+    metric_title,
+    metric_unit,
+    plotted,
+)
 from pipelines.report.text import DIRECTION, LANGS, label, text
 
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
-COLOURS = {"measured": "#1f5aa6", "felt": "#c2571a", "baseline": "#8a8f98", "met": "#2e7d32",
-           "missed": "#d84315", "red": "#c62828", "region": "#444444"}
+COLOURS = {
+    "measured": "#1f5aa6",
+    "felt": "#c2571a",
+    "baseline": "#8a8f98",
+    "met": "#2e7d32",
+    "missed": "#d84315",
+    "red": "#c62828",
+    "region": "#444444",
+}
 CATEGORY_COLOURS = ("#1f5aa6", "#4f9bd9", "#e0a030", "#8e5ea2", "#c2571a")
-SITE_TEMPLATE = go.layout.Template(layout={
-    "font": {"family": FONT_STACK, "size": 13, "color": "#222"},
-    "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "closest",
-    "hoverlabel": {"font": {"family": FONT_STACK}, "align": "left"},
-    "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbbbbb", "linecolor": "#999", "automargin": True},
-    "yaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbbbbb", "linecolor": "#999", "automargin": True},
-    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-})
+SITE_TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": FONT_STACK, "size": 13, "color": "#222"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "hovermode": "closest",
+        "hoverlabel": {"font": {"family": FONT_STACK}, "align": "left"},
+        "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbbbbb", "linecolor": "#999", "automargin": True},
+        "yaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbbbbb", "linecolor": "#999", "automargin": True},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    }
+)
 
 
 def source_line(metric: str, wave: str, n, lang: str) -> str:
@@ -37,11 +61,25 @@ def source_line(metric: str, wave: str, n, lang: str) -> str:
 
 def finish(fig: go.Figure, title: str, source: str, height: int, bottom: int = 96, top: int = 70) -> go.Figure:
     """Title, the shared template and the source line under the plot: the same frame on every chart."""
-    fig.update_layout(template=SITE_TEMPLATE, height=height, title={"text": title, "x": 0, "xanchor": "left"},
-                      margin={"l": 10, "r": 20, "t": top, "b": bottom})
-    fig.add_annotation(text=source, xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="top",
-                       yshift=-(bottom - 24), showarrow=False, font={"size": 11, "color": "#555"},
-                       name="source")
+    fig.update_layout(
+        template=SITE_TEMPLATE,
+        height=height,
+        title={"text": title, "x": 0, "xanchor": "left"},
+        margin={"l": 10, "r": 20, "t": top, "b": bottom},
+    )
+    fig.add_annotation(
+        text=source,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        xanchor="left",
+        yanchor="top",
+        yshift=-(bottom - 24),
+        showarrow=False,
+        font={"size": 11, "color": "#555"},
+        name="source",
+    )
     return fig
 
 
@@ -49,9 +87,11 @@ def hover_template(metric: str, lang: str, area: str = "%{y}") -> str:
     """Hover text of an estimate with its interval and n (customdata = [low, high, n])."""
     fmt, unit = d3_format(metric), metric_unit(metric, lang)
     unit = "" if is_share(metric) else f" {unit}"
-    return (f"<b>{area}</b><br>{text('estimate', lang)}: %{{x:{fmt}}}{unit}<br>"
-            f"{text('interval', lang)}: %{{customdata[0]:{fmt}}} – %{{customdata[1]:{fmt}}}<br>"
-            f"n = %{{customdata[2]:,}}<extra></extra>")
+    return (
+        f"<b>{area}</b><br>{text('estimate', lang)}: %{{x:{fmt}}}{unit}<br>"
+        f"{text('interval', lang)}: %{{customdata[0]:{fmt}}} – %{{customdata[1]:{fmt}}}<br>"
+        f"n = %{{customdata[2]:,}}<extra></extra>"
+    )
 
 
 def axis_format(metric: str) -> dict:
@@ -77,44 +117,95 @@ def dot_order(data: ReportData, wave: str, metric: str, areas: list[str], lang: 
     return hidden + [name for name, _ in shown]
 
 
-def _add_dots(fig: go.Figure, data: ReportData, wave: str, metric: str, areas: list[str], parent: str,
-              lang: str, colour: str, col: int = 1) -> None:
+def _add_dots(
+    fig: go.Figure,
+    data: ReportData,
+    wave: str,
+    metric: str,
+    areas: list[str],
+    parent: str,
+    lang: str,
+    colour: str,
+    col: int = 1,
+) -> None:
     """Areas' estimates with 95% whiskers into subplot `col`, ‡ where suppressed, the parent as a dashed line."""
     xref, yref = axis_ref("x", col), axis_ref("y", col)
     cells = [(data.name(code, lang), drawn(metric, data.cell(wave, code, metric))) for code in areas]
     shown = [(name, c) for name, c in cells if is_published(c)]
-    fig.add_trace(go.Scatter(
-        x=[c["estimate"] for _, c in shown], y=[name for name, _ in shown], mode="markers",
-        marker={"size": 9, "color": colour}, name=metric_label(metric, lang), showlegend=False,
-        error_x={"type": "data", "symmetric": False, "color": colour, "thickness": 1.5,
-                 "array": [(c["ci_high"] - c["estimate"]) if c["ci_high"] is not None else 0 for _, c in shown],
-                 "arrayminus": [(c["estimate"] - c["ci_low"]) if c["ci_low"] is not None else 0 for _, c in shown]},
-        customdata=[[c["ci_low"], c["ci_high"], c["n"]] for _, c in shown], hovertemplate=hover_template(metric, lang),
-        xaxis=xref, yaxis=yref))
+    fig.add_trace(
+        go.Scatter(
+            x=[c["estimate"] for _, c in shown],
+            y=[name for name, _ in shown],
+            mode="markers",
+            marker={"size": 9, "color": colour},
+            name=metric_label(metric, lang),
+            showlegend=False,
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "color": colour,
+                "thickness": 1.5,
+                "array": [(c["ci_high"] - c["estimate"]) if c["ci_high"] is not None else 0 for _, c in shown],
+                "arrayminus": [(c["estimate"] - c["ci_low"]) if c["ci_low"] is not None else 0 for _, c in shown],
+            },
+            customdata=[[c["ci_low"], c["ci_high"], c["n"]] for _, c in shown],
+            hovertemplate=hover_template(metric, lang),
+            xaxis=xref,
+            yaxis=yref,
+        )
+    )
     for name, cell in cells:
         if not is_published(cell):
-            fig.add_annotation(x=0.01, xref=f"{xref} domain", y=name, yref=yref, showarrow=False, xanchor="left",
-                               text=absent_mark(cell, lang), font={"size": 15, "color": COLOURS["red"]},
-                               hovertext=absent_hover(cell, lang))
+            fig.add_annotation(
+                x=0.01,
+                xref=f"{xref} domain",
+                y=name,
+                yref=yref,
+                showarrow=False,
+                xanchor="left",
+                text=absent_mark(cell, lang),
+                font={"size": 15, "color": COLOURS["red"]},
+                hovertext=absent_hover(cell, lang),
+            )
     parent_cell = data.cell(wave, parent, metric)
     if is_published(parent_cell):
         value = plotted(metric, parent_cell["estimate"])
-        fig.add_shape(type="line", x0=value, x1=value, xref=xref, y0=0, y1=1, yref=f"{yref} domain",
-                      line={"dash": "dash", "color": COLOURS["region"], "width": 1})
-        fig.add_annotation(x=value, xref=xref, y=1, yref=f"{yref} domain", yanchor="bottom", showarrow=False,
-                           text=f"{data.name(parent, lang)} {format_value(metric, parent_cell['estimate'])}",
-                           font={"size": 11, "color": COLOURS["region"]})
+        fig.add_shape(
+            type="line",
+            x0=value,
+            x1=value,
+            xref=xref,
+            y0=0,
+            y1=1,
+            yref=f"{yref} domain",
+            line={"dash": "dash", "color": COLOURS["region"], "width": 1},
+        )
+        fig.add_annotation(
+            x=value,
+            xref=xref,
+            y=1,
+            yref=f"{yref} domain",
+            yanchor="bottom",
+            showarrow=False,
+            text=f"{data.name(parent, lang)} {format_value(metric, parent_cell['estimate'])}",
+            font={"size": 11, "color": COLOURS["region"]},
+        )
     fig.update_xaxes(title_text=metric_title(metric, lang), row=1, col=col, **axis_format(metric))
 
 
-def area_dot_figure(data: ReportData, wave: str, metric: str, areas: list[str], parent: str, lang: str,
-                    title: str) -> go.Figure:
+def area_dot_figure(
+    data: ReportData, wave: str, metric: str, areas: list[str], parent: str, lang: str, title: str
+) -> go.Figure:
     """One metric across areas (the leagues, say), sorted, with intervals and the parent for reference."""
     fig = make_subplots(rows=1, cols=1)
     _add_dots(fig, data, wave, metric, areas, parent, lang, COLOURS["measured"])
     order = dot_order(data, wave, metric, areas, lang)
-    fig.update_yaxes(title_text=text("axis_league" if parent == data.region else "county", lang),
-                     type="category", categoryorder="array", categoryarray=order)
+    fig.update_yaxes(
+        title_text=text("axis_league" if parent == data.region else "county", lang),
+        type="category",
+        categoryorder="array",
+        categoryarray=order,
+    )
     n = (data.cell(wave, parent, metric) or {}).get("n")
     return finish(fig, title, source_line(metric, wave, n, lang), height=220 + 30 * len(order))
 
@@ -130,52 +221,93 @@ def county_figure(data: ReportData, wave: str, league: str, lang: str) -> go.Fig
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=order)
     fig.update_yaxes(title_text=text("county", lang), row=1, col=1)
     n = (data.cell(wave, league, "hours_nonteaching") or {}).get("n")
-    return finish(fig, text("chart_county", lang, league=name, wave=wave),
-                   source_line("hours_nonteaching", wave, n, lang), height=260 + 30 * len(counties))
+    return finish(
+        fig,
+        text("chart_county", lang, league=name, wave=wave),
+        source_line("hours_nonteaching", wave, n, lang),
+        height=260 + 30 * len(counties),
+    )
 
 
 def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str) -> go.Figure:
     """The region in the baseline and the report wave, side by side for the three headline measures."""
     metrics = ("hours_nonteaching", "felt_net", "school_inspections_per_school")
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[metric_label(m, lang) for m in metrics],
-                        horizontal_spacing=0.1)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[metric_label(m, lang) for m in metrics], horizontal_spacing=0.1)
     waves = [baseline, wave] if baseline != wave else [wave]
     for col, metric in enumerate(metrics, start=1):
         cells = [drawn(metric, data.cell(w, data.region, metric)) for w in waves]
         census = METRIC_BY_NAME[metric].source == "school_report"
         for w, cell in zip(waves, cells):
             if not is_published(cell):
-                fig.add_annotation(x=w, y=0.1, xref=axis_ref("x", col), yref=f"{axis_ref('y', col)} domain",
-                                   text=absent_mark(cell, lang), showarrow=False,
-                                   font={"size": 15, "color": COLOURS["red"]},
-                                   hovertext=absent_hover(cell, lang))
+                fig.add_annotation(
+                    x=w,
+                    y=0.1,
+                    xref=axis_ref("x", col),
+                    yref=f"{axis_ref('y', col)} domain",
+                    text=absent_mark(cell, lang),
+                    showarrow=False,
+                    font={"size": 15, "color": COLOURS["red"]},
+                    hovertext=absent_hover(cell, lang),
+                )
                 continue
             colour = COLOURS["baseline"] if w == baseline and w != wave else COLOURS["measured"]
             low = cell["ci_low"] if cell["ci_low"] is not None else cell["estimate"]
             high = cell["ci_high"] if cell["ci_high"] is not None else cell["estimate"]
             fmt = d3_format(metric)
-            interval = (text("hover_census", lang) if census else
-                        f"{text('interval', lang)}: %{{customdata[0]:{fmt}}} – %{{customdata[1]:{fmt}}}")
-            fig.add_trace(go.Bar(
-                x=[w], y=[cell["estimate"]], marker_color=colour, width=0.5, showlegend=False,
-                error_y=None if census else {"type": "data", "symmetric": False, "array": [high - cell["estimate"]],
-                                             "arrayminus": [cell["estimate"] - low], "color": "#222"},
-                customdata=[[low, high, cell["n"]]], text=[format_value(metric, cell["estimate"])] if census else None,
-                textposition="inside" if census else "none",
-                hovertemplate=(f"<b>%{{x}}</b><br>{text('estimate', lang)}: %{{y:{fmt}}}<br>{interval}<br>"
-                               f"n = %{{customdata[2]:,}}<extra></extra>")), row=1, col=col)
+            interval = (
+                text("hover_census", lang)
+                if census
+                else f"{text('interval', lang)}: %{{customdata[0]:{fmt}}} – %{{customdata[1]:{fmt}}}"
+            )
+            fig.add_trace(
+                go.Bar(
+                    x=[w],
+                    y=[cell["estimate"]],
+                    marker_color=colour,
+                    width=0.5,
+                    showlegend=False,
+                    error_y=None
+                    if census
+                    else {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [high - cell["estimate"]],
+                        "arrayminus": [cell["estimate"] - low],
+                        "color": "#222",
+                    },
+                    customdata=[[low, high, cell["n"]]],
+                    text=[format_value(metric, cell["estimate"])] if census else None,
+                    textposition="inside" if census else "none",
+                    hovertemplate=(
+                        f"<b>%{{x}}</b><br>{text('estimate', lang)}: %{{y:{fmt}}}<br>{interval}<br>"
+                        f"n = %{{customdata[2]:,}}<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
         if census and baseline != wave and cells[0] and cells[0]["estimate"] is not None:
             target = cells[0]["estimate"] * (1 - data.thresholds.inspection_reduction_target)
-            fig.add_hline(y=target, line={"dash": "dash", "color": COLOURS["missed"]}, row=1, col=col,
-                          annotation_text=data.say("target_line", lang), annotation_position="top right")
+            fig.add_hline(
+                y=target,
+                line={"dash": "dash", "color": COLOURS["missed"]},
+                row=1,
+                col=col,
+                annotation_text=data.say("target_line", lang),
+                annotation_position="top right",
+            )
         fig.update_yaxes(title_text=metric_title(metric, lang), row=1, col=col, **axis_format(metric))
         fig.update_xaxes(title_text=text("axis_wave", lang), type="category", row=1, col=col)
     n_now = (data.cell(wave, data.region, "hours_nonteaching") or {}).get("n")
     n_base = (data.cell(baseline, data.region, "hours_nonteaching") or {}).get("n")
     schools = (data.cell(wave, data.region, "school_inspections_per_school") or {}).get("n")
-    source = text("sep", lang).join([text("source_survey", lang, wave=wave, n=format_n(n_now)),
-                                     f"{text('baseline', lang)} {baseline}: n = {format_n(n_base)}",
-                                     text("source_school", lang, wave=wave, n=format_n(schools))])
+    source = text("sep", lang).join(
+        [
+            text("source_survey", lang, wave=wave, n=format_n(n_now)),
+            f"{text('baseline', lang)} {baseline}: n = {format_n(n_base)}",
+            text("source_school", lang, wave=wave, n=format_n(schools)),
+        ]
+    )
     return finish(fig, text("chart_region_compare", lang, wave=wave, baseline=baseline), source, height=420)
 
 
@@ -188,15 +320,18 @@ def short_label(metric: str, lang: str) -> str:
     return re.split(r"（| \(", metric_label(metric, lang))[0]
 
 
-def trend_figure(data: ReportData, wave: str, areas: list[str], lang: str, title: str,
-                 show_direction: bool, per_row: int = 2) -> go.Figure:
+def trend_figure(
+    data: ReportData, wave: str, areas: list[str], lang: str, title: str, show_direction: bool, per_row: int = 2
+) -> go.Figure:
     """Small multiples: for each area, measured hours beside felt_net over the waves, with interval bands.
 
     Each area takes two adjacent panels (`per_row` areas to a row), so the measured burden and the
     felt reduction are always read side by side.
     """
-    metrics = (("hours_nonteaching", COLOURS["measured"], "rgba(31,90,166,0.18)"),
-               ("felt_net", COLOURS["felt"], "rgba(194,87,26,0.18)"))
+    metrics = (
+        ("hours_nonteaching", COLOURS["measured"], "rgba(31,90,166,0.18)"),
+        ("felt_net", COLOURS["felt"], "rgba(194,87,26,0.18)"),
+    )
     waves = data.waves_to(wave)
     rows = max(1, -(-len(areas) // per_row))
     cols = 2 * per_row
@@ -211,45 +346,104 @@ def trend_figure(data: ReportData, wave: str, areas: list[str], lang: str, title
             titles[(i // per_row) * cols + (i % per_row) * 2 + j] = head
     row_height = 250
     height = 200 + row_height * rows
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.07 if per_row > 1 else 0.1,
-                        vertical_spacing=min(0.3, 95 / height) if rows > 1 else 0.1)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.07 if per_row > 1 else 0.1,
+        vertical_spacing=min(0.3, 95 / height) if rows > 1 else 0.1,
+    )
     for i, code in enumerate(areas):
         row = i // per_row + 1
         for j, (metric, colour, fill) in enumerate(metrics):
             col = (i % per_row) * 2 + j + 1
             cells = [drawn(metric, data.cell(w, code, metric)) for w in waves]
             published = [c if is_published(c) else None for c in cells]
-            fig.add_trace(go.Scatter(x=waves, y=[c["ci_high"] if c else None for c in published], mode="lines",
-                                     line={"width": 0}, hoverinfo="skip", showlegend=False), row=row, col=col)
-            fig.add_trace(go.Scatter(x=waves, y=[c["ci_low"] if c else None for c in published], mode="lines",
-                                     line={"width": 0}, hoverinfo="skip", fill="tonexty", fillcolor=fill,
-                                     showlegend=False), row=row, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=waves,
+                    y=[c["ci_high"] if c else None for c in published],
+                    mode="lines",
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                ),
+                row=row,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=waves,
+                    y=[c["ci_low"] if c else None for c in published],
+                    mode="lines",
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    fill="tonexty",
+                    fillcolor=fill,
+                    showlegend=False,
+                ),
+                row=row,
+                col=col,
+            )
             fmt, unit = d3_format(metric), "" if is_share(metric) else f" {metric_unit(metric, lang)}"
-            fig.add_trace(go.Scatter(
-                x=waves, y=[c["estimate"] if c else None for c in published], mode="lines+markers",
-                line={"color": colour, "width": 2}, marker={"size": 6}, showlegend=False, name=data.name(code, lang),
-                customdata=[[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
-                hovertemplate=(f"<b>{data.name(code, lang)}</b> · %{{x}}<br>{short_label(metric, lang)}: "
-                               f"%{{y:{fmt}}}{unit}<br>{text('interval', lang)}: %{{customdata[0]:{fmt}}} – "
-                               f"%{{customdata[1]:{fmt}}}<br>n = %{{customdata[2]:,}}<extra></extra>")),
-                row=row, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=waves,
+                    y=[c["estimate"] if c else None for c in published],
+                    mode="lines+markers",
+                    line={"color": colour, "width": 2},
+                    marker={"size": 6},
+                    showlegend=False,
+                    name=data.name(code, lang),
+                    customdata=[[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
+                    hovertemplate=(
+                        f"<b>{data.name(code, lang)}</b> · %{{x}}<br>{short_label(metric, lang)}: "
+                        f"%{{y:{fmt}}}{unit}<br>{text('interval', lang)}: %{{customdata[0]:{fmt}}} – "
+                        f"%{{customdata[1]:{fmt}}}<br>n = %{{customdata[2]:,}}<extra></extra>"
+                    ),
+                ),
+                row=row,
+                col=col,
+            )
             index = (row - 1) * cols + col
             for w, cell, shown in zip(waves, cells, published):
                 if shown is None:
-                    fig.add_annotation(x=w, xref=axis_ref("x", index), y=0.12,
-                                       yref=f"{axis_ref('y', index)} domain", showarrow=False,
-                                       text=absent_mark(cell, lang), font={"size": 14, "color": COLOURS["red"]},
-                                       hovertext=f"{w}: " + absent_hover(cell, lang))
+                    fig.add_annotation(
+                        x=w,
+                        xref=axis_ref("x", index),
+                        y=0.12,
+                        yref=f"{axis_ref('y', index)} domain",
+                        showarrow=False,
+                        text=absent_mark(cell, lang),
+                        font={"size": 14, "color": COLOURS["red"]},
+                        hovertext=f"{w}: " + absent_hover(cell, lang),
+                    )
             unit_title = metric_unit(metric, lang) + (("，%" if lang == "zh" else ", %") if is_share(metric) else "")
             fig.update_yaxes(title_text=unit_title, title_standoff=4, row=row, col=col, **axis_format(metric))
-            fig.update_xaxes(type="category", categoryorder="array", categoryarray=waves, tickangle=0,
-                             tickvals=waves, ticktext=[w[2:] for w in waves], tickfont={"size": 10}, row=row, col=col)
+            fig.update_xaxes(
+                type="category",
+                categoryorder="array",
+                categoryarray=waves,
+                tickangle=0,
+                tickvals=waves,
+                ticktext=[w[2:] for w in waves],
+                tickfont={"size": 10},
+                row=row,
+                col=col,
+            )
             if row == rows or i + per_row >= len(areas):
                 fig.update_xaxes(title_text=text("axis_wave", lang), row=row, col=col)
     fig.update_annotations(font_size=12, selector={"xref": "paper", "yref": "paper"})
     ns = [c["n"] for w in waves if (c := data.cell(w, areas[0], "hours_nonteaching")) and c["n"] is not None]
-    source = text("source_survey_waves", lang, first=waves[0] if waves else wave, last=wave, k=len(waves),
-                  n_min=format_n(min(ns) if ns else None), n_max=format_n(max(ns) if ns else None))
+    source = text(
+        "source_survey_waves",
+        lang,
+        first=waves[0] if waves else wave,
+        last=wave,
+        k=len(waves),
+        n_min=format_n(min(ns) if ns else None),
+        n_max=format_n(max(ns) if ns else None),
+    )
     return finish(fig, title, source, height=height, top=120)
 
 
@@ -257,33 +451,63 @@ def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) ->
     """Non-teaching hours split into the list's five categories, one stacked bar per area."""
     names = [data.name(code, lang) for code in areas]
     fig = go.Figure()
-    for (no, labels), metric, colour in zip(CATEGORY_LABELS.items(), CATEGORIES, CATEGORY_COLOURS):
+    for (_no, labels), metric, colour in zip(CATEGORY_LABELS.items(), CATEGORIES, CATEGORY_COLOURS):
         cells = [data.cell(wave, code, metric) for code in areas]
         published = [c if c and not c["suppressed"] and c["estimate"] is not None else None for c in cells]
         category = labels[LANGS.index(lang)]
-        fig.add_trace(go.Bar(
-            y=names, x=[c["estimate"] if c else None for c in published], orientation="h", name=category,
-            marker_color=colour,
-            customdata=[[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
-            hovertemplate=hover_template(metric, lang).replace("<b>%{y}</b>", f"<b>%{{y}}</b> · {category}")))
+        fig.add_trace(
+            go.Bar(
+                y=names,
+                x=[c["estimate"] if c else None for c in published],
+                orientation="h",
+                name=category,
+                marker_color=colour,
+                customdata=[[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
+                hovertemplate=hover_template(metric, lang).replace("<b>%{y}</b>", f"<b>%{{y}}</b> · {category}"),
+            )
+        )
     for code, name in zip(areas, names):
         total = data.cell(wave, code, "hours_nonteaching")
         hidden = [c for m in CATEGORIES if not is_published(c := data.cell(wave, code, m))]
         if hidden:
-            fig.add_annotation(x=0.99, xref="x domain", y=name, yref="y", text=absent_mark(hidden[0], lang),
-                               showarrow=False, xanchor="right", font={"size": 15, "color": COLOURS["red"]},
-                               hovertext=absent_hover(hidden[0], lang))
+            fig.add_annotation(
+                x=0.99,
+                xref="x domain",
+                y=name,
+                yref="y",
+                text=absent_mark(hidden[0], lang),
+                showarrow=False,
+                xanchor="right",
+                font={"size": 15, "color": COLOURS["red"]},
+                hovertext=absent_hover(hidden[0], lang),
+            )
         elif total and total["estimate"] is not None:
-            fig.add_annotation(x=total["estimate"], y=name, text=format_cell("hours_nonteaching", total),
-                               showarrow=False, xanchor="left", xshift=4, font={"size": 11, "color": "#333"})
+            fig.add_annotation(
+                x=total["estimate"],
+                y=name,
+                text=format_cell("hours_nonteaching", total),
+                showarrow=False,
+                xanchor="left",
+                xshift=4,
+                font={"size": 11, "color": "#333"},
+            )
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title_text=metric_title("hours_nonteaching", lang))
-    fig.update_yaxes(title_text=text("axis_league", lang), type="category", categoryorder="array",
-                     categoryarray=list(reversed(names)))
+    fig.update_yaxes(
+        title_text=text("axis_league", lang),
+        type="category",
+        categoryorder="array",
+        categoryarray=list(reversed(names)),
+    )
     n = (data.cell(wave, data.region, "hours_nonteaching") or {}).get("n")
     fig.update_layout(legend={"y": 1.0, "yanchor": "bottom"})
-    return finish(fig, text("chart_categories", lang, wave=wave), source_line("hours_total", wave, n, lang),
-                   height=220 + 34 * len(areas), top=120)
+    return finish(
+        fig,
+        text("chart_categories", lang, wave=wave),
+        source_line("hours_total", wave, n, lang),
+        height=220 + 34 * len(areas),
+        top=120,
+    )
 
 
 def item_label(item: dict, lang: str, questions: dict) -> str:
@@ -324,32 +548,72 @@ def item_heatmap_figure(data: ReportData, wave: str, areas: list[str], lang: str
         z.append(z_row)
         texts.append(t_row)
         custom.append(c_row)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=names, y=labels, text=texts, texttemplate="%{text}", textfont={"size": 10}, customdata=custom,
-        colorscale="YlOrRd", zmin=0, zmax=max(0.3, max((v for r in z for v in r if v is not None), default=0)),
-        colorbar={"title": {"text": text("axis_share_colour", lang)}, "tickformat": ".0%"}, xgap=1, ygap=1,
-        hovertemplate=(f"<b>%{{x}}</b><br>%{{y}}<br>{text('estimate', lang)}: %{{z:.1%}}<br>"
-                       f"{text('interval', lang)}: %{{customdata[0]:.1%}} – %{{customdata[1]:.1%}}<br>"
-                       "n = %{customdata[2]:,}<extra></extra>")))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=labels,
+            text=texts,
+            texttemplate="%{text}",
+            textfont={"size": 10},
+            customdata=custom,
+            colorscale="YlOrRd",
+            zmin=0,
+            zmax=max(0.3, max((v for r in z for v in r if v is not None), default=0)),
+            colorbar={"title": {"text": text("axis_share_colour", lang)}, "tickformat": ".0%"},
+            xgap=1,
+            ygap=1,
+            hovertemplate=(
+                f"<b>%{{x}}</b><br>%{{y}}<br>{text('estimate', lang)}: %{{z:.1%}}<br>"
+                f"{text('interval', lang)}: %{{customdata[0]:.1%}} – %{{customdata[1]:.1%}}<br>"
+                "n = %{customdata[2]:,}<extra></extra>"
+            ),
+        )
+    )
     if marks:
-        fig.add_trace(go.Scatter(x=[m[0] for m in marks], y=[m[1] for m in marks], mode="text",
-                                 text=[m[2] for m in marks], textfont={"size": 13, "color": COLOURS["red"]},
-                                 hovertext=[m[3] for m in marks],
-                                 hoverinfo="text", showlegend=False))
+        fig.add_trace(
+            go.Scatter(
+                x=[m[0] for m in marks],
+                y=[m[1] for m in marks],
+                mode="text",
+                text=[m[2] for m in marks],
+                textfont={"size": 13, "color": COLOURS["red"]},
+                hovertext=[m[3] for m in marks],
+                hoverinfo="text",
+                showlegend=False,
+            )
+        )
     for i, item in enumerate(items):
         if not item["red_line"]:
             continue
         for j, value in enumerate(z[i]):
             if value is not None and value >= data.thresholds.red_line_share:
-                fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5,
-                              line={"color": COLOURS["red"], "width": 2.5}, xref="x", yref="y")
+                fig.add_shape(
+                    type="rect",
+                    x0=j - 0.5,
+                    x1=j + 0.5,
+                    y0=i - 0.5,
+                    y1=i + 0.5,
+                    line={"color": COLOURS["red"], "width": 2.5},
+                    xref="x",
+                    yref="y",
+                )
     fig.update_xaxes(title_text=text("axis_league", lang), side="top", tickangle=-40, type="category")
-    fig.update_yaxes(title_text=f"{text('axis_item', lang)}（{text('axis_share_colour', lang)}，%）" if lang == "zh"
-                     else f"{text('axis_item', lang)} ({text('axis_share_colour', lang).lower()}, %)",
-                     autorange="reversed", type="category")
+    fig.update_yaxes(
+        title_text=f"{text('axis_item', lang)}（{text('axis_share_colour', lang)}，%）"
+        if lang == "zh"
+        else f"{text('axis_item', lang)} ({text('axis_share_colour', lang).lower()}, %)",
+        autorange="reversed",
+        type="category",
+    )
     n = (data.cell(wave, data.region, "item_01") or {}).get("n")
-    return finish(fig, text("chart_heatmap", lang, wave=wave), source_line("item_01", wave, n, lang),
-                   height=400 + 30 * len(items), top=190)
+    return finish(
+        fig,
+        text("chart_heatmap", lang, wave=wave),
+        source_line("item_01", wave, n, lang),
+        height=400 + 30 * len(items),
+        top=190,
+    )
 
 
 def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) -> go.Figure:
@@ -358,35 +622,81 @@ def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) 
     names = [data.name(code, lang) for code in areas]
     fig = go.Figure()
     shown = [(name, rows.get(code)) for code, name in zip(areas, names)]
-    present = [(name, r) for name, r in shown
-               if r and r["reduction_pct"] is not None and r["wave"] != r["baseline_wave"]]
-    fig.add_trace(go.Bar(
-        y=[name for name, _ in present], x=[r["reduction_pct"] for _, r in present], orientation="h",
-        marker_color=[COLOURS["met"] if r["target_met"] else COLOURS["missed"] for _, r in present],
-        text=[format_pct(r["reduction_pct"]) for _, r in present], textposition="outside", cliponaxis=False,
-        customdata=[[r["inspections_per_school"], r["baseline_per_school"], r["n_schools"], r["baseline_n_schools"],
-                     text("kpi_met" if r["target_met"] else "kpi_not_met", lang)] for _, r in present],
-        hovertemplate=(f"<b>%{{y}}</b><br>{text('reduction', lang)}: %{{x:.1%}} (%{{customdata[4]}})<br>"
-                       f"{text('per_school_now', lang)}: %{{customdata[0]:.2f}} (n = %{{customdata[2]}})<br>"
-                       f"{text('per_school_base', lang)}: %{{customdata[1]:.2f}} (n = %{{customdata[3]}})<br>"
-                       f"{text('hover_census', lang)}<extra></extra>"),
-        showlegend=False))
+    present = [
+        (name, r) for name, r in shown if r and r["reduction_pct"] is not None and r["wave"] != r["baseline_wave"]
+    ]
+    fig.add_trace(
+        go.Bar(
+            y=[name for name, _ in present],
+            x=[r["reduction_pct"] for _, r in present],
+            orientation="h",
+            marker_color=[COLOURS["met"] if r["target_met"] else COLOURS["missed"] for _, r in present],
+            text=[format_pct(r["reduction_pct"]) for _, r in present],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=[
+                [
+                    r["inspections_per_school"],
+                    r["baseline_per_school"],
+                    r["n_schools"],
+                    r["baseline_n_schools"],
+                    text("kpi_met" if r["target_met"] else "kpi_not_met", lang),
+                ]
+                for _, r in present
+            ],
+            hovertemplate=(
+                f"<b>%{{y}}</b><br>{text('reduction', lang)}: %{{x:.1%}} (%{{customdata[4]}})<br>"
+                f"{text('per_school_now', lang)}: %{{customdata[0]:.2f}} (n = %{{customdata[2]}})<br>"
+                f"{text('per_school_base', lang)}: %{{customdata[1]:.2f}} (n = %{{customdata[3]}})<br>"
+                f"{text('hover_census', lang)}<extra></extra>"
+            ),
+            showlegend=False,
+        )
+    )
     for name, r in shown:
         if (name, r) not in present:
             baseline = r is not None and r["wave"] == r["baseline_wave"]
-            fig.add_annotation(x=0.01, xref="x domain", y=name, yref="y", text=MISSING, showarrow=False,
-                               hovertext=text("baseline_no_reduction" if baseline else "fn_missing", lang))
+            fig.add_annotation(
+                x=0.01,
+                xref="x domain",
+                y=name,
+                yref="y",
+                text=MISSING,
+                showarrow=False,
+                hovertext=text("baseline_no_reduction" if baseline else "fn_missing", lang),
+            )
     target = data.thresholds.inspection_reduction_target
     fig.add_vline(x=target, line={"dash": "dash", "color": COLOURS["red"], "width": 1.5})
-    fig.add_annotation(x=target, y=1, yref="paper", yanchor="bottom", text=data.say("target_line", lang),
-                       showarrow=False, font={"color": COLOURS["red"], "size": 11})
-    fig.update_xaxes(title_text=text("axis_reduction", lang), tickformat=".0%",
-                     range=[min(-0.1, min((r["reduction_pct"] for _, r in present), default=0) - 0.05),
-                            max(0.9, max((r["reduction_pct"] for _, r in present), default=0) + 0.15)])
-    fig.update_yaxes(title_text=text("axis_league", lang), type="category", categoryorder="array",
-                     categoryarray=list(reversed(names)))
+    fig.add_annotation(
+        x=target,
+        y=1,
+        yref="paper",
+        yanchor="bottom",
+        text=data.say("target_line", lang),
+        showarrow=False,
+        font={"color": COLOURS["red"], "size": 11},
+    )
+    fig.update_xaxes(
+        title_text=text("axis_reduction", lang),
+        tickformat=".0%",
+        range=[
+            min(-0.1, min((r["reduction_pct"] for _, r in present), default=0) - 0.05),
+            max(0.9, max((r["reduction_pct"] for _, r in present), default=0) + 0.15),
+        ],
+    )
+    fig.update_yaxes(
+        title_text=text("axis_league", lang),
+        type="category",
+        categoryorder="array",
+        categoryarray=list(reversed(names)),
+    )
     region = rows.get(data.region) or {}
-    source = text("source_school_vs", lang, wave=wave, n=format_n(region.get("n_schools")),
-                  baseline=region.get("baseline_wave") or data.baseline,
-                  n0=format_n(region.get("baseline_n_schools")))
+    source = text(
+        "source_school_vs",
+        lang,
+        wave=wave,
+        n=format_n(region.get("n_schools")),
+        baseline=region.get("baseline_wave") or data.baseline,
+        n0=format_n(region.get("baseline_n_schools")),
+    )
     return finish(fig, data.say("chart_inspection", lang, wave=wave), source, height=160 + 34 * len(areas))

@@ -117,4 +117,3 @@ def format_pct(value: float | None, signed: bool = False) -> str:
     if value is None:
         return MISSING
     return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
-

@@ -13,9 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PDF_DIR = "pdf"
-CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-pdf-header-footer",
-                 "--virtual-time-budget=10000", "--window-size=760,1100")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",
+    "--virtual-time-budget=10000",
+    "--window-size=760,1100",
+)
 PRINT_TIMEOUT = 120
 WORKERS = 2
 NO_CHROMIUM = "chromium is not on PATH: the report site has no PDFs"
@@ -40,9 +49,20 @@ def print_pdf(browser: str, page: Path, pdf: Path) -> bool:
     pdf.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="jianfu-chromium-") as profile:
         try:
-            subprocess.run([browser, *CHROMIUM_ARGS, f"--user-data-dir={profile}", f"--print-to-pdf={pdf}",
-                            page.resolve().as_uri()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=PRINT_TIMEOUT, check=False)
+            subprocess.run(
+                [
+                    browser,
+                    *CHROMIUM_ARGS,
+                    f"--user-data-dir={profile}",
+                    f"--print-to-pdf={pdf}",
+                    page.resolve().as_uri(),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=PRINT_TIMEOUT,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return False
     return pdf.is_file() and pdf.stat().st_size > 0

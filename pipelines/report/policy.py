@@ -48,27 +48,45 @@ class PolicyData:
 
 def load_policy_data(conn: duckdb.DuckDBPyConnection) -> PolicyData | None:
     """None before the policy marts exist (a warehouse built by an older version)."""
-    if not all(_exists(conn, s, t) for s, t in (("marts", "policy_compliance"), ("marts", "policy_breaches"),
-                                                 ("quality", "breach_cases"), ("ref", "policy_rules"))):
+    if not all(
+        _exists(conn, s, t)
+        for s, t in (
+            ("marts", "policy_compliance"),
+            ("marts", "policy_breaches"),
+            ("quality", "breach_cases"),
+            ("ref", "policy_rules"),
+        )
+    ):
         return None
 
     def read(query: str, **params) -> pl.DataFrame:
         return conn.sql(query, params=params).pl()
 
     return PolicyData(
-        rules=read("select distinct on (rule_id) rule_id, period, source_zh, source_en, text_zh, text_en "
-                   "from ref.policy_rules order by rule_id, effective_from desc"),
-        compliance=read("select *, meta.period_start(period) as period_start from marts.policy_compliance "
-                        "order by rule_id, period, area_level, area_code"),
+        rules=read(
+            "select distinct on (rule_id) rule_id, period, source_zh, source_en, text_zh, text_en "
+            "from ref.policy_rules order by rule_id, effective_from desc"
+        ),
+        compliance=read(
+            "select *, meta.period_start(period) as period_start from marts.policy_compliance "
+            "order by rule_id, period, area_level, area_code"
+        ),
         breaches=read(load_sql("reports/policy_breaches.sql")),
         cases=read(load_sql("quality/breach_cases_list.sql"), status=None, league=None),
-        checks=(read("select * from marts.event_cross_checks where flagged order by wave, check_name, school_code")
-                if _exists(conn, "marts", "event_cross_checks") else pl.DataFrame()),
-        semesters=read("select distinct meta.semester_key(event_date) as semester, "
-                       "meta.period_start(meta.semester_key(event_date)) as semester_start "
-                       "from staging.campus_event_staged order by 1"),
-        first_months=read("select school_code, min(strftime(event_date, '%Y-%m')) as first_month "
-                          "from staging.campus_event_staged group by 1"),
+        checks=(
+            read("select * from marts.event_cross_checks where flagged order by wave, check_name, school_code")
+            if _exists(conn, "marts", "event_cross_checks")
+            else pl.DataFrame()
+        ),
+        semesters=read(
+            "select distinct meta.semester_key(event_date) as semester, "
+            "meta.period_start(meta.semester_key(event_date)) as semester_start "
+            "from staging.campus_event_staged order by 1"
+        ),
+        first_months=read(
+            "select school_code, min(strftime(event_date, '%Y-%m')) as first_month "
+            "from staging.campus_event_staged group by 1"
+        ),
     )
 
 
@@ -92,14 +110,22 @@ def compliance_table(data: ReportData, wave: str, lang: str) -> Table:
     if policy is not None:
         cells = {(r["rule_id"], r["period"], r["area_code"]): r for r in policy.compliance.iter_rows(named=True)}
         for rule_id, period in _periods(policy, wave):
-            row = [Cell(policy.rule_text(rule_id, lang), rule_id, "name", policy.rule_source(rule_id, lang)),
-                   Cell(period, period, "nowrap")]
+            row = [
+                Cell(policy.rule_text(rule_id, lang), rule_id, "name", policy.rule_source(rule_id, lang)),
+                Cell(period, period, "nowrap"),
+            ]
             for area in areas:
                 cell = cells.get((rule_id, period, area))
-                row.append(Cell(MISSING, None, "num") if cell is None else
-                           Cell(f"{cell['schools_breaching']} / {cell['schools_observed']}", cell["share_breaching"],
-                                "num missed" if cell["schools_breaching"] else "num",
-                                format_pct(cell["share_breaching"])))
+                row.append(
+                    Cell(MISSING, None, "num")
+                    if cell is None
+                    else Cell(
+                        f"{cell['schools_breaching']} / {cell['schools_observed']}",
+                        cell["share_breaching"],
+                        "num missed" if cell["schools_breaching"] else "num",
+                        format_pct(cell["share_breaching"]),
+                    )
+                )
             rows.append(row)
     return Table(headers, rows, table_id="policy-compliance")
 
@@ -107,18 +133,32 @@ def compliance_table(data: ReportData, wave: str, lang: str) -> Table:
 def breaching_table(data: ReportData, wave: str, lang: str, county: str | None = None) -> Table:
     """The schools breaching a cap in a period that began by the wave (by code and name)."""
     policy = _policy(data)
-    headers = [text("policy_school_code", lang), text("policy_school_name", lang), text("county", lang),
-               text("policy_rule", lang), text("policy_period", lang), text("policy_observed", lang),
-               text("policy_limit", lang), text("policy_status", lang)]
+    headers = [
+        text("policy_school_code", lang),
+        text("policy_school_name", lang),
+        text("county", lang),
+        text("policy_rule", lang),
+        text("policy_period", lang),
+        text("policy_observed", lang),
+        text("policy_limit", lang),
+        text("policy_status", lang),
+    ]
     rows = []
     if policy is not None:
         frame = policy.breaches.filter(pl.col("period_start") <= wave)
         for r in frame.iter_rows(named=True):
-            rows.append([Cell(r["school_code"], r["school_code"], "nowrap"), Cell(r["school_name"] or MISSING),
-                         Cell(data.name(r["county_code"], lang)), Cell(policy.rule_text(r["rule_id"], lang)),
-                         Cell(r["period"], r["period"], "nowrap"), Cell(format_n(r["observed"]), r["observed"], "num"),
-                         Cell(format_n(r["limit"]), r["limit"], "num"),
-                         Cell(label(STATUS_LABELS, r["status"], lang))])
+            rows.append(
+                [
+                    Cell(r["school_code"], r["school_code"], "nowrap"),
+                    Cell(r["school_name"] or MISSING),
+                    Cell(data.name(r["county_code"], lang)),
+                    Cell(policy.rule_text(r["rule_id"], lang)),
+                    Cell(r["period"], r["period"], "nowrap"),
+                    Cell(format_n(r["observed"]), r["observed"], "num"),
+                    Cell(format_n(r["limit"]), r["limit"], "num"),
+                    Cell(label(STATUS_LABELS, r["status"], lang)),
+                ]
+            )
     return Table(headers, rows, table_id="policy-breaches")
 
 
@@ -127,72 +167,125 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
     policy = _policy(data)
     fig = go.Figure()
     frame = pl.DataFrame() if policy is None else policy.breaches.filter(pl.col("semester_start") <= wave)
-    semesters = [] if policy is None else \
-        policy.semesters.filter(pl.col("semester_start") <= wave)["semester"].to_list()
+    semesters = (
+        [] if policy is None else policy.semesters.filter(pl.col("semester_start") <= wave)["semester"].to_list()
+    )
     for index, rule_id in enumerate(sorted(frame["rule_id"].unique().to_list()) if frame.height else []):
         counts = dict(frame.filter(pl.col("rule_id") == rule_id).group_by("semester").len().iter_rows())
-        fig.add_bar(x=semesters, y=[counts.get(s, 0) for s in semesters], name=policy.rule_text(rule_id, lang),
-                    marker_color=RULE_COLOURS[index % len(RULE_COLOURS)],
-                    hovertemplate=f"%{{x}}<br>{policy.rule_text(rule_id, lang)}: %{{y}}<extra></extra>")
+        fig.add_bar(
+            x=semesters,
+            y=[counts.get(s, 0) for s in semesters],
+            name=policy.rule_text(rule_id, lang),
+            marker_color=RULE_COLOURS[index % len(RULE_COLOURS)],
+            hovertemplate=f"%{{x}}<br>{policy.rule_text(rule_id, lang)}: %{{y}}<extra></extra>",
+        )
     fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.35, "yanchor": "top"})
     fig.update_xaxes(title_text=text("policy_trend_axis", lang), type="category")
     fig.update_yaxes(title_text=text("policy_breaching_schools", lang), rangemode="tozero")
     schools = 0 if policy is None else policy.first_months.filter(pl.col("first_month") <= wave).height
-    return finish(fig, text("policy_trend", lang), text("policy_trend_source", lang, n=format_n(schools)),
-                   height=460, bottom=210)
+    return finish(
+        fig, text("policy_trend", lang), text("policy_trend_source", lang, n=format_n(schools)), height=460, bottom=210
+    )
 
 
 def open_cases_table(data: ReportData, lang: str) -> Table:
     """Per league: open, confirmed and all breach cases (quality.breach_cases)."""
     policy = _policy(data)
-    headers = [text("league", lang), text("policy_cases_open", lang), text("policy_cases_confirmed", lang),
-               text("policy_cases_total", lang)]
+    headers = [
+        text("league", lang),
+        text("policy_cases_open", lang),
+        text("policy_cases_confirmed", lang),
+        text("policy_cases_total", lang),
+    ]
     rows = []
     cases = policy.cases if policy is not None else pl.DataFrame()
     for league in data.leagues:
         mine = cases.filter(pl.col("league_code") == league) if cases.height else cases
         open_n = mine.filter(pl.col("status") == "open").height if mine.height else 0
         confirmed = mine.filter(pl.col("status") == "confirmed").height if mine.height else 0
-        rows.append([Cell(data.name(league, lang), league, "name"),
-                     Cell(format_n(open_n), open_n, "num missed" if open_n else "num"),
-                     Cell(format_n(confirmed), confirmed, "num"), Cell(format_n(mine.height), mine.height, "num")])
+        rows.append(
+            [
+                Cell(data.name(league, lang), league, "name"),
+                Cell(format_n(open_n), open_n, "num missed" if open_n else "num"),
+                Cell(format_n(confirmed), confirmed, "num"),
+                Cell(format_n(mine.height), mine.height, "num"),
+            ]
+        )
     return Table(headers, rows, table_id="policy-open-cases")
 
 
 def cross_check_table(data: ReportData, wave: str, lang: str) -> Table:
     """The wave's flagged cross-checks of the register, school by school."""
     policy = _policy(data)
-    headers = [text("policy_school_code", lang), text("county", lang), text("policy_check", lang),
-               text("policy_reported", lang), text("policy_events", lang)]
+    headers = [
+        text("policy_school_code", lang),
+        text("county", lang),
+        text("policy_check", lang),
+        text("policy_reported", lang),
+        text("policy_events", lang),
+    ]
     frame = policy.checks if policy is not None else pl.DataFrame()
     rows = []
     if frame.height:
         for r in frame.filter(pl.col("wave") == wave).iter_rows(named=True):
-            reported = MISSING if r["reported"] is None else (
-                format_pct(r["reported"]) if r["check_name"] == "teacher_campus_activities" else f"{r['reported']:.1f}")
-            rows.append([Cell(r["school_code"], r["school_code"], "nowrap"), Cell(data.name(r["county_code"], lang)),
-                         Cell(text(f"check_{r['check_name']}", lang)), Cell(reported, r["reported"], "num"),
-                         Cell(format_n(r["events"]), r["events"], "num")])
+            reported = (
+                MISSING
+                if r["reported"] is None
+                else (
+                    format_pct(r["reported"])
+                    if r["check_name"] == "teacher_campus_activities"
+                    else f"{r['reported']:.1f}"
+                )
+            )
+            rows.append(
+                [
+                    Cell(r["school_code"], r["school_code"], "nowrap"),
+                    Cell(data.name(r["county_code"], lang)),
+                    Cell(text(f"check_{r['check_name']}", lang)),
+                    Cell(reported, r["reported"], "num"),
+                    Cell(format_n(r["events"]), r["events"], "num"),
+                ]
+            )
     return Table(headers, rows, table_id="policy-cross-checks")
 
 
 def county_case_history(data: ReportData, county_code: str, lang: str) -> Table:
     """Every breach case of the county's schools, open or closed, with its follow-up: for the county page."""
     policy = _policy(data)
-    headers = [text("policy_school_code", lang), text("policy_school_name", lang), text("policy_rule", lang),
-               text("policy_period", lang), text("policy_observed", lang), text("policy_limit", lang),
-               text("policy_status", lang), text("policy_assignee", lang), text("policy_note", lang),
-               text("policy_updated", lang)]
+    headers = [
+        text("policy_school_code", lang),
+        text("policy_school_name", lang),
+        text("policy_rule", lang),
+        text("policy_period", lang),
+        text("policy_observed", lang),
+        text("policy_limit", lang),
+        text("policy_status", lang),
+        text("policy_assignee", lang),
+        text("policy_note", lang),
+        text("policy_updated", lang),
+    ]
     rows = []
-    cases = policy.cases.filter(pl.col("county_code") == county_code) if policy is not None and policy.cases.height \
+    cases = (
+        policy.cases.filter(pl.col("county_code") == county_code)
+        if policy is not None and policy.cases.height
         else pl.DataFrame()
+    )
     for r in cases.iter_rows(named=True):
         updated = r["updated_at"].strftime("%Y-%m-%d %H:%M") if r["updated_at"] is not None else MISSING
-        rows.append([Cell(r["school_code"], r["school_code"], "nowrap"), Cell(r["school_name"] or MISSING),
-                     Cell(policy.rule_text(r["rule_id"], lang)), Cell(r["period"], r["period"], "nowrap"),
-                     Cell(format_n(r["observed"]), r["observed"], "num"), Cell(format_n(r["limit"]), r["limit"], "num"),
-                     Cell(label(STATUS_LABELS, r["status"], lang)), Cell(r["assignee"] or MISSING),
-                     Cell(r["note"] or MISSING), Cell(updated, updated, "nowrap")])
+        rows.append(
+            [
+                Cell(r["school_code"], r["school_code"], "nowrap"),
+                Cell(r["school_name"] or MISSING),
+                Cell(policy.rule_text(r["rule_id"], lang)),
+                Cell(r["period"], r["period"], "nowrap"),
+                Cell(format_n(r["observed"]), r["observed"], "num"),
+                Cell(format_n(r["limit"]), r["limit"], "num"),
+                Cell(label(STATUS_LABELS, r["status"], lang)),
+                Cell(r["assignee"] or MISSING),
+                Cell(r["note"] or MISSING),
+                Cell(updated, updated, "nowrap"),
+            ]
+        )
     return Table(headers, rows, table_id=f"cases-{county_code}")
 
 
@@ -200,13 +293,19 @@ def policy_page(data: ReportData, wave: str, lang: str) -> Page:
     """The 政策红线 page of one wave's set."""
     policy = _policy(data)
     if policy is None or policy.compliance.height == 0:
-        return Page("policy", text("page_policy", lang), [
-            Section("", [Chart("policy-trend", trend_figure(data, wave, lang))], text("policy_no_events", lang))])
-    return Page("policy", text("page_policy", lang), [
-        Section(text("policy_compliance", lang), [compliance_table(data, wave, lang)], text("policy_intro", lang)),
-        Section(text("policy_breaching_schools", lang), [breaching_table(data, wave, lang)]),
-        Section(text("policy_trend", lang), [Chart("policy-trend", trend_figure(data, wave, lang))]),
-        Section(text("policy_open_cases", lang), [open_cases_table(data, lang)]),
-        Section(text("policy_cross_checks", lang), [cross_check_table(data, wave, lang)]),
-    ])
-
+        return Page(
+            "policy",
+            text("page_policy", lang),
+            [Section("", [Chart("policy-trend", trend_figure(data, wave, lang))], text("policy_no_events", lang))],
+        )
+    return Page(
+        "policy",
+        text("page_policy", lang),
+        [
+            Section(text("policy_compliance", lang), [compliance_table(data, wave, lang)], text("policy_intro", lang)),
+            Section(text("policy_breaching_schools", lang), [breaching_table(data, wave, lang)]),
+            Section(text("policy_trend", lang), [Chart("policy-trend", trend_figure(data, wave, lang))]),
+            Section(text("policy_open_cases", lang), [open_cases_table(data, lang)]),
+            Section(text("policy_cross_checks", lang), [cross_check_table(data, wave, lang)]),
+        ],
+    )

@@ -25,11 +25,28 @@ from pipelines.resources import FatalPipelineError
 
 LATEST = "latest"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PAGE_CHARTS = {"index": 3, "trends": 1, "breakdowns": 2, "inspection": 1, "alerts": 0, "quality": 2, "league": 2,
-               "county": 0, "policy": 1}
+PAGE_CHARTS = {
+    "index": 3,
+    "trends": 1,
+    "breakdowns": 2,
+    "inspection": 1,
+    "alerts": 0,
+    "quality": 2,
+    "league": 2,
+    "county": 0,
+    "policy": 1,
+}
 
-__all__ = ["LATEST", "PAGE_CHARTS", "PLOTLY_JS", "SiteSummary", "build_site", "load_report_data", "publish_site",
-           "site_size"]
+__all__ = [
+    "LATEST",
+    "PAGE_CHARTS",
+    "PLOTLY_JS",
+    "SiteSummary",
+    "build_site",
+    "load_report_data",
+    "publish_site",
+    "site_size",
+]
 
 
 @dataclass
@@ -45,15 +62,26 @@ class SiteSummary:
 
 
 INDEX_PAGES = ("index", "trends", "breakdowns", "inspection", "alerts", "quality", "policy")
-PAGE_TITLE_KEYS = {"index": "page_overview", "trends": "page_trends", "breakdowns": "page_breakdowns",
-                   "inspection": "page_inspection", "alerts": "page_alerts", "quality": "page_quality",
-                   "policy": "page_policy"}
+PAGE_TITLE_KEYS = {
+    "index": "page_overview",
+    "trends": "page_trends",
+    "breakdowns": "page_breakdowns",
+    "inspection": "page_inspection",
+    "alerts": "page_alerts",
+    "quality": "page_quality",
+    "policy": "page_policy",
+}
 ENTRY_PDF = "index"
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     env.globals["text"] = text
     return env
 
@@ -72,12 +100,23 @@ def _owned_paths(out_dir: Path) -> list[Path]:
     """What a previous build wrote; Data Docs and anything else in reports/ stay."""
     if not out_dir.is_dir():
         return []
-    return [p for p in out_dir.iterdir() if p.name in ("index.html", "en", "assets", LATEST)
-            or (p.is_dir() and WAVE_KEY.fullmatch(p.name))]
+    return [
+        p
+        for p in out_dir.iterdir()
+        if p.name in ("index.html", "en", "assets", LATEST) or (p.is_dir() and WAVE_KEY.fullmatch(p.name))
+    ]
 
 
-def _write_set_pages(env: jinja2.Environment, out_dir: Path, pages: list[Page], wave: str, lang: str,
-                     set_name: str, sets: list[tuple[str, str]], printed: bool) -> None:
+def _write_set_pages(
+    env: jinja2.Environment,
+    out_dir: Path,
+    pages: list[Page],
+    wave: str,
+    lang: str,
+    set_name: str,
+    sets: list[tuple[str, str]],
+    printed: bool,
+) -> None:
     """One language of one page set; `sets` feeds the wave switcher, which keeps the page.
 
     `printed`: the set's printable pages link their PDF (latest/ only, when chromium printed them).
@@ -88,21 +127,42 @@ def _write_set_pages(env: jinja2.Environment, out_dir: Path, pages: list[Page], 
     for page in pages:
         up = "../" * page.depth
         root = up + ("../" if lang == "zh" else "../../")
-        pdf = (up + ("" if lang == "zh" else "../") + f"{PDF_DIR}/{pdf_name(page.key, lang)}"
-               if printed and page.pdf else None)
+        pdf = (
+            up + ("" if lang == "zh" else "../") + f"{PDF_DIR}/{pdf_name(page.key, lang)}"
+            if printed and page.pdf
+            else None
+        )
         html = template.render(
-            page=page, lang=lang, root=root, up=up, wave=wave, set_name=set_name, nav=nav, leagues=leagues,
-            charts=page.charts, home=f"{root}{'en/' if lang == 'en' else ''}index.html", pdf=pdf,
+            page=page,
+            lang=lang,
+            root=root,
+            up=up,
+            wave=wave,
+            set_name=set_name,
+            nav=nav,
+            leagues=leagues,
+            charts=page.charts,
+            home=f"{root}{'en/' if lang == 'en' else ''}index.html",
+            pdf=pdf,
             other_href=up + (f"en/{page.key}.html" if lang == "zh" else f"../{page.key}.html"),
-            sets=[{"name": s, "wave": w, "href": root + page_path(s, page.key, lang)} for s, w in sets])
+            sets=[{"name": s, "wave": w, "href": root + page_path(s, page.key, lang)} for s, w in sets],
+        )
         target = out_dir / page_path(set_name, page.key, lang)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
 
 
-def _write_index(env: jinja2.Environment, data: ReportData, out_dir: Path, lang: str,
-                 sets: list[tuple[str, str]], has_docs: bool, printed: bool, listed_pages: list[str],
-                 added_titles: dict[str, str]) -> None:
+def _write_index(
+    env: jinja2.Environment,
+    data: ReportData,
+    out_dir: Path,
+    lang: str,
+    sets: list[tuple[str, str]],
+    has_docs: bool,
+    printed: bool,
+    listed_pages: list[str],
+    added_titles: dict[str, str],
+) -> None:
     """reports/index.html (or en/index.html): the latest wave's answer, then every set, league and county.
 
     `listed_pages`: the keys of a set's top-level pages (those PAGE_BUILDERS made, added ones included).
@@ -110,25 +170,56 @@ def _write_index(env: jinja2.Environment, data: ReportData, out_dir: Path, lang:
     root = "" if lang == "zh" else "../"
     titles = {k: text(v, lang) for k, v in PAGE_TITLE_KEYS.items()}
     titles.update({k.split(":", 1)[1]: v for k, v in added_titles.items() if k.startswith(f"{lang}:")})
-    listed = [{"name": s, "wave": w, "latest": s == LATEST,
-               "pages": [{"title": titles.get(k, k), "href": root + page_path(s, k, lang)} for k in listed_pages],
-               "leagues": [{"title": data.name(c, lang), "href": root + page_path(s, f"league-{c}", lang)}
-                           for c in data.leagues]} for s, w in sets]
+    listed = [
+        {
+            "name": s,
+            "wave": w,
+            "latest": s == LATEST,
+            "pages": [{"title": titles.get(k, k), "href": root + page_path(s, k, lang)} for k in listed_pages],
+            "leagues": [
+                {"title": data.name(c, lang), "href": root + page_path(s, f"league-{c}", lang)} for c in data.leagues
+            ],
+        }
+        for s, w in sets
+    ]
     wave = data.latest_wave if sets else None
-    counties = [{"title": data.name(league, lang),
-                 "counties": [{"title": data.name(c, lang), "code": c,
-                               "href": root + page_path(LATEST, county_key(c), lang)}
-                              for c in data.counties(league)]} for league in data.leagues] if sets else []
-    pdfs = ([{"title": text("pdf_entry", lang), "href": root + pdf_path(ENTRY_PDF, lang)}]
-            + [{"title": data.name(c, lang), "href": root + pdf_path(f"league-{c}", lang)} for c in data.leagues]
-            if printed else [])
+    counties = (
+        [
+            {
+                "title": data.name(league, lang),
+                "counties": [
+                    {"title": data.name(c, lang), "code": c, "href": root + page_path(LATEST, county_key(c), lang)}
+                    for c in data.counties(league)
+                ],
+            }
+            for league in data.leagues
+        ]
+        if sets
+        else []
+    )
+    pdfs = (
+        [{"title": text("pdf_entry", lang), "href": root + pdf_path(ENTRY_PDF, lang)}]
+        + [{"title": data.name(c, lang), "href": root + pdf_path(f"league-{c}", lang)} for c in data.leagues]
+        if printed
+        else []
+    )
     html = env.get_template("index.html").render(
-        lang=lang, root=root, home="index.html", other_href="en/index.html" if lang == "zh" else "../index.html",
-        sets=listed, baseline=data.baseline, has_docs=has_docs, wave=wave, counties=counties, pdfs=pdfs,
+        lang=lang,
+        root=root,
+        home="index.html",
+        other_href="en/index.html" if lang == "zh" else "../index.html",
+        sets=listed,
+        baseline=data.baseline,
+        has_docs=has_docs,
+        wave=wave,
+        counties=counties,
+        pdfs=pdfs,
         headline=headline(data, wave, lang) if wave else [],
         verdicts=league_table(data, wave, lang, lambda c: root + page_path(LATEST, f"league-{c}", lang))
-        if wave else None,
-        rejected=rejected_files_table(data, lang) if not sets and data.rejected_files.height else None)
+        if wave
+        else None,
+        rejected=rejected_files_table(data, lang) if not sets and data.rejected_files.height else None,
+    )
     target = out_dir / ("en/index.html" if lang == "en" else "index.html")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
@@ -136,10 +227,15 @@ def _write_index(env: jinja2.Environment, data: ReportData, out_dir: Path, lang:
 
 def _print_jobs(data: ReportData, out_dir: Path) -> list[tuple[Path, Path]]:
     """(page, pdf) pairs: the entry page and every league page of latest/, in both languages."""
-    jobs = [(out_dir / ("index.html" if lang == "zh" else "en/index.html"), out_dir / pdf_path(ENTRY_PDF, lang))
-            for lang in LANGS]
-    return jobs + [(out_dir / page_path(LATEST, f"league-{c}", lang), out_dir / pdf_path(f"league-{c}", lang))
-                   for c in data.leagues for lang in LANGS]
+    jobs = [
+        (out_dir / ("index.html" if lang == "zh" else "en/index.html"), out_dir / pdf_path(ENTRY_PDF, lang))
+        for lang in LANGS
+    ]
+    return jobs + [
+        (out_dir / page_path(LATEST, f"league-{c}", lang), out_dir / pdf_path(f"league-{c}", lang))
+        for c in data.leagues
+        for lang in LANGS
+    ]
 
 
 def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary:
@@ -187,7 +283,9 @@ def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary
     return summary
 
 
-def publish_site(data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None, pdf: bool = True) -> SiteSummary:
+def publish_site(
+    data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None, pdf: bool = True
+) -> SiteSummary:
     """Build the whole site beside reports/, then swap it in: a failed build leaves the old site whole.
 
     Data Docs are copied in from `data_docs_dir`, and anything else a user put in reports/ is carried over.
@@ -204,16 +302,18 @@ def publish_site(data: ReportData, reports_dir: Path, data_docs_dir: Path | None
         if data_docs_dir is not None and (Path(data_docs_dir) / "index.html").is_file():
             shutil.copytree(data_docs_dir, staging / "data_docs")
         owned = set(_owned_paths(reports_dir))
-        for extra in (reports_dir.iterdir() if reports_dir.is_dir() else []):
+        for extra in reports_dir.iterdir() if reports_dir.is_dir() else []:
             if extra not in owned and extra.name != "data_docs":
                 (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, staging / extra.name)
         summary = build_site(data, staging, pdf)
         _swap(staging, reports_dir, previous)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise FatalPipelineError("cannot publish the report site "
-                                 f"({os.strerror(exc.errno) if exc.errno else type(exc).__name__}); "
-                                 "the previous site is unchanged") from None
+        raise FatalPipelineError(
+            "cannot publish the report site "
+            f"({os.strerror(exc.errno) if exc.errno else type(exc).__name__}); "
+            "the previous site is unchanged"
+        ) from None
     shutil.rmtree(previous, ignore_errors=True)
     return summary
 
@@ -234,5 +334,9 @@ def _swap(staging: Path, reports_dir: Path, previous: Path) -> None:
 
 def site_size(out_dir: Path) -> int:
     """Bytes of everything under reports/ that this site wrote (Data Docs excluded)."""
-    return sum(f.stat().st_size for p in _owned_paths(Path(out_dir))
-               for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    return sum(
+        f.stat().st_size
+        for p in _owned_paths(Path(out_dir))
+        for f in ([p] if p.is_file() else p.rglob("*"))
+        if f.is_file()
+    )

@@ -36,8 +36,14 @@ SCALING_SIZES = (200_000, 2_000_000, 13_000_000)
 BYTES_PER_ROW = 210
 """About what a generated teacher row takes in CSV: used to skip sizes the disk cannot hold."""
 POLL_SECONDS = 0.05
-NUMERIC_COLUMNS = [*HOURS_COLUMNS, *TEACHER_COUNT_COLUMNS, "training_hours_nonteaching", *ITEM_COLUMNS,
-                   "felt_change", "focus_on_teaching"]
+NUMERIC_COLUMNS = [
+    *HOURS_COLUMNS,
+    *TEACHER_COUNT_COLUMNS,
+    "training_hours_nonteaching",
+    *ITEM_COLUMNS,
+    "felt_change",
+    "focus_on_teaching",
+]
 BASELINE = textwrap.dedent("""
     import sys, duckdb
     database, files, schools, divisions, query = sys.argv[1:6]
@@ -80,8 +86,11 @@ def measured(command: list[str], env: dict | None = None, timeout: float | None 
             break
         time.sleep(POLL_SECONDS)
     stdout, stderr = process.communicate()
-    result = {"wall_s": round(time.perf_counter() - started, 3), "peak_rss_mb": round(peak / 2**20),
-              "exit_code": process.returncode}
+    result = {
+        "wall_s": round(time.perf_counter() - started, 3),
+        "peak_rss_mb": round(peak / 2**20),
+        "exit_code": process.returncode,
+    }
     if timed_out:
         result["timed_out"] = True
     if process.returncode:
@@ -114,32 +123,67 @@ def compare(teachers: int, waves: int, seed: int, workdir: Path, timeout: float 
     """One size: generate, then pipeline, baseline and rerun on the same files."""
     env = _clean_env()
     landing_set = workdir / "generated"
-    generate = measured([_jianfu(), "generate", "--out", str(landing_set), "--teachers", str(teachers),
-                         "--waves", str(waves), "--seed", str(seed)], env, timeout)
+    generate = measured(
+        [
+            _jianfu(),
+            "generate",
+            "--out",
+            str(landing_set),
+            "--teachers",
+            str(teachers),
+            "--waves",
+            str(waves),
+            "--seed",
+            str(seed),
+        ],
+        env,
+        timeout,
+    )
     manifest = json.loads((landing_set / "manifest.json").read_text(encoding="utf-8"))
     folder = landing_set / "landing" / TEACHER_SURVEY
-    csv_files = sorted(str(folder / name) for name in manifest["files"][TEACHER_SURVEY]
-                       if name.endswith(".csv") and _is_utf8(folder / name))
+    csv_files = sorted(
+        str(folder / name)
+        for name in manifest["files"][TEACHER_SURVEY]
+        if name.endswith(".csv") and _is_utf8(folder / name)
+    )
     data_dir = workdir / "pipeline"
     _pipeline_dir(landing_set, data_dir)
     pipeline = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
     rerun = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
     reference = landing_set / "reference"
-    baseline = measured([sys.executable, "-c", BASELINE, str(workdir / "baseline.duckdb"), "\n".join(csv_files),
-                         str(reference / "schools.csv"), str(reference / "divisions.csv"), baseline_query()],
-                        env, timeout)
+    baseline = measured(
+        [
+            sys.executable,
+            "-c",
+            BASELINE,
+            str(workdir / "baseline.duckdb"),
+            "\n".join(csv_files),
+            str(reference / "schools.csv"),
+            str(reference / "divisions.csv"),
+            baseline_query(),
+        ],
+        env,
+        timeout,
+    )
     rows = sum(c["rows"] for c in manifest["counts"][TEACHER_SURVEY].values())
     landing_mb = sum(p.stat().st_size for p in (landing_set / "landing").rglob("*") if p.is_file()) / 2**20
     return {
-        "teachers_per_wave": teachers, "waves": waves, "seed": seed, "teacher_rows": rows,
-        "baseline_files": [Path(f).name for f in csv_files], "landing_mb": round(landing_mb, 1),
+        "teachers_per_wave": teachers,
+        "waves": waves,
+        "seed": seed,
+        "teacher_rows": rows,
+        "baseline_files": [Path(f).name for f in csv_files],
+        "landing_mb": round(landing_mb, 1),
         "register": manifest.get("register", {}),
-        "generate": generate, "pipeline": pipeline, "baseline": baseline,
+        "generate": generate,
+        "pipeline": pipeline,
+        "baseline": baseline,
         "ratio": round(pipeline["wall_s"] / baseline["wall_s"], 3),
         "rss_ratio": round(pipeline["peak_rss_mb"] / max(baseline["peak_rss_mb"], 1), 3),
         "rerun": {**rerun, "ratio_to_first": round(rerun["wall_s"] / pipeline["wall_s"], 3)},
         "warehouse_mb": round((data_dir / "warehouse.duckdb").stat().st_size / 2**20, 1)
-        if (data_dir / "warehouse.duckdb").exists() else None,
+        if (data_dir / "warehouse.duckdb").exists()
+        else None,
     }
 
 
@@ -157,8 +201,12 @@ def _is_utf8(path: Path) -> bool:
 
 
 def machine() -> dict:
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "load_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def run_sizes(sizes: list[int], waves: int, seed: int, root: Path | None, timeout: float | None, keep: bool) -> list:
@@ -168,8 +216,13 @@ def run_sizes(sizes: list[int], waves: int, seed: int, root: Path | None, timeou
         work = Path(tempfile.mkdtemp(prefix=f"jianfu-bench-{teachers}-", dir=root))
         needed = 3 * BYTES_PER_ROW * teachers * waves
         if shutil.disk_usage(work).free < needed:
-            results.append({"teachers_per_wave": teachers, "waves": waves,
-                            "skipped": f"needs about {needed / 2**30:.1f} GiB free disk"})
+            results.append(
+                {
+                    "teachers_per_wave": teachers,
+                    "waves": waves,
+                    "skipped": f"needs about {needed / 2**30:.1f} GiB free disk",
+                }
+            )
         else:
             results.append(compare(teachers, waves, seed, work, timeout))
         if not keep:
@@ -184,8 +237,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--waves", type=int, default=1)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--scaling", action="store_true", help="a series of sizes instead of one (see --sizes)")
-    parser.add_argument("--sizes", default=",".join(str(s) for s in SCALING_SIZES),
-                        help="comma-separated teachers per wave for --scaling")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in SCALING_SIZES),
+        help="comma-separated teachers per wave for --scaling",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench.json"), help="where the JSON goes (default bench.json)")
     parser.add_argument("--workdir", type=Path, help="parent of the scratch directories (default: the system temp)")
     parser.add_argument("--timeout", type=float, help="seconds after which a measured step is killed")
@@ -197,8 +253,10 @@ def main(argv: list[str] | None = None) -> None:
         from pipelines.synthetic.coverage import coverage
 
         started = time.perf_counter()
-        figures = {"county_coverage": coverage(args.coverage_seeds, 6000),
-                   "coverage_s": round(time.perf_counter() - started, 1)}
+        figures = {
+            "county_coverage": coverage(args.coverage_seeds, 6000),
+            "coverage_s": round(time.perf_counter() - started, 1),
+        }
     else:
         sizes = [int(s) for s in args.sizes.split(",")] if args.scaling else [args.teachers]
         results = run_sizes(sizes, args.waves, args.seed, args.workdir, args.timeout, args.keep)

@@ -52,17 +52,38 @@ def _latest_reports(school_frames: list[pl.DataFrame], known: set[str]) -> pl.Da
     if not frames:
         return pl.DataFrame(schema={"wave": pl.String, "school_code": pl.String, "n_inspections": pl.Int64})
     reports = pl.concat(frames).filter(
-        pl.col("school_code").is_in(list(known)) & pl.col("n_inspections").str.contains(r"^[0-9]+$")
-        & pl.col("reported_at").str.to_datetime(strict=False).is_not_null())
-    return (reports.sort("reported_at").group_by("wave", "school_code").last()
-            .select("wave", "school_code", pl.col("n_inspections").cast(pl.Int64)))
+        pl.col("school_code").is_in(list(known))
+        & pl.col("n_inspections").str.contains(r"^[0-9]+$")
+        & pl.col("reported_at").str.to_datetime(strict=False).is_not_null()
+    )
+    return (
+        reports.sort("reported_at")
+        .group_by("wave", "school_code")
+        .last()
+        .select("wave", "school_code", pl.col("n_inspections").cast(pl.Int64))
+    )
 
 
-def _event(event_id: str, school: str, date: str, kind: str, organiser: str = "county", item: str = "",
-           plan: int = 1, days: str = "") -> dict[str, str]:
-    return {"event_id": event_id, "school_code": school, "event_date": date, "kind": kind,
-            "organiser_level": organiser, "whitelist_item": item, "in_annual_plan": str(plan),
-            "teacher_days": days}
+def _event(
+    event_id: str,
+    school: str,
+    date: str,
+    kind: str,
+    organiser: str = "county",
+    item: str = "",
+    plan: int = 1,
+    days: str = "",
+) -> dict[str, str]:
+    return {
+        "event_id": event_id,
+        "school_code": school,
+        "event_date": date,
+        "kind": kind,
+        "organiser_level": organiser,
+        "whitelist_item": item,
+        "in_annual_plan": str(plan),
+        "teacher_days": days,
+    }
 
 
 def _planted(schools: list[str]) -> tuple[list[dict], list[dict], list[dict]]:
@@ -71,8 +92,12 @@ def _planted(schools: list[str]) -> tuple[list[dict], list[dict], list[dict]]:
     events = [
         _event("PL-CI-1", p[0], "2026-03-10", "comprehensive_inspection", "county"),
         _event("PL-CI-2", p[0], "2026-09-10", "comprehensive_inspection", "league"),
-        *[_event(f"PL-CA-{i}", p[1], d, "campus_activity", item=f"白名单事项P{i}") for i, d in enumerate(
-            ["2026-02-05", "2026-03-05", "2026-04-05", "2026-05-05", "2026-06-05", "2026-07-05", "2026-07-31"])],
+        *[
+            _event(f"PL-CA-{i}", p[1], d, "campus_activity", item=f"白名单事项P{i}")
+            for i, d in enumerate(
+                ["2026-02-05", "2026-03-05", "2026-04-05", "2026-05-05", "2026-06-05", "2026-07-05", "2026-07-31"]
+            )
+        ],
         _event("PL-WL-1", p[2], "2026-03-01", "campus_activity", item="白名单事项A"),
         _event("PL-WL-2", p[2], "2026-10-01", "campus_activity", item="白名单事项A"),
         _event("PL-NW-1", p[3], "2026-04-01", "campus_activity", item=""),
@@ -80,8 +105,10 @@ def _planted(schools: list[str]) -> tuple[list[dict], list[dict], list[dict]]:
         _event("PL-SE-1", p[5], "2026-03-01", "secondment", days="200"),
         _event("IN-CI-1", q[0], "2025-12-15", "comprehensive_inspection", "county"),
         _event("IN-CI-2", q[0], "2026-01-15", "comprehensive_inspection", "region"),
-        *[_event(f"IN-CA-{i}", q[1], d, "campus_activity", item=f"白名单事项Q{i}") for i, d in enumerate(
-            ["2026-08-01", "2026-08-20", "2026-09-10", "2026-09-30", "2026-10-20", "2026-11-10"])],
+        *[
+            _event(f"IN-CA-{i}", q[1], d, "campus_activity", item=f"白名单事项Q{i}")
+            for i, d in enumerate(["2026-08-01", "2026-08-20", "2026-09-10", "2026-09-30", "2026-10-20", "2026-11-10"])
+        ],
         _event("IN-WL-1", q[2], "2025-12-15", "campus_activity", item="白名单事项B"),
         _event("IN-WL-2", q[2], "2026-01-15", "campus_activity", item="白名单事项B"),
         _event("IN-CI-3", q[3], "2026-05-01", "comprehensive_inspection", "township"),
@@ -110,8 +137,9 @@ def _planted(schools: list[str]) -> tuple[list[dict], list[dict], list[dict]]:
     return events, breaches, inside
 
 
-def _background(rng: np.random.Generator, reports: pl.DataFrame, codes: list[str], waves: list[str],
-                planted: set[str]) -> list[dict]:
+def _background(
+    rng: np.random.Generator, reports: pl.DataFrame, codes: list[str], waves: list[str], planted: set[str]
+) -> list[dict]:
     rows: list[dict] = []
     n_inspections = {(w, s): n for w, s, n in reports.iter_rows()}
     for wave in waves:
@@ -120,24 +148,41 @@ def _background(rng: np.random.Generator, reports: pl.DataFrame, codes: list[str
             count = n_inspections.get((wave, school), 0)
             activities = 0 if school in planted else int(rng.integers(0, 3))
             others = int(rng.integers(0, 2))
-            kinds = ([BACKGROUND_INSPECTION_KINDS[k] for k in rng.integers(0, 4, count)]
-                     + ["campus_activity"] * activities + [OTHER_KINDS[k] for k in rng.integers(0, 2, others)])
+            kinds = (
+                [BACKGROUND_INSPECTION_KINDS[k] for k in rng.integers(0, 4, count)]
+                + ["campus_activity"] * activities
+                + [OTHER_KINDS[k] for k in rng.integers(0, 2, others)]
+            )
             days = np.sort(rng.integers(first, last + 1, len(kinds)))
             organisers = rng.integers(0, len(BACKGROUND_ORGANISERS), len(kinds))
             for kind, date, organiser in zip(kinds, _dates(days), organisers):
                 rows.append(_event("", school, date, kind, BACKGROUND_ORGANISERS[organiser]))
         if wave == waves[-1]:
             for school in rng.choice([c for c in codes if c not in planted], 20, replace=False):
-                rows.append(_event("", str(school), _dates(np.array([first + 10]))[0], "secondment",
-                                   days=str(int(rng.integers(10, 151)))))
+                rows.append(
+                    _event(
+                        "",
+                        str(school),
+                        _dates(np.array([first + 10]))[0],
+                        "secondment",
+                        days=str(int(rng.integers(10, 151))),
+                    )
+                )
     frame = pl.DataFrame(rows).sort("school_code", "event_date", "kind", maintain_order=True)
     year = frame["event_date"].str.slice(0, 4)
     used = frame.with_columns(year.alias("year")).with_columns(
         pl.when(pl.col("kind") == "campus_activity")
         .then(pl.format("白名单事项{}", pl.col("kind").cum_count().over("school_code", "year", "kind")))
-        .otherwise(pl.lit("")).alias("whitelist_item"))
-    return used.drop("year").with_row_index("n").with_columns(
-        pl.format("EV{}", pl.col("n").cast(pl.String).str.zfill(7)).alias("event_id")).drop("n").to_dicts()
+        .otherwise(pl.lit(""))
+        .alias("whitelist_item")
+    )
+    return (
+        used.drop("year")
+        .with_row_index("n")
+        .with_columns(pl.format("EV{}", pl.col("n").cast(pl.String).str.zfill(7)).alias("event_id"))
+        .drop("n")
+        .to_dicts()
+    )
 
 
 def _bad_rows(codes: list[str]) -> tuple[list[dict], list[dict]]:
@@ -154,8 +199,13 @@ def _bad_rows(codes: list[str]) -> tuple[list[dict], list[dict]]:
     return rows, dirty
 
 
-def write_campus_events(rng: np.random.Generator, schools: pl.DataFrame, waves: list[str],
-                        school_frames: list[pl.DataFrame], landing_dir: Path) -> dict:
+def write_campus_events(
+    rng: np.random.Generator,
+    schools: pl.DataFrame,
+    waves: list[str],
+    school_frames: list[pl.DataFrame],
+    landing_dir: Path,
+) -> dict:
     """Write landing/campus_event/ and return the manifest's `campus_events` section."""
     codes = sorted(schools["school_code"].to_list())
     chosen = [str(c) for c in rng.choice(codes, 13, replace=False)]
@@ -166,8 +216,14 @@ def write_campus_events(rng: np.random.Generator, schools: pl.DataFrame, waves: 
     folder = landing_dir / CAMPUS_EVENT
     folder.mkdir(parents=True, exist_ok=True)
     columns = contract_columns(CAMPUS_EVENT)
-    events = pl.DataFrame(background + planted_events, schema={c: pl.String for c in columns})
+    events = pl.DataFrame(background + planted_events, schema=dict.fromkeys(columns, pl.String))
     events.write_csv(folder / FILE_NAME)
-    pl.DataFrame(bad, schema={c: pl.String for c in columns}).write_csv(folder / BAD_FILE_NAME)
-    return {"files": [FILE_NAME, BAD_FILE_NAME], "rows": events.height + len(bad), "accepted": events.height,
-            "planted_breaches": breaches, "just_inside": inside, "dirty_rows": dirty}
+    pl.DataFrame(bad, schema=dict.fromkeys(columns, pl.String)).write_csv(folder / BAD_FILE_NAME)
+    return {
+        "files": [FILE_NAME, BAD_FILE_NAME],
+        "rows": events.height + len(bad),
+        "accepted": events.height,
+        "planted_breaches": breaches,
+        "just_inside": inside,
+        "dirty_rows": dirty,
+    }

@@ -5,13 +5,14 @@ the planting itself, done per chunk in one pass per column (never a copy per spo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import polars as pl
 
 from pipelines.synthetic.spec import DIRTY_SHARE, TIMESTAMP_FORMAT, Wave, _format_timestamps
+
 
 def _slashed_wave(wave: str, _: str) -> str:
     return wave.replace("-", "/")
@@ -28,7 +29,7 @@ class Defect:
 
     reason: str
     column: str
-    value: str | None | Callable[[str, str], str] = None
+    value: str | Callable[[str, str], str] | None = None
 
     def planted_value(self, wave: str, school_code: str) -> str | None:
         return self.value(wave, school_code) if callable(self.value) else self.value

@@ -16,8 +16,18 @@ import polars as pl
 
 from pipelines.synthetic.register import Reference, school_levels
 from pipelines.synthetic.spec import (
-    DEFAULT_TREND, LEVEL_NONTEACHING, LEVELS, LIKERT_CUTS, N_ITEMS, PLANTED, REFERENCE_SEED, Wave, _wave, wave_labels,
+    DEFAULT_TREND,
+    LEVEL_NONTEACHING,
+    LEVELS,
+    LIKERT_CUTS,
+    N_ITEMS,
+    PLANTED,
+    REFERENCE_SEED,
+    Wave,
+    _wave,
+    wave_labels,
 )
+
 
 @dataclass(frozen=True)
 class Design:
@@ -123,7 +133,11 @@ def _item_base(reference_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _build_design(
-    rng: np.random.Generator, reference: Reference, reference_dir: Path, n_waves: int, teachers: int,
+    rng: np.random.Generator,
+    reference: Reference,
+    reference_dir: Path,
+    n_waves: int,
+    teachers: int,
     census: bool = False,
 ) -> Design:
     """Draw the per-seed parameters: league trends, school effects and bases, the sample panel."""

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,35 +29,86 @@ from pipelines.synthetic.design import Design, _build_design
 from pipelines.synthetic.growth import plan_register
 from pipelines.synthetic.manifest import Tally
 from pipelines.synthetic.register import (
-    Reference, _gbk_safe, build_population, build_reference, school_levels, write_reference, write_shipped_reference,
+    Reference,
+    _gbk_safe,
+    build_population,
+    build_reference,
+    school_levels,
+    write_reference,
+    write_shipped_reference,
 )
 from pipelines.synthetic.schools import _school_wave_landing
 from pipelines.synthetic.spec import (
-    BAD_FILES, DEFAULT_SEED, HOURS_COLUMNS, ITEM_COLUMNS, LATE_FILE, LEVELS, PLANTED, SCHOOL_COLUMNS,
-    SCHOOL_COUNT_COLUMNS, SCHOOL_REPORT, SHIPPED_REFERENCE_DIR, SOURCES, TEACHER_COLUMNS, TEACHER_COUNT_COLUMNS,
-    TEACHER_EXTRA_COLUMNS, TEACHER_SURVEY, Landing, wave_labels,
+    BAD_FILES,
+    DEFAULT_SEED,
+    HOURS_COLUMNS,
+    ITEM_COLUMNS,
+    LATE_FILE,
+    LEVELS,
+    PLANTED,
+    SCHOOL_COLUMNS,
+    SCHOOL_COUNT_COLUMNS,
+    SCHOOL_REPORT,
+    SHIPPED_REFERENCE_DIR,
+    SOURCES,
+    TEACHER_COLUMNS,
+    TEACHER_COUNT_COLUMNS,
+    TEACHER_EXTRA_COLUMNS,
+    TEACHER_SURVEY,
+    Landing,
+    wave_labels,
 )
 from pipelines.synthetic.stream import teacher_waves
 from pipelines.synthetic.teachers import _teacher_wave_frame
 from pipelines.synthetic.writers import _write_bad_files, _write_landing
 
 __all__ = [
-    "BAD_FILES", "DEFAULT_SEED", "HOURS_COLUMNS", "ITEM_COLUMNS", "LATE_FILE", "LEVELS", "PLANTED",
-    "SCHOOL_COLUMNS", "SCHOOL_COUNT_COLUMNS", "SCHOOL_REPORT", "SHIPPED_REFERENCE_DIR", "TEACHER_COLUMNS",
-    "TEACHER_COUNT_COLUMNS", "TEACHER_EXTRA_COLUMNS", "TEACHER_SURVEY", "Design", "Reference", "_build_design",
-    "_gbk_safe", "_teacher_wave_frame", "build_population", "build_reference", "generate", "main", "school_levels",
-    "wave_labels", "write_reference",
+    "BAD_FILES",
+    "DEFAULT_SEED",
+    "HOURS_COLUMNS",
+    "ITEM_COLUMNS",
+    "LATE_FILE",
+    "LEVELS",
+    "PLANTED",
+    "SCHOOL_COLUMNS",
+    "SCHOOL_COUNT_COLUMNS",
+    "SCHOOL_REPORT",
+    "SHIPPED_REFERENCE_DIR",
+    "TEACHER_COLUMNS",
+    "TEACHER_COUNT_COLUMNS",
+    "TEACHER_EXTRA_COLUMNS",
+    "TEACHER_SURVEY",
+    "Design",
+    "Reference",
+    "_build_design",
+    "_gbk_safe",
+    "_teacher_wave_frame",
+    "build_population",
+    "build_reference",
+    "generate",
+    "main",
+    "school_levels",
+    "wave_labels",
+    "write_reference",
 ]
 
+
 def _register_line(note: dict, teachers: int) -> str:
-    return (f"grew the school register from {note['shipped_schools']:,} to {note['schools']:,} schools "
-            f"({note['teachers']:,} teachers, every teacher of the panel schools answering) so that "
-            f"{teachers:,} responses per wave fit; reference/schools.csv and teacher_population.csv hold it")
+    return (
+        f"grew the school register from {note['shipped_schools']:,} to {note['schools']:,} schools "
+        f"({note['teachers']:,} teachers, every teacher of the panel schools answering) so that "
+        f"{teachers:,} responses per wave fit; reference/schools.csv and teacher_population.csv hold it"
+    )
 
 
 def generate(
-    out_dir: Path, teachers: int = 6000, waves: int = 6, seed: int = DEFAULT_SEED, reference_dir: Path | None = None,
-    style: str = "contract", echo: Callable[[str], None] = print,
+    out_dir: Path,
+    teachers: int = 6000,
+    waves: int = 6,
+    seed: int = DEFAULT_SEED,
+    reference_dir: Path | None = None,
+    style: str = "contract",
+    echo: Callable[[str], None] = print,
 ) -> dict:
     """Write reference, landing files and manifest.json under `out_dir`; return the manifest.
 
@@ -92,8 +143,13 @@ def generate(
         tally.add(landing.source, landing.name, landing.frame["wave"], landing.dirty)
     _write_bad_files(rng, teacher_folder, head)
     manifest = {**tally.manifest(seed, teachers), "style": style, "register": register}
-    events = write_campus_events(np.random.default_rng([seed, 14]), design.schools, [w.label for w in design.waves],
-                                 [x.frame for x in landings if x.source == SCHOOL_REPORT], out_dir / "landing")
+    events = write_campus_events(
+        np.random.default_rng([seed, 14]),
+        design.schools,
+        [w.label for w in design.waves],
+        [x.frame for x in landings if x.source == SCHOOL_REPORT],
+        out_dir / "landing",
+    )
     manifest["campus_events"] = events
     manifest.setdefault("files", {})[CAMPUS_EVENT] = list(events["files"])
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -102,8 +158,11 @@ def generate(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines.synthetic.generate", description=__doc__.splitlines()[0])
-    parser.add_argument("--write-shipped-reference", action="store_true",
-                        help="regenerate data/reference/schools.csv and teacher_population.csv")
+    parser.add_argument(
+        "--write-shipped-reference",
+        action="store_true",
+        help="regenerate data/reference/schools.csv and teacher_population.csv",
+    )
     parser.add_argument("--out", type=Path, help="write a data set here")
     parser.add_argument("--teachers", type=int, default=6000)
     parser.add_argument("--waves", type=int, default=6)
@@ -116,7 +175,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None:
         manifest = generate(args.out, args.teachers, args.waves, args.seed)
         print(json.dumps(manifest["counts"], indent=2))
-
 
 
 if __name__ == "__main__":

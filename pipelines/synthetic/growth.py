@@ -18,8 +18,18 @@ import polars as pl
 
 from pipelines.synthetic.design import _stratum_targets
 from pipelines.synthetic.register import (
-    NAME_SUFFIX, SCHOOL_SIZE, SCHOOL_TYPE_MIX, SCHOOL_TYPES, URBAN_RURAL, URBAN_RURAL_BY_COUNTY_KIND, Reference,
-    _chinese_ordinal, _county_kind, build_population, school_levels, staff_size_scale,
+    NAME_SUFFIX,
+    SCHOOL_SIZE,
+    SCHOOL_TYPE_MIX,
+    SCHOOL_TYPES,
+    URBAN_RURAL,
+    URBAN_RURAL_BY_COUNTY_KIND,
+    Reference,
+    _chinese_ordinal,
+    _county_kind,
+    build_population,
+    school_levels,
+    staff_size_scale,
 )
 from pipelines.synthetic.spec import REFERENCE_SEED
 
@@ -40,9 +50,7 @@ def _expected_sample(n_level: pl.Expr) -> pl.Expr:
 
 def _strata(schools: pl.DataFrame, league_of_county: dict[str, str], teachers: int) -> pl.DataFrame:
     """Per (league, level): population N, expected sample capacity, and target respondents."""
-    units = school_levels(schools).with_columns(
-        pl.col("county_code").replace_strict(league_of_county).alias("league")
-    )
+    units = school_levels(schools).with_columns(pl.col("county_code").replace_strict(league_of_county).alias("league"))
     capacity = units.group_by("league", "school_level").agg(_expected_sample(pl.col("n_level")).sum().alias("sample"))
     return _stratum_targets(units, teachers).join(capacity, on=["league", "school_level"])
 
@@ -66,14 +74,16 @@ def _new_county_schools(
         ordinals[(suffix, mongol)] = ordinals.get((suffix, mongol), 0) + 1
         ordinal = _chinese_ordinal(ordinals[(suffix, mongol)])
         names.append(f"{county['name_zh']}{'蒙古族' if mongol else ''}第{ordinal}{suffix}")
-    return pl.DataFrame({
-        "school_code": [f"{county['code']}{first + i:04d}" for i in range(n)],
-        "school_name": names,
-        "county_code": [county["code"]] * n,
-        "school_type": types.astype(str),
-        "urban_rural": areas.astype(str),
-        "n_teachers": staff,
-    })
+    return pl.DataFrame(
+        {
+            "school_code": [f"{county['code']}{first + i:04d}" for i in range(n)],
+            "school_name": names,
+            "county_code": [county["code"]] * n,
+            "school_type": types.astype(str),
+            "urban_rural": areas.astype(str),
+            "n_teachers": staff,
+        }
+    )
 
 
 class CountySequences:
@@ -92,7 +102,11 @@ class CountySequences:
 
 
 def _grow_league(
-    rng: np.random.Generator, sequences: CountySequences, league: str, existing: pl.DataFrame, wanted: int,
+    rng: np.random.Generator,
+    sequences: CountySequences,
+    league: str,
+    existing: pl.DataFrame,
+    wanted: int,
     scale: float,
 ) -> list[pl.DataFrame]:
     """About `wanted` more teachers in a league, spread over its counties like its schools are;
@@ -134,8 +148,12 @@ def plan_register(reference: Reference, teachers: int) -> tuple[Reference, bool,
     league_of_county = dict(zip(counties["code"], counties["parent_code"]))
     schools = reference.schools
     strata = _strata(schools, league_of_county, teachers)
-    note = {"grown": False, "panel": "sample", "shipped_schools": schools.height,
-            "shipped_teachers": int(schools["n_teachers"].sum())}
+    note = {
+        "grown": False,
+        "panel": "sample",
+        "shipped_schools": schools.height,
+        "shipped_teachers": int(schools["n_teachers"].sum()),
+    }
     shortfall = (strata["target"] - strata["sample"]).clip(lower_bound=0).sum()
     if shortfall <= SAMPLE_SHORTFALL * teachers:
         return reference, False, {**note, "schools": schools.height, "teachers": note["shipped_teachers"]}
@@ -153,15 +171,24 @@ def plan_register(reference: Reference, teachers: int) -> tuple[Reference, bool,
             existing = league_schools.filter(pl.col("league") == league).drop("league")
             added += _grow_league(rng, sequences, league, existing, wanted, scale)
         if not added:
-            raise ValueError(f"{teachers:,} responses per wave need more schools than the county school codes "
-                             f"hold ({LAST_SEQUENCE} per county); ask for fewer")
+            raise ValueError(
+                f"{teachers:,} responses per wave need more schools than the county school codes "
+                f"hold ({LAST_SEQUENCE} per county); ask for fewer"
+            )
         schools = pl.concat([schools, *added])
         strata = _strata(schools, league_of_county, teachers)
     else:
         raise ValueError("the school register did not converge; ask for fewer teachers per wave")
     schools = schools.sort("school_code")
     grown = Reference(divisions, schools, build_population(schools))
-    return grown, True, {**note, "grown": schools.height > note["shipped_schools"], "panel": "census",
-                         "schools": schools.height, "teachers": int(schools["n_teachers"].sum())}
-
-
+    return (
+        grown,
+        True,
+        {
+            **note,
+            "grown": schools.height > note["shipped_schools"],
+            "panel": "census",
+            "schools": schools.height,
+            "teachers": int(schools["n_teachers"].sum()),
+        },
+    )

@@ -16,7 +16,7 @@ class Tally:
     def __init__(self, labels: list[str]):
         self.labels = labels
         self.counts = {source: {label: {"rows": 0, "dirty": 0} for label in labels} for source in SOURCES}
-        self.without_wave = {source: 0 for source in SOURCES}
+        self.without_wave = dict.fromkeys(SOURCES, 0)
         self.dirty_rows: list[dict] = []
         self.files: dict[str, list[str]] = {source: [] for source in SOURCES}
 

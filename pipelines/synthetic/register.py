@@ -16,8 +16,18 @@ import polars as pl
 from pipelines.synthetic.spec import LEVEL_ORDER, LEVELS, REFERENCE_SEED, SHIPPED_REFERENCE_DIR
 
 LEAGUE_SCHOOLS = {
-    "150100": 360, "150200": 310, "150300": 55, "150400": 500, "150500": 380, "150600": 270,
-    "150700": 300, "150800": 230, "150900": 280, "152200": 150, "152500": 190, "152900": 40,
+    "150100": 360,
+    "150200": 310,
+    "150300": 55,
+    "150400": 500,
+    "150500": 380,
+    "150600": 270,
+    "150700": 300,
+    "150800": 230,
+    "150900": 280,
+    "152200": 150,
+    "152500": 190,
+    "152900": 40,
 }
 
 SMALL_COUNTIES = frozenset({"150205", "150206", "150603", "150703", "152202", "152501", "152922", "152923"})
@@ -37,8 +47,11 @@ SCHOOL_TYPE_MIX = {
 }
 
 SCHOOL_SIZE = {
-    "primary": (75, 45, 20), "junior": (95, 70, 35), "senior": (170, 130, 90),
-    "nine_year": (90, 60, 30), "complete": (150, 110, 70),
+    "primary": (75, 45, 20),
+    "junior": (95, 70, 35),
+    "senior": (170, 130, 90),
+    "nine_year": (90, 60, 30),
+    "complete": (150, 110, 70),
 }
 
 NAME_SUFFIX = {"primary": "小学", "junior": "中学", "senior": "中学", "nine_year": "学校", "complete": "中学"}
@@ -79,10 +92,12 @@ def _gbk_safe(text: str) -> bool:
 def _county_school_counts(rng: np.random.Generator, counties: pl.DataFrame) -> np.ndarray:
     """Each league's schools spread over its counties: districts get more, tiny ones few."""
     kind_weight = {"district": 1.6, "city": 1.3, "banner": 1.0}
-    weights = np.array([
-        0.3 if code in SMALL_COUNTIES else kind_weight[_county_kind(name)]
-        for code, name in zip(counties["code"], counties["name_zh"])
-    ]) * rng.lognormal(0.0, 0.3, counties.height)
+    weights = np.array(
+        [
+            0.3 if code in SMALL_COUNTIES else kind_weight[_county_kind(name)]
+            for code, name in zip(counties["code"], counties["name_zh"])
+        ]
+    ) * rng.lognormal(0.0, 0.3, counties.height)
     counts = np.zeros(counties.height, dtype=np.int64)
     parents = counties["parent_code"].to_numpy()
     for league, total in LEAGUE_SCHOOLS.items():
@@ -106,14 +121,16 @@ def _county_schools(rng: np.random.Generator, code: str, name: str, n: int) -> l
     for i, (kind, area, mongol) in enumerate(zip(types, areas, mongolian.tolist())):
         suffix = NAME_SUFFIX[kind]
         ordinals[(suffix, mongol)] = ordinals.get((suffix, mongol), 0) + 1
-        schools.append({
-            "school_code": f"{code}{i + 1:04d}",
-            "school_name": f"{name}{'蒙古族' if mongol else ''}第{_chinese_ordinal(ordinals[(suffix, mongol)])}{suffix}",
-            "county_code": code,
-            "school_type": kind,
-            "urban_rural": str(area),
-            "size": SCHOOL_SIZE[kind][URBAN_RURAL.index(area)] * rng.lognormal(0.0, 0.35),
-        })
+        schools.append(
+            {
+                "school_code": f"{code}{i + 1:04d}",
+                "school_name": f"{name}{'蒙古族' if mongol else ''}第{_chinese_ordinal(ordinals[(suffix, mongol)])}{suffix}",
+                "county_code": code,
+                "school_type": kind,
+                "urban_rural": str(area),
+                "size": SCHOOL_SIZE[kind][URBAN_RURAL.index(area)] * rng.lognormal(0.0, 0.35),
+            }
+        )
     return schools
 
 
@@ -155,13 +172,27 @@ def school_levels(schools: pl.DataFrame) -> pl.DataFrame:
     complete_junior = (n * 0.5).round().cast(pl.Int64)
     wide = schools.with_row_index("school_index").with_columns(
         pl.when(kind == "primary").then(n).when(kind == "nine_year").then(nine_primary).otherwise(0).alias("primary"),
-        pl.when(kind == "junior").then(n).when(kind == "nine_year").then(n - nine_primary)
-        .when(kind == "complete").then(complete_junior).otherwise(0).alias("junior"),
-        pl.when(kind == "senior").then(n).when(kind == "complete").then(n - complete_junior)
-        .otherwise(0).alias("senior"),
+        pl.when(kind == "junior")
+        .then(n)
+        .when(kind == "nine_year")
+        .then(n - nine_primary)
+        .when(kind == "complete")
+        .then(complete_junior)
+        .otherwise(0)
+        .alias("junior"),
+        pl.when(kind == "senior")
+        .then(n)
+        .when(kind == "complete")
+        .then(n - complete_junior)
+        .otherwise(0)
+        .alias("senior"),
     )
-    long = wide.unpivot(index=["school_index", "school_code", "county_code"], on=list(LEVELS),
-                        variable_name="school_level", value_name="n_level")
+    long = wide.unpivot(
+        index=["school_index", "school_code", "county_code"],
+        on=list(LEVELS),
+        variable_name="school_level",
+        value_name="n_level",
+    )
     return (
         long.with_columns(pl.col("school_level").replace_strict(LEVEL_ORDER).alias("level_order"))
         .sort("school_index", "level_order")

@@ -12,11 +12,18 @@ import polars as pl
 from pipelines.synthetic.defects import SCHOOL_DEFECTS, SUPERSEDED, _epoch_seconds, _set_row
 from pipelines.synthetic.design import Design
 from pipelines.synthetic.spec import (
-    PLANTED, SCHOOL_COUNT_COLUMNS, SCHOOL_FORMATS, SCHOOL_REPORT, SUPERSEDED_PER_WAVE, Landing, Wave,
+    PLANTED,
+    SCHOOL_COUNT_COLUMNS,
+    SCHOOL_FORMATS,
+    SCHOOL_REPORT,
+    SUPERSEDED_PER_WAVE,
+    Landing,
+    Wave,
     _format_timestamps,
 )
 from pipelines.synthetic.teachers import _rows, _text, _timestamps
 from pipelines.synthetic.writers import _file_name, landing_format
+
 
 def _reporting_schools(rng: np.random.Generator, design: Design, wave: Wave) -> np.ndarray:
     """Schools that file a valid report: about 65% per league in the planted wave, else at least 96%."""

@@ -39,30 +39,43 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 PLANTED: dict = {
     "felt_decline": {
-        "league": "150200", "league_zh": "包头市",
-        "hours_nonteaching_start": 14.0, "hours_nonteaching_per_wave": -1.2,
+        "league": "150200",
+        "league_zh": "包头市",
+        "hours_nonteaching_start": 14.0,
+        "hours_nonteaching_per_wave": -1.2,
         "felt_net_per_wave": 0.15,
     },
     "rebound": {
-        "league": "150400", "league_zh": "赤峰市",
-        "hours_nonteaching_start": 13.0, "hours_nonteaching_per_wave": -0.4,
-        "last_wave_jump_hours": 5.0, "felt_net_per_wave": 0.08, "last_wave_felt_net_drop": 0.35,
+        "league": "150400",
+        "league_zh": "赤峰市",
+        "hours_nonteaching_start": 13.0,
+        "hours_nonteaching_per_wave": -0.4,
+        "last_wave_jump_hours": 5.0,
+        "felt_net_per_wave": 0.08,
+        "last_wave_felt_net_drop": 0.35,
     },
     "red_line_hotspot": {"league": "150500", "league_zh": "通辽市", "item": "item_15", "share": 0.25},
     "not_felt": {
-        "league": "150600", "league_zh": "鄂尔多斯市",
-        "hours_nonteaching_start": 13.5, "hours_nonteaching_per_wave": -1.2,
+        "league": "150600",
+        "league_zh": "鄂尔多斯市",
+        "hours_nonteaching_start": 13.5,
+        "hours_nonteaching_per_wave": -1.2,
         "felt_net_per_wave": -0.04,
     },
     "target_met": {"league": "150100", "league_zh": "呼和浩特市", "school_inspections_reduction": 0.75},
     "target_missed": {"league": "152200", "league_zh": "兴安盟", "school_inspections_reduction": 0.20},
     "paper_reduction": {
-        "league": "150800", "league_zh": "巴彦淖尔市",
-        "school_inspections_reduction": 0.60, "teacher_inspections_reduction": 0.0,
+        "league": "150800",
+        "league_zh": "巴彦淖尔市",
+        "school_inspections_reduction": 0.60,
+        "teacher_inspections_reduction": 0.0,
     },
     "seconded_over_6m": {
-        "league": "150900", "league_zh": "乌兰察布市",
-        "from_wave_index": 1, "schools_per_wave": 5, "per_school": [1, 3],
+        "league": "150900",
+        "league_zh": "乌兰察布市",
+        "from_wave_index": 1,
+        "schools_per_wave": 5,
+        "per_school": [1, 3],
     },
     "low_completeness_wave": {"wave_index": 2, "reporting_share": 0.65, "other_waves_min_share": 0.96},
     "unequal_sampling": {
@@ -96,23 +109,45 @@ LIKERT_CUTS = [-1.5, -0.5, 0.5, 1.5]
 HOURS_COLUMNS = ["hours_total", "hours_teaching", "hours_teaching_related"] + [f"hours_cat{i}" for i in range(1, 6)]
 
 TEACHER_COUNT_COLUMNS = [
-    "n_inspections", "n_forms", "n_app_tasks", "n_nonteaching_meetings", "n_invigilations", "days_seconded",
+    "n_inspections",
+    "n_forms",
+    "n_app_tasks",
+    "n_nonteaching_meetings",
+    "n_invigilations",
+    "days_seconded",
 ]
 
 ITEM_COLUMNS = [f"item_{i:02d}" for i in range(1, N_ITEMS + 1)]
 
 TEACHER_COLUMNS = [
-    "wave", "response_id", "school_code", "school_level", "submitted_at", *HOURS_COLUMNS,
-    *TEACHER_COUNT_COLUMNS, "training_hours_nonteaching", *ITEM_COLUMNS,
-    "felt_change", "focus_on_teaching", "teacher_id",
+    "wave",
+    "response_id",
+    "school_code",
+    "school_level",
+    "submitted_at",
+    *HOURS_COLUMNS,
+    *TEACHER_COUNT_COLUMNS,
+    "training_hours_nonteaching",
+    *ITEM_COLUMNS,
+    "felt_change",
+    "focus_on_teaching",
+    "teacher_id",
 ]
 
 TEACHER_EXTRA_COLUMNS = ["teacher_name", "phone", "remarks"]
 
 SCHOOL_COUNT_COLUMNS = [
-    "n_teachers_on_staff", "n_inspections", "n_inspections_unapproved", "n_campus_events",
-    "n_campus_events_unlisted", "n_forms_requests", "n_forms_duplicate", "n_teachers_seconded",
-    "n_seconded_over_6m", "n_nonteaching_meetings", "n_social_exams",
+    "n_teachers_on_staff",
+    "n_inspections",
+    "n_inspections_unapproved",
+    "n_campus_events",
+    "n_campus_events_unlisted",
+    "n_forms_requests",
+    "n_forms_duplicate",
+    "n_teachers_seconded",
+    "n_seconded_over_6m",
+    "n_nonteaching_meetings",
+    "n_social_exams",
 ]
 
 SCHOOL_COLUMNS = ["wave", "school_code", "reported_at", *SCHOOL_COUNT_COLUMNS]
@@ -192,7 +227,6 @@ def _wave(index: int, label: str) -> Wave:
     start = datetime(year, month, 1)
     end = datetime(year + (month == 12), month % 12 + 1, 1)
     return Wave(index, label, int((start - datetime(1970, 1, 1)).total_seconds()), int((end - start).total_seconds()))
-
 
 
 CHUNK_ROWS = 250_000

@@ -17,7 +17,13 @@ from pipelines.synthetic.defects import _dirty_kinds, _plant_teacher_defects, _r
 from pipelines.synthetic.design import Design, _sample_units, expand_units, unit_chunks
 from pipelines.synthetic.manifest import Tally
 from pipelines.synthetic.spec import (
-    CHUNK_ROWS, LATE_FILE, LATE_ROWS_PER_WAVE, SHUFFLED_COLUMNS_WAVE_INDEX, TEACHER_FORMATS, TEACHER_SURVEY, Landing,
+    CHUNK_ROWS,
+    LATE_FILE,
+    LATE_ROWS_PER_WAVE,
+    SHUFFLED_COLUMNS_WAVE_INDEX,
+    TEACHER_FORMATS,
+    TEACHER_SURVEY,
+    Landing,
 )
 from pipelines.synthetic.teachers import _rows, teacher_frame
 from pipelines.synthetic.writers import LandingFile, _file_name, landing_format

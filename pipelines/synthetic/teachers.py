@@ -13,20 +13,60 @@ from scipy.special import ndtri
 
 from pipelines.synthetic.design import Design, Sample, _sample_respondents
 from pipelines.synthetic.spec import (
-    CATEGORY_WEIGHTS, ITEM_COLUMNS, LEVEL_OTHER, LEVEL_RELATED, LEVEL_TEACHING, LEVELS, LIKERT_CUTS, N_ITEMS, PLANTED,
-    TEACHER_COLUMNS, TEACHER_EXTRA_COLUMNS, Wave, _format_timestamps,
+    CATEGORY_WEIGHTS,
+    ITEM_COLUMNS,
+    LEVEL_OTHER,
+    LEVEL_RELATED,
+    LEVEL_TEACHING,
+    LEVELS,
+    LIKERT_CUTS,
+    N_ITEMS,
+    PLANTED,
+    TEACHER_COLUMNS,
+    TEACHER_EXTRA_COLUMNS,
+    Wave,
+    _format_timestamps,
 )
 
-SURNAMES = list("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶余潘杜戴夏钟汪田任姜范方石姚谭邹金陆郝孔白崔康毛邱秦江史顾侯邵孟龙段雷钱汤尹常武乔贺")
+SURNAMES = list(
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶余潘杜戴夏钟汪田任姜范方石姚谭邹金陆郝孔白崔康毛邱秦江史顾侯邵孟龙段雷钱汤尹常武乔贺"
+)
 
-GIVEN_CHARS = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅琳丹宇浩欣怡婷雪慧建国志文博晨亮鹏飞海燕凤春玲")
+GIVEN_CHARS = list(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅琳丹宇浩欣怡婷雪慧建国志文博晨亮鹏飞海燕凤春玲"
+)
 
-MONGOLIAN_NAMES = ["巴特尔", "乌云", "其其格", "额尔敦", "苏日娜", "阿拉坦", "娜仁", "宝音", "朝鲁", "斯琴", "图雅", "乌日娜", "孟和", "萨仁", "哈斯"]
+MONGOLIAN_NAMES = [
+    "巴特尔",
+    "乌云",
+    "其其格",
+    "额尔敦",
+    "苏日娜",
+    "阿拉坦",
+    "娜仁",
+    "宝音",
+    "朝鲁",
+    "斯琴",
+    "图雅",
+    "乌日娜",
+    "孟和",
+    "萨仁",
+    "哈斯",
+]
 
 REMARKS = [
-    "无", "希望减少各类填表任务", "迎检材料太多", "社区工作占用时间较多", "近期非教学任务有所减少",
-    "APP打卡任务仍然偏多", "希望精简会议", "表格太多, 重复填报", "感觉负担有所减轻", "抽调参加检查工作",
-    "各类评比活动仍较频繁", "希望把时间还给课堂",
+    "无",
+    "希望减少各类填表任务",
+    "迎检材料太多",
+    "社区工作占用时间较多",
+    "近期非教学任务有所减少",
+    "APP打卡任务仍然偏多",
+    "希望精简会议",
+    "表格太多, 重复填报",
+    "感觉负担有所减轻",
+    "抽调参加检查工作",
+    "各类评比活动仍较频繁",
+    "希望把时间还给课堂",
 ]
 
 

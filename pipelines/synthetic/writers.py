@@ -17,8 +17,17 @@ import polars as pl
 from openpyxl import Workbook
 
 from pipelines.synthetic.spec import (
-    CSV_ENCODINGS, FIXED_XLSX_TIME, FIXED_ZIP_TIME, INTEGER_COLUMNS, NUMBER_COLUMNS, TEACHER_SURVEY, TIMESTAMP_COLUMNS,
-    TIMESTAMP_FORMAT, XLSX_MAX_ROWS, Landing, Wave,
+    CSV_ENCODINGS,
+    FIXED_XLSX_TIME,
+    FIXED_ZIP_TIME,
+    INTEGER_COLUMNS,
+    NUMBER_COLUMNS,
+    TEACHER_SURVEY,
+    TIMESTAMP_COLUMNS,
+    TIMESTAMP_FORMAT,
+    XLSX_MAX_ROWS,
+    Landing,
+    Wave,
 )
 
 
@@ -43,7 +52,8 @@ def _typed(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Each column in its native type when every value parses as it, else the text unchanged."""
     checks = [
         (attempt.null_count() == pl.col(name).null_count()).alias(f"{name}#{i}")
-        for name in frame.collect_schema().names() for i, attempt in enumerate(_attempts(name))
+        for name in frame.collect_schema().names()
+        for i, attempt in enumerate(_attempts(name))
     ]
     passed = frame.select(checks).collect(engine="streaming").row(0, named=True) if checks else {}
     chosen = []
@@ -151,7 +161,7 @@ def _write_bad_files(rng: np.random.Generator, folder: Path, sample: pl.DataFram
     """Files a loader must refuse with a reason instead of crashing the run."""
     (folder / "broken_empty.csv").write_bytes(b"")
     (folder / "broken_header.csv").write_bytes(
-        "姓名,联系电话,备注\n张伟,13912345678,无\n李娜,15887654321,迎检材料太多\n".encode("utf-8")
+        "姓名,联系电话,备注\n张伟,13912345678,无\n李娜,15887654321,迎检材料太多\n".encode()
     )
     workbook = xlsx_bytes(sample, TEACHER_SURVEY)
     (folder / "broken_truncated.xlsx").write_bytes(workbook[: len(workbook) // 2])

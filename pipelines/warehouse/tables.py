@@ -7,20 +7,18 @@ leaves the old rows or the new rows, never a mix (dagster issue 14091).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import polars as pl
 
-from pipelines.landing.scan import LandingFileError, read_landing, scan_landing
 from pipelines.catalogue.metrics import metric_column_rows, metric_rows
-from pipelines.resources import FatalPipelineError, load_sql
 from pipelines.catalogue.rules import (
-    MAX_REASON_LENGTH,
     DATE_PATTERN,
+    MAX_REASON_LENGTH,
     SOURCES,
     TEXT_MAX_LENGTH,
     UNREADABLE_CELL_VALUES,
@@ -29,6 +27,8 @@ from pipelines.catalogue.rules import (
     rule_rows,
     wave_column,
 )
+from pipelines.landing.scan import LandingFileError, read_landing, scan_landing
+from pipelines.resources import FatalPipelineError, load_sql
 
 LANDING_PREFIX = ["file", "row_number", "landing_file", "row_error", "wave_key"]
 
@@ -36,15 +36,31 @@ LANDING_TABLES = {source: f"landing.{source}_rows" for source in SOURCES}
 STAGED_TABLES = {source: f"staging.{source}_staged" for source in SOURCES}
 
 REFERENCE_SCHEMAS = {
-    "divisions.csv": {"code": pl.String, "name_zh": pl.String, "name_en": pl.String,
-                      "level": pl.String, "parent_code": pl.String},
-    "schools.csv": {"school_code": pl.String, "school_name": pl.String, "county_code": pl.String,
-                    "school_type": pl.String, "urban_rural": pl.String, "n_teachers": pl.Int64},
-    "teacher_population.csv": {"county_code": pl.String, "school_level": pl.String,
-                               "n_teachers": pl.Int64},
-    "burden_items.csv": {"item_no": pl.Int64, "category_no": pl.Int64, "category_zh": pl.String,
-                         "category_en": pl.String, "text_zh": pl.String, "text_en": pl.String,
-                         "red_line": pl.Boolean},
+    "divisions.csv": {
+        "code": pl.String,
+        "name_zh": pl.String,
+        "name_en": pl.String,
+        "level": pl.String,
+        "parent_code": pl.String,
+    },
+    "schools.csv": {
+        "school_code": pl.String,
+        "school_name": pl.String,
+        "county_code": pl.String,
+        "school_type": pl.String,
+        "urban_rural": pl.String,
+        "n_teachers": pl.Int64,
+    },
+    "teacher_population.csv": {"county_code": pl.String, "school_level": pl.String, "n_teachers": pl.Int64},
+    "burden_items.csv": {
+        "item_no": pl.Int64,
+        "category_no": pl.Int64,
+        "category_zh": pl.String,
+        "category_en": pl.String,
+        "text_zh": pl.String,
+        "text_en": pl.String,
+        "red_line": pl.Boolean,
+    },
 }
 
 
@@ -105,8 +121,7 @@ def load_reference(conn: duckdb.DuckDBPyConnection, paths: dict[str, Path]) -> d
             conn.unregister("reference_frame")
             counts[table] = frame.height
         conn.execute("delete from meta.column_rules")
-        conn.executemany("insert into meta.column_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         rule_rows())
+        conn.executemany("insert into meta.column_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rule_rows())
         conn.execute("delete from meta.metrics")
         conn.executemany("insert into meta.metrics values (?, ?, ?, ?, ?, ?, ?, ?)", metric_rows())
         conn.execute("delete from meta.metric_columns")
@@ -145,17 +160,27 @@ def _forget_file(conn: duckdb.DuckDBPyConnection, source: str, name: str) -> Non
     conn.execute("delete from quarantine.rejected_files where source = ? and file = ?", [source, name])
 
 
-def _record_rejected(conn: duckdb.DuckDBPyConnection, source: str, name: str, digest: str, size: int,
-                     reason: str, version: str) -> None:
+def _record_rejected(
+    conn: duckdb.DuckDBPyConnection, source: str, name: str, digest: str, size: int, reason: str, version: str
+) -> None:
     conn.execute("insert into quarantine.rejected_files values (?, ?, ?)", [source, name, reason])
-    conn.execute("insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
-                 "?::varchar as sha256, ?::bigint as size_bytes, 0::bigint as rows_read, "
-                 "'rejected' as status, ?::varchar as error, ?::varchar as reader_version",
-                 [source, name, digest, size, reason, version])
+    conn.execute(
+        "insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
+        "?::varchar as sha256, ?::bigint as size_bytes, 0::bigint as rows_read, "
+        "'rejected' as status, ?::varchar as error, ?::varchar as reader_version",
+        [source, name, digest, size, reason, version],
+    )
 
 
-def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str, key: bytes,
-                 mappings_dir: Path | None = None, version: str = "", current_wave: str = "9999-12") -> LandingSync:
+def sync_landing(
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    source: str,
+    key: bytes,
+    mappings_dir: Path | None = None,
+    version: str = "",
+    current_wave: str = "9999-12",
+) -> LandingSync:
     """Bring landing.<source>_rows in line with the folder, file by file, by content hash.
 
     A file is re-read when its bytes or `version` (the reader and what it reads besides the
@@ -163,8 +188,12 @@ def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str
     """
     sync = LandingSync()
     table = LANDING_TABLES[source]
-    known = {f: (sha, v) for f, sha, v in conn.execute(
-        "select file, sha256, reader_version from landing.files where source = ?", [source]).fetchall()}
+    known = {
+        f: (sha, v)
+        for f, sha, v in conn.execute(
+            "select file, sha256, reader_version from landing.files where source = ?", [source]
+        ).fetchall()
+    }
     present, skipped = scan_landing(landing_dir, source)
     names = {f.name for f in present} | {s.name for s in skipped}
     for gone in sorted(set(known) - names):
@@ -196,24 +225,43 @@ def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str
                 conn.register("landing_frame", read.frame)
                 conn.execute(f"insert into {table} by name select * from landing_frame")
                 conn.unregister("landing_frame")
-                conn.execute(f"update {table} set wave_key = {wave_key_sql(source)} where landing_file = $file",
-                             _key_params(source, current_wave, file=file.name))
-                conn.execute("insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
-                             "?::varchar as sha256, ?::bigint as size_bytes, ?::bigint as rows_read, "
-                             "'loaded' as status, ?::varchar[] as missing_columns, ?::bigint as rows_blank, "
-                             "?::varchar as reader_version",
-                             [source, file.name, file.sha256, file.size, read.frame.height,
-                              read.missing_columns, read.blank_rows, version])
+                conn.execute(
+                    f"update {table} set wave_key = {wave_key_sql(source)} where landing_file = $file",
+                    _key_params(source, current_wave, file=file.name),
+                )
+                conn.execute(
+                    "insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
+                    "?::varchar as sha256, ?::bigint as size_bytes, ?::bigint as rows_read, "
+                    "'loaded' as status, ?::varchar[] as missing_columns, ?::bigint as rows_blank, "
+                    "?::varchar as reader_version",
+                    [
+                        source,
+                        file.name,
+                        file.sha256,
+                        file.size,
+                        read.frame.height,
+                        read.missing_columns,
+                        read.blank_rows,
+                        version,
+                    ],
+                )
         if read is None:
             sync.bad_files[file.name] = error
         else:
             sync.loaded.append(file.name)
     with transaction(conn):
-        conn.execute(f"update {table} set wave_key = {wave_key_sql(source)} "
-                     f"where wave_key is null and {wave_key_sql(source)} is not null", _key_params(source, current_wave))
-    sync.missing_columns = {f: cols for f, cols in conn.execute(
-        "select file, missing_columns from landing.files where source = ? and len(missing_columns) > 0 "
-        "order by file", [source]).fetchall()}
+        conn.execute(
+            f"update {table} set wave_key = {wave_key_sql(source)} "
+            f"where wave_key is null and {wave_key_sql(source)} is not null",
+            _key_params(source, current_wave),
+        )
+    sync.missing_columns = dict(
+        conn.execute(
+            "select file, missing_columns from landing.files where source = ? and len(missing_columns) > 0 "
+            "order by file",
+            [source],
+        ).fetchall()
+    )
     sync.rows_without_wave = quarantine_rows_without_wave(conn, source, current_wave)
     sync.waves = landing_waves(conn, source)
     purge_vanished_waves(conn, source, sync.waves)
@@ -223,25 +271,32 @@ def sync_landing(conn: duckdb.DuckDBPyConnection, landing_dir: Path, source: str
 def purge_vanished_waves(conn: duckdb.DuckDBPyConnection, source: str, waves: list[str]) -> None:
     """A wave whose landing rows are all gone leaves no staged, quarantined or metric rows behind."""
     with transaction(conn):
-        conn.execute(f"delete from {STAGED_TABLES[source]} where not list_contains($waves, wave)",
-                     {"waves": waves})
-        conn.execute("delete from quarantine.rejected_rows "
-                     "where source = $source and wave is not null and not list_contains($waves, wave)",
-                     {"source": source, "waves": waves})
+        conn.execute(f"delete from {STAGED_TABLES[source]} where not list_contains($waves, wave)", {"waves": waves})
+        conn.execute(
+            "delete from quarantine.rejected_rows "
+            "where source = $source and wave is not null and not list_contains($waves, wave)",
+            {"source": source, "waves": waves},
+        )
         conn.execute(load_sql("ingest/purge_wave_marts.sql"))
 
 
 def violation_params(source: str, current_wave: str) -> dict:
     """What sql/staging/cell_violations.sql binds besides the rule table."""
-    return {"source": source, "current_wave": current_wave, "unreadable": list(UNREADABLE_CELL_VALUES),
-            "text_max_length": TEXT_MAX_LENGTH}
+    return {
+        "source": source,
+        "current_wave": current_wave,
+        "unreadable": list(UNREADABLE_CELL_VALUES),
+        "text_max_length": TEXT_MAX_LENGTH,
+    }
 
 
 def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None, current_wave: str) -> None:
     conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
     conn.execute("create or replace temp table wave_rows as " + load_sql("ingest/wave_rows.sql"), {"wave": wave})
-    conn.execute("create or replace temp table cell_violations as "
-                 + load_sql("staging/cell_violations.sql"), violation_params(source, current_wave))
+    conn.execute(
+        "create or replace temp table cell_violations as " + load_sql("staging/cell_violations.sql"),
+        violation_params(source, current_wave),
+    )
 
 
 def landing_waves(conn: duckdb.DuckDBPyConnection, source: str) -> list[str]:
@@ -257,8 +312,8 @@ def quarantine_rows_without_wave(conn: duckdb.DuckDBPyConnection, source: str, c
         conn.execute(
             "insert into quarantine.rejected_rows "
             "select ?, null, wave_rows.file, wave_rows.row_number, meta.bounded_reason(cell_violations.reason, ?), "
-            "json_merge_patch(to_json(wave_rows), '{\"file\": null, \"row_number\": null, "
-            "\"landing_file\": null, \"row_error\": null, \"wave_key\": null}') "
+            'json_merge_patch(to_json(wave_rows), \'{"file": null, "row_number": null, '
+            '"landing_file": null, "row_error": null, "wave_key": null}\') '
             "from wave_rows join cell_violations using (file, row_number)",
             [source, MAX_REASON_LENGTH],
         )
@@ -291,16 +346,23 @@ def _replace_staged(conn: duckdb.DuckDBPyConnection, source: str, wave: str | No
         else:
             conn.execute(f"delete from {staged} where wave = ?", [wave])
             conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
-        conn.execute(f"insert into {staged} by name "
-                     "select * exclude (reason, raw_json) from validated where reason is null")
-        conn.execute("insert into quarantine.rejected_rows "
-                     "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
-                     "from validated where reason is not null", [source, MAX_REASON_LENGTH])
+        conn.execute(
+            f"insert into {staged} by name select * exclude (reason, raw_json) from validated where reason is null"
+        )
+        conn.execute(
+            "insert into quarantine.rejected_rows "
+            "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
+            "from validated where reason is not null",
+            [source, MAX_REASON_LENGTH],
+        )
     received, accepted = conn.execute(
-        "select count(*), count(*) filter (where reason is null) from validated").fetchall()[0]
-    reasons = dict(conn.execute(
-        "select split_part(reason, '; ', 1), count(*) from validated where reason is not null "
-        "group by 1 order by 1").fetchall())
+        "select count(*), count(*) filter (where reason is null) from validated"
+    ).fetchall()[0]
+    reasons = dict(
+        conn.execute(
+            "select split_part(reason, '; ', 1), count(*) from validated where reason is not null group by 1 order by 1"
+        ).fetchall()
+    )
     return StageResult(received, accepted, received - accepted, reasons)
 
 
@@ -309,8 +371,10 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str
     months) and replace its staged and keyed quarantined rows atomically."""
     conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
     conn.execute("create or replace temp table wave_rows as select * from landing_rows where wave_key is not null")
-    conn.execute("create or replace temp table cell_violations as "
-                 + load_sql("staging/cell_violations.sql"), violation_params(source, current_wave))
+    conn.execute(
+        "create or replace temp table cell_violations as " + load_sql("staging/cell_violations.sql"),
+        violation_params(source, current_wave),
+    )
     return _replace_staged(conn, source, None)
 
 
@@ -329,16 +393,20 @@ def replace_wave(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, par
     with transaction(conn):
         conn.execute(f"delete from {table} where wave = $wave", {"wave": params["wave"]})
         conn.execute(f"insert into {table} by name {query}", params)
-    return conn.execute(f"select count(*) from {table} where wave = $wave",
-                        {"wave": params["wave"]}).fetchall()[0][0]
+    return conn.execute(f"select count(*) from {table} where wave = $wave", {"wave": params["wave"]}).fetchall()[0][0]
 
 
 def check_columns_match_contract(conn: duckdb.DuckDBPyConnection) -> None:
     """The landing DDL and the rule table must list the same columns; a mismatch is a bug."""
     for source, table in LANDING_TABLES.items():
         schema, name = table.split(".")
-        columns = [c for (c,) in conn.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "order by ordinal_position", [schema, name]).fetchall()]
+        columns = [
+            c
+            for (c,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+        ]
         if columns != LANDING_PREFIX + contract_columns(source):
             raise FatalPipelineError(f"{table} columns differ from the rule table")
