@@ -7,15 +7,15 @@ DATA_DIR ?= $(CURDIR)/data
 DEMO_DIR ?= $(CURDIR)/data/demo
 PG_DB ?= jianfu_dagster
 
-.PHONY: setup demo test dev notebooks postgres benchmark bench browser oracle clean
+.PHONY: setup demo test lint lock dev notebooks postgres benchmark bench browser oracle clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "setup [1/4] virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	@echo "setup [2/4] pip itself"
 	$(BIN)/pip install --quiet --upgrade pip
-	@echo "setup [3/4] $$(grep -c '==' requirements.lock) locked packages (a few minutes on a fresh machine; each one is listed)"
-	$(BIN)/pip install --progress-bar on -r requirements.lock
+	@echo "setup [3/4] $$(grep -c '==' requirements.lock) locked packages, hashes checked (a few minutes on a fresh machine; each one is listed)"
+	$(BIN)/pip install --progress-bar on --require-hashes -r requirements.lock
 	@echo "setup [4/4] jianfu itself (editable)"
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -38,6 +38,19 @@ oracle:
 
 test: setup browser oracle postgres
 	$(BIN)/python -m pytest
+
+# ruff (lint and format), sqlfluff (DuckDB dialect, lowercase) and mypy on pipelines/ and assets/.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql/ --processes 2
+	$(BIN)/mypy
+
+# Re-pin requirements.lock with hashes from the pins it holds (after editing a version there or in pyproject.toml).
+lock: setup
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile requirements.lock --generate-hashes --python-version 3.11.7 \
+	  --python-platform x86_64-unknown-linux-gnu --no-header --no-annotate -o requirements.lock
 
 # Dagster's home (run history, .nux/, logs) lives under the data directory, never in the repository.
 DEV_HOME = $(abspath $(DATA_DIR))/dagster
