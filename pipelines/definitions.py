@@ -1,5 +1,8 @@
 """The Dagster code location: assets by stage, jobs, the landing and run-failure sensors and the schedule."""
 
+from collections.abc import Sequence
+from typing import cast
+
 import dagster as dg
 
 from assets import ingest, marts, policy, quality, reports, respondent_quality, staging
@@ -13,7 +16,8 @@ ASSET_MODULES = [ingest, staging, marts, quality, reports, respondent_quality, p
 
 def build_definitions(data_dir: str = "", baseline_wave: str = "", lock_timeout: float = 60.0) -> dg.Definitions:
     """Definitions bound to one data directory (empty: $JIANFU_DATA_DIR or data/)."""
-    assets = dg.load_assets_from_modules(ASSET_MODULES)
+    # the modules define only @asset functions: no source assets, specs or cacheable definitions
+    assets = cast(Sequence[dg.AssetsDefinition], dg.load_assets_from_modules(ASSET_MODULES))
     checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
     wave_assets = [a for a in assets if a.partitions_def == waves_partitions]
     cross_wave = [a for a in assets if a.partitions_def is None and "ingest" not in a.group_names_by_key.values()]

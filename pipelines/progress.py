@@ -6,7 +6,7 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
 
@@ -21,7 +21,7 @@ class Progress:
         self.console = console or Console(file=sys.stdout)
         self.live = self.console.is_terminal
         self._bar: RichProgress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._step_started: float | None = None
 
     def __enter__(self) -> Progress:
@@ -52,6 +52,7 @@ class Progress:
     def step(self, label: str, index: int, total: int) -> None:
         now = time.monotonic()
         if self._bar is not None:
+            assert self._task is not None
             self._bar.update(self._task, description=label, completed=index - 1, total=total or None)
         else:
             took = f" (previous step {now - self._step_started:.0f} s)" if self._step_started is not None else ""

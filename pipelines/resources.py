@@ -159,14 +159,18 @@ def open_warehouse(
 
 def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> None:
     """Landing tables from before wave keys are a cache of the files: drop them so every file is re-read."""
-    has_table = conn.execute(
+    table_count = conn.execute(
         "select count(*) from information_schema.tables where table_schema = 'landing' "
         "and table_name = 'teacher_survey_rows'"
-    ).fetchone()[0]
-    has_key = conn.execute(
+    ).fetchone()
+    assert table_count is not None
+    has_table = table_count[0]
+    key_count = conn.execute(
         "select count(*) from information_schema.columns where table_schema = 'landing' "
         "and table_name = 'teacher_survey_rows' and column_name = 'wave_key'"
-    ).fetchone()[0]
+    ).fetchone()
+    assert key_count is not None
+    has_key = key_count[0]
     if has_table and not has_key:
         for table in (
             "landing.teacher_survey_rows",

@@ -76,7 +76,7 @@ def _execute(
         if failed_checks:
             message = "; ".join(_check_summary(c) for c in failed_checks)
         else:
-            message = _root_cause(failure.event_specific_data.error) if failure else "run failed"
+            message = _root_cause(failure.step_failure_data.error) if failure else "run failed"
         raise FatalPipelineError(f"{job.name}{' ' + partition_key if partition_key else ''}: {message}")
     return result
 
@@ -113,7 +113,7 @@ def _staging_progress(result: dg.ExecuteInProcessResult) -> str:
     """'teacher_survey 812/820 accepted, …' from the staged assets' materialization metadata."""
     parts = []
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
+        materialization = event.step_materialization_data.materialization
         metadata = materialization.metadata
         if "rows_received" in metadata:
             name = materialization.asset_key.path[-1].removesuffix("_staged")
@@ -123,6 +123,7 @@ def _staging_progress(result: dg.ExecuteInProcessResult) -> str:
 
 def _settings(defs: dg.Definitions) -> dict:
     """The configured values every wave and mart is built with, for the fingerprints."""
+    assert defs.resources is not None
     monitoring = defs.resources["monitoring"]
     return {"monitoring": monitoring.model_dump() if hasattr(monitoring, "model_dump") else dict(monitoring)}
 
@@ -280,6 +281,7 @@ def _run_locked(
     with jianfu.connect() as conn:
         state.record_run(conn, "monitoring", site_digest)
     echo(f"marts and reports rebuilt; reports in {summary.reports_dir}")
+    assert defs.resources is not None
     if defs.resources["monitoring"].print_pdfs and (note := pdf_note()):
         echo(note)
     return summary

@@ -14,6 +14,7 @@ def build_refresh_schedule(job) -> dg.ScheduleDefinition:
     )
     def weekly_refresh(context: dg.ScheduleEvaluationContext):
         """The latest registered wave, with the marts and reports that span all waves."""
+        assert waves_partitions.name is not None
         waves = context.instance.get_dynamic_partitions(waves_partitions.name)
         if not waves:
             return dg.SkipReason("no wave registered yet")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +28,7 @@ def landing_snapshot(jianfu: JianfuResource) -> dict[str, int]:
 
 
 def plan_runs(
-    previous: dict[str, int], current: dict[str, int], jianfu: JianfuResource, known_waves: list[str]
+    previous: dict[str, int], current: dict[str, int], jianfu: JianfuResource, known_waves: Sequence[str]
 ) -> tuple[list[str], list[str], str]:
     """(waves to run, waves to register, run-key digest) for what changed since `previous`."""
     changed = sorted(k for k, mtime in current.items() if previous.get(k) != mtime)
@@ -51,6 +52,7 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         """Runs every wave touched by a new, changed or removed landing file, once per change."""
         previous = json.loads(context.cursor) if context.cursor else {}
         current = landing_snapshot(jianfu)
+        assert waves_partitions.name is not None
         known = context.instance.get_dynamic_partitions(waves_partitions.name)
         waves, new_waves, digest = plan_runs(previous, current, jianfu, known)
         if not digest:
@@ -93,10 +95,13 @@ def safe_message(error) -> str:
 def failure_from_run(instance: dg.DagsterInstance, run_id: str) -> RunFailure:
     """What failed in a run, from its event log: the first failed step and its error, or the run's."""
     run = instance.get_run_by_id(run_id)
+    assert run is not None
     records = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE})
-    step_failure = next((r for r in records if r.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE), None)
+    step_failure = next(
+        (r for r in records if r.get_dagster_event().event_type == dg.DagsterEventType.STEP_FAILURE), None
+    )
     chosen = step_failure or (records[-1] if records else None)
-    data = chosen.dagster_event.event_specific_data if chosen else None
+    data = chosen.get_dagster_event().event_specific_data if chosen else None
     failed_at = datetime.fromtimestamp(
         records[-1].timestamp if records else run.create_timestamp.timestamp(), tz=UTC
     ).replace(tzinfo=None)
@@ -105,7 +110,7 @@ def failure_from_run(instance: dg.DagsterInstance, run_id: str) -> RunFailure:
         job_name=run.job_name,
         partition_key=run.tags.get("dagster/partition"),
         failed_at=failed_at,
-        step=step_failure.dagster_event.step_key if step_failure else None,
+        step=step_failure.get_dagster_event().step_key if step_failure else None,
         message=safe_message(getattr(data, "error", None)),
     )
 

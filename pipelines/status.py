@@ -67,8 +67,12 @@ def _warehouse_lines(warehouse: Path) -> list[str]:
         }
         lines = [f"warehouse {warehouse} ({warehouse.stat().st_size / 1e6:.1f} MB)"]
         if "landing.files" in present:
-            loaded = conn.execute("select count(*) from landing.files where status = 'loaded'").fetchone()[0]
-            bad = conn.execute("select count(*) from quarantine.rejected_files").fetchone()[0]
+            loaded_row = conn.execute("select count(*) from landing.files where status = 'loaded'").fetchone()
+            assert loaded_row is not None
+            loaded = loaded_row[0]
+            bad_row = conn.execute("select count(*) from quarantine.rejected_files").fetchone()
+            assert bad_row is not None
+            bad = bad_row[0]
             lines.append(f"landing files: {loaded} loaded, {bad} rejected")
         if "marts.data_quality" not in present:
             lines.append("no marts yet: the last run did not finish")
@@ -84,6 +88,7 @@ def _warehouse_lines(warehouse: Path) -> list[str]:
             lines += [f"  {w:<8} {s:<15} {rec:>9} {acc:>9} {rej:>9}" for w, s, rec, acc, rej in rows]
         if "quality.run_failures" in present:
             failures = conn.execute("select count(*), max(failed_at) from quality.run_failures").fetchone()
+            assert failures is not None
             if failures[0]:
                 lines.append(
                     f"run failures recorded: {failures[0]} (latest {failures[1]:%Y-%m-%d %H:%M} UTC; "
@@ -107,6 +112,7 @@ def _run_lines(data_dir: Path) -> list[str]:
             return ["last Dagster run: none recorded"]
         run = runs[0]
         record = instance.get_run_record_by_id(run.run_id)
+        assert record is not None
         when = record.end_time or record.start_time
         stamp = datetime.fromtimestamp(when, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "?"
         partition = run.tags.get("dagster/partition")

@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from pipelines.catalogue.rules import EVENT_KINDS, ORGANISER_LEVELS
 
@@ -92,7 +93,7 @@ def validated_rules(frame: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in RULE_COLUMNS if c not in frame.columns]
     if missing:
         raise PolicyRuleError(f"lacks columns: {', '.join(missing)}")
-    rows = []
+    rows: list[dict] = []
     for row, record in enumerate(frame.select(RULE_COLUMNS).iter_rows(named=True), start=1):
         values = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items()}
         rule_id = values["rule_id"] or ""
@@ -107,6 +108,7 @@ def validated_rules(frame: pl.DataFrame) -> pl.DataFrame:
         if not kinds or any(k not in EVENT_KINDS for k in kinds):
             raise PolicyRuleError(f"row {row} ({rule_id}): kind_filter must be a |-list of {', '.join(EVENT_KINDS)}")
         start = _date(values["effective_from"], row, "effective_from", True)
+        assert start is not None
         end = _date(values["effective_to"], row, "effective_to", False)
         if end is not None and end < start:
             raise PolicyRuleError(f"row {row} ({rule_id}): effective_to precedes effective_from")
@@ -141,7 +143,7 @@ def validated_rules(frame: pl.DataFrame) -> pl.DataFrame:
                 raise PolicyRuleError(
                     f"row {later['row']} ({later['rule_id']}): overlaps the effective range of row {earlier['row']}"
                 )
-    schema = {
+    schema: dict[str, DataTypeClass | pl.DataType] = {
         "rule_id": pl.String,
         "source_zh": pl.String,
         "source_en": pl.String,

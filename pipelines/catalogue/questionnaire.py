@@ -82,7 +82,7 @@ def _load(path: str, mtime: float) -> tuple[Question, ...]:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != QUESTIONNAIRE_COLUMNS:
             raise QuestionnaireError(f"header must be {','.join(QUESTIONNAIRE_COLUMNS)}")
-        questions = []
+        questions: list[Question] = []
         for row in reader:
             try:
                 number = int(row["question_no"])

@@ -73,6 +73,8 @@ def register_quantiles(conn: duckdb.DuckDBPyConnection) -> None:
     ):
         with contextlib.suppress(duckdb.InvalidInputException):
             conn.remove_function(name)
-        conn.create_function(
+        # duckdb's stub takes only the PythonUDFType / FunctionNullHandling enums; the runtime and the
+        # documented API also take the strings "arrow" and "special"
+        conn.create_function(  # type: ignore[call-overload]
             name, function, [DOUBLE] * arity, DOUBLE, type="arrow", null_handling="special", side_effects=False
         )

@@ -17,6 +17,7 @@ import math
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +174,7 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def _raw_frame(
-    header: list[str], rows: list[list[str | None]], numbers: list[int], errors: list[str | None]
+    header: list[str], rows: Sequence[Sequence[str | None]], numbers: list[int], errors: list[str | None]
 ) -> pl.DataFrame:
     """The table as read: text columns named by the header, plus its row numbers and row errors."""
     names = _dedupe([h if h else f"column_{i + 1}" for i, h in enumerate(header)])
@@ -217,7 +218,9 @@ def _read_csv(data: bytes) -> RawTable:
     except csv.Error as exc:
         raise _csv_error(exc, 0) from None
     width = len(header)
-    chunks, rows, numbers, errors, blank, number = [], [], [], [], 0, 0
+    rows: list[Sequence[str | None]] = []
+    errors: list[str | None] = []
+    chunks, numbers, blank, number = [], [], 0, 0
     try:
         for record in reader:
             number += 1

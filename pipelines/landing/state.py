@@ -91,13 +91,17 @@ def record_run(conn: duckdb.DuckDBPyConnection, scope: str, digest: str) -> None
 def unwaved_digest(conn: duckdb.DuckDBPyConnection) -> str:
     """What the cross-wave marts read besides the waves: the campus-event files, and the case
     fields an analyst set (so the reports show them), not those the pipeline itself writes."""
-    files = conn.execute(
+    files_row = conn.execute(
         "select string_agg(file || '@' || sha256 || '@' || coalesce(reader_version, ''), '|' "
         "order by file) from landing.files where source = 'campus_event'"
-    ).fetchone()[0]
-    cases = conn.execute(
+    ).fetchone()
+    assert files_row is not None
+    files = files_row[0]
+    cases_row = conn.execute(
         "select string_agg(concat_ws('@', rule_id, school_code, period, status, assignee, note), "
         "'|' order by rule_id, school_code, period) from quality.breach_cases "
         "where status_by = 'analyst'"
-    ).fetchone()[0]
+    ).fetchone()
+    assert cases_row is not None
+    cases = cases_row[0]
     return hashlib.sha256(f"{files or ''}#{cases or ''}".encode()).hexdigest()

@@ -126,6 +126,7 @@ def code_value(value: str | None, spec: ColumnSpec) -> str | None:
     """One answer as contract text; None when not answered; UNMAPPABLE when it fits nothing."""
     if is_skip(value, spec.skips):
         return None
+    assert value is not None
     if spec.kind == "choice":
         return code_choice(value, spec)
     if spec.kind == "number":

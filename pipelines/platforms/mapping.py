@@ -133,6 +133,7 @@ def parse_mapping(data, path: Path, questions: tuple[Question, ...]) -> Mapping:
             raise MappingError(f"{column}: values: only apply to choice questions")
         bad = sorted({v for v in coded.values() if codes and v not in codes})
         if bad:
+            assert codes is not None
             raise MappingError(f"{column}: codes {', '.join(bad)} are not among {', '.join(codes)}")
         targets.append(Target(column, aliases, coded))
     if "submitted_at" not in {t.column for t in targets}:
@@ -203,7 +204,8 @@ def convert_mapped(raw: pl.DataFrame, mapping: Mapping, file_name: str, question
     headers = data_columns(raw)
     questions_by_column = by_column(questions)
     kinds = {r.column: r.kind for r in rules_for(TEACHER_SURVEY)}
-    specs, taken, id_spec = [], set(), None
+    taken: set[int] = set()
+    specs, id_spec = [], None
     for target in mapping.targets:
         position = resolve_header(target.aliases, headers, mapping.fuzzy, taken)
         if position is None:

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         if args.cases_action == "list":
             frame = list_cases(conn, args.status, args.league)
             print("\t".join(LIST_COLUMNS))
-            for row in frame.select(LIST_COLUMNS).iter_rows():
-                print("\t".join("" if v is None else str(v) for v in row))
+            for values in frame.select(LIST_COLUMNS).iter_rows():
+                print("\t".join("" if v is None else str(v) for v in values))
             print(f"{frame.height} cases")
             return 0
         row = set_case(conn, args.rule, args.school, args.period, args.status, args.note, args.assignee)

@@ -97,6 +97,7 @@ def trend_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
 
 def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
     league = data.parent(county)
+    assert league is not None  # every county belongs to a league
     name, league_name = data.name(county, lang), data.name(league, lang)
     alerts = alerts_table(data, wave, lang, league=league)
     return Page(

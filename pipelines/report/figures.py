@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 import plotly.graph_objects as go
 import polars as pl
@@ -105,7 +106,7 @@ def drawn(metric: str, cell: dict | None) -> dict | None:
     return cell | {k: plotted(metric, cell[k]) for k in ("estimate", "ci_low", "ci_high")}
 
 
-def is_published(cell: dict | None) -> bool:
+def is_published(cell: dict | None) -> TypeGuard[dict]:
     return cell is not None and not cell["suppressed"] and cell["estimate"] is not None
 
 
@@ -341,8 +342,8 @@ def trend_figure(
             head = f"<b>{data.name(code, lang)}</b><br>{short_label(metric, lang)}"
             trend = data.trends.filter((pl.col("area_code") == code) & (pl.col("metric") == metric))
             if show_direction and trend.height:
-                shown = label(DIRECTION, trend["direction"][0], lang)
-                head += f"（{shown}）" if lang == "zh" else f" ({shown})"
+                direction = label(DIRECTION, trend["direction"][0], lang)
+                head += f"（{direction}）" if lang == "zh" else f" ({direction})"
             titles[(i // per_row) * cols + (i % per_row) * 2 + j] = head
     row_height = 250
     height = 200 + row_height * rows
@@ -533,17 +534,21 @@ def item_heatmap_figure(data: ReportData, wave: str, areas: list[str], lang: str
     items = list(data.items.iter_rows(named=True))
     names = [data.name(code, lang) for code in areas]
     labels = [item_label(item, lang, data.questions) for item in items]
-    z, texts, custom, marks = [], [], [], []
+    z: list[list[float | None]] = []
+    texts, custom, marks = [], [], []
     for item in items:
         metric = f"item_{item['item_no']:02d}"
         z_row, t_row, c_row = [], [], []
         for code, name in zip(areas, names):
             cell = data.cell(wave, code, metric)
-            ok = is_published(cell)
-            z_row.append(cell["estimate"] if ok else None)
-            t_row.append(format_value(metric, cell["estimate"]) if ok else absent_mark(cell, lang))
-            c_row.append([cell["ci_low"] if ok else None, cell["ci_high"] if ok else None, cell["n"] if ok else None])
-            if not ok:
+            if is_published(cell):
+                z_row.append(cell["estimate"])
+                t_row.append(format_value(metric, cell["estimate"]))
+                c_row.append([cell["ci_low"], cell["ci_high"], cell["n"]])
+            else:
+                z_row.append(None)
+                t_row.append(absent_mark(cell, lang))
+                c_row.append([None, None, None])
                 marks.append((name, labels[len(z)], absent_mark(cell, lang), absent_hover(cell, lang)))
         z.append(z_row)
         texts.append(t_row)

@@ -171,6 +171,7 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
         [] if policy is None else policy.semesters.filter(pl.col("semester_start") <= wave)["semester"].to_list()
     )
     for index, rule_id in enumerate(sorted(frame["rule_id"].unique().to_list()) if frame.height else []):
+        assert policy is not None  # frame has rows only when there is policy data
         counts = dict(frame.filter(pl.col("rule_id") == rule_id).group_by("semester").len().iter_rows())
         fig.add_bar(
             x=semesters,
@@ -271,6 +272,7 @@ def county_case_history(data: ReportData, county_code: str, lang: str) -> Table:
         else pl.DataFrame()
     )
     for r in cases.iter_rows(named=True):
+        assert policy is not None  # cases has rows only when there is policy data
         updated = r["updated_at"].strftime("%Y-%m-%d %H:%M") if r["updated_at"] is not None else MISSING
         rows.append(
             [

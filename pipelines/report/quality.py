@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import plotly.graph_objects as go
 import polars as pl
 from markupsafe import Markup
@@ -102,7 +104,7 @@ def rejected_figure(data: ReportData, wave: str, lang: str) -> go.Figure | None:
                 )
             )
     fig.update_layout(barmode="stack")
-    most = frame.group_by("label").agg(pl.col("rows_rejected").sum())["rows_rejected"].max()
+    most = cast(int, frame.group_by("label").agg(pl.col("rows_rejected").sum())["rows_rejected"].max())
     fig.update_xaxes(title_text=text("axis_rows", lang), tick0=0, dtick=max(1, -(-most // 8)), rangemode="tozero")
     fig.update_yaxes(title_text=text("reason", lang), type="category", categoryorder="array", categoryarray=order)
     received = data.loads.filter(pl.col("wave") == wave)["rows_received"].sum()
@@ -134,7 +136,9 @@ def loads_table(data: ReportData, wave: str, lang: str) -> Table:
     frame = data.loads.filter(pl.col("wave").is_null() | (pl.col("wave") == wave))
     rows = []
     for r in frame.iter_rows(named=True):
-        shares = {c: Cell(format_pct(r[c]), r[c], "num") for c in ("completeness", "on_time_share") if c in columns}
+        shares: dict[str, Cell] = {
+            c: Cell(format_pct(r[c]), r[c], "num") for c in ("completeness", "on_time_share") if c in columns
+        }
         if "completeness" in shares and r["source"] == "teacher_survey":
             shares["completeness"] = Cell(
                 format_pct(r["completeness"]), r["completeness"], "num neutral", text("coverage_survey", lang)
@@ -196,6 +200,7 @@ def rejected_table(data: ReportData, wave: str, lang: str) -> Table:
 def respondent_quality_table(data: ReportData, wave: str, lang: str) -> Table:
     """Accepted rows of the wave carrying each respondent-quality flag; they stay in every estimate."""
     headers = [text("flag", lang), text("rows_flagged", lang), text("share_flagged", lang), text("rows_excluded", lang)]
+    assert data.respondent_quality is not None  # the caller shows this table only when the mart exists
     frame = data.respondent_quality.filter(pl.col("wave") == wave)
     rows = [
         [
@@ -211,6 +216,7 @@ def respondent_quality_table(data: ReportData, wave: str, lang: str) -> Table:
 
 def respondent_exclusion_note(data: ReportData, wave: str, lang: str) -> Note:
     """Says how many rows a configured exclusion removed from this wave's estimates, or that none did."""
+    assert data.respondent_quality is not None  # the caller shows this note only when the mart exists
     frame = data.respondent_quality.filter(pl.col("wave") == wave)
     removed = int(frame["rows_excluded"].fill_null(0).sum()) if frame.height else 0
     kinds = [text(f"flag_{k}", lang) for k, n in zip(frame["flag"], frame["rows_excluded"].fill_null(0)) if n]

@@ -10,6 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import jinja2
 import plotly
@@ -253,7 +254,8 @@ def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary
         shutil.copyfile(TEMPLATES / asset, out_dir / "assets" / asset)
     env = _environment()
     waves = data.waves
-    sets = ([(LATEST, data.latest_wave)] if waves else []) + [(w, w) for w in reversed(waves)]
+    # latest_wave is None only when there are no waves
+    sets = ([(LATEST, cast(str, data.latest_wave))] if waves else []) + [(w, w) for w in reversed(waves)]
     has_docs = (out_dir / "data_docs" / "index.html").is_file()
     browser = chromium() if pdf else None
     printed = browser is not None and bool(waves)
@@ -274,6 +276,7 @@ def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary
         _write_index(env, data, out_dir, lang, sets, has_docs, printed, listed[lang], titles)
         summary.pages += 1
     if printed:
+        assert browser is not None
         jobs = _print_jobs(data, out_dir)
         failed = print_pdfs(browser, jobs)
         summary.pdfs = [pdf.relative_to(out_dir).as_posix() for _, pdf in jobs if pdf not in failed]

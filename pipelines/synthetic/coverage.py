@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -191,8 +192,10 @@ def _bands(cells: pl.DataFrame) -> list[dict]:
             {
                 "schools": name,
                 "cells": group.height,
-                "coverage_before": round(float(group["covered_before"].mean() or 0), 3),
-                "coverage_after": round(float(after["covered_after"].mean() or 0), 3) if after.height else None,
+                "coverage_before": round(float(cast(float | None, group["covered_before"].mean()) or 0), 3),
+                "coverage_after": round(float(cast(float | None, after["covered_after"].mean()) or 0), 3)
+                if after.height
+                else None,
                 "coverage_after_se": _binomial_se(after["covered_after"]),
                 "no_interval_after": group.height - after.height,
                 "zero_width_before": int((group["se"] == 0).sum()),
@@ -207,7 +210,7 @@ def _bands(cells: pl.DataFrame) -> list[dict]:
 def _binomial_se(covered: pl.Series) -> float | None:
     if covered.is_empty():
         return None
-    c = float(covered.mean())
+    c = float(cast(float, covered.mean()))
     return round(float(np.sqrt(c * (1 - c) / covered.len())), 4)
 
 

@@ -12,6 +12,7 @@ always covers the respondents.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -113,7 +114,7 @@ def _grow_league(
     fewer where the counties' school codes run out."""
     per_county = existing.group_by("county_code").agg(pl.len().alias("schools"))
     per_county = per_county.sort("county_code")
-    mean_staff = float(existing["n_teachers"].mean())
+    mean_staff = float(cast(float, existing["n_teachers"].mean()))
     new_schools = math.ceil(wanted / mean_staff)
     shares = per_county["schools"].to_numpy() / per_county["schools"].sum()
     counts = np.ceil(shares * new_schools).astype(np.int64)
@@ -148,7 +149,7 @@ def plan_register(reference: Reference, teachers: int) -> tuple[Reference, bool,
     league_of_county = dict(zip(counties["code"], counties["parent_code"]))
     schools = reference.schools
     strata = _strata(schools, league_of_county, teachers)
-    note = {
+    note: dict[str, Any] = {
         "grown": False,
         "panel": "sample",
         "shipped_schools": schools.height,
@@ -161,7 +162,7 @@ def plan_register(reference: Reference, teachers: int) -> tuple[Reference, bool,
     scale = staff_size_scale(divisions)
     sequences = CountySequences(schools, counties)
     for _ in range(MAX_ROUNDS):
-        ratio = float((strata["target"] * CENSUS_MARGIN / strata["N"]).max())
+        ratio = float(cast(float, (strata["target"] * CENSUS_MARGIN / strata["N"]).max()))
         if ratio <= 1:
             break
         league_schools = schools.with_columns(pl.col("county_code").replace_strict(league_of_county).alias("league"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -142,7 +143,7 @@ def _drawn_schools(divisions: pl.DataFrame) -> tuple[pl.DataFrame, float]:
     for code, name, n in zip(counties["code"], counties["name_zh"], _county_school_counts(rng, counties)):
         rows += _county_schools(rng, code, name, int(n))
     schools = pl.DataFrame(rows)
-    return schools, TOTAL_TEACHERS / schools["size"].sum()
+    return schools, TOTAL_TEACHERS / cast(float, schools["size"].sum())
 
 
 def staff_size_scale(divisions: pl.DataFrame) -> float:

@@ -123,5 +123,7 @@ def _school_wave_landing(rng: np.random.Generator, design: Design, wave: Wave) -
     reasons = [None] * valid.height + [d.reason for d in SCHOOL_DEFECTS] + [SUPERSEDED] * drafts.height
     order = rng.permutation(frame.height)
     fmt = landing_format(SCHOOL_FORMATS[wave.index % len(SCHOOL_FORMATS)], frame.height)
-    dirty = [(position + 1, wave.label, reasons[row]) for position, row in enumerate(order.tolist()) if reasons[row]]
+    dirty: list[tuple[int, str | None, str]] = [
+        (position + 1, wave.label, reasons[row]) for position, row in enumerate(order.tolist()) if reasons[row]
+    ]
     return Landing(SCHOOL_REPORT, _file_name(SCHOOL_REPORT, wave, fmt), fmt, _rows(frame, order), dirty)

@@ -78,6 +78,7 @@ def teacher_waves(
             dirty = [_record(int(position[row]) + 1, wave, defect.reason) for row, defect in planted]
             sink.write(main)
             if tally is None:
+                assert isinstance(sink, _Collected)
                 sink.landing.dirty += dirty
             else:
                 tally.add(TEACHER_SURVEY, name, main["wave"], dirty)
@@ -86,9 +87,11 @@ def teacher_waves(
             head = main.head(40) if head is None else head
         sink.close()
         if tally is None:
+            assert isinstance(sink, _Collected)
             landings.append(sink.landing)
     late_frame = pl.concat(late_parts).sort("submitted_at", "response_id")
     late_landing = Landing(TEACHER_SURVEY, LATE_FILE, "csv_utf8", late_frame)
+    assert head is not None  # every wave writes at least one chunk, else the concat above fails
     if tally is None:
         return [*landings, late_landing], head
     late_file = LandingFile(folder, TEACHER_SURVEY, LATE_FILE, "csv_utf8")

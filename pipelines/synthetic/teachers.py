@@ -7,6 +7,8 @@ columns built in Polars.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import polars as pl
 from scipy.special import ndtri
@@ -215,7 +217,7 @@ def teacher_frame(
     """Clean responses of some respondents as text, in submission order; ids count on from `first_id`."""
     n = sample["school"].size
     hours = _hours(rng, design, wave, sample)
-    nonteaching = sum(hours[f"hours_cat{i}"] for i in range(1, 6))
+    nonteaching = cast(np.ndarray, sum(hours[f"hours_cat{i}"] for i in range(1, 6)))
     values = {**hours, **_counts(rng, design, wave, sample), **_attitudes(rng, design, wave, sample, nonteaching)}
     items = _item_answers(rng, design, wave, sample)
     order = rng.permutation(n)

@@ -126,7 +126,7 @@ class LandingFile:
         self.rows = 0
         self.pending: list[pl.DataFrame] = []
         self.parts: list[Path] = []
-        self.handle = None
+        self.handle: io.BufferedWriter | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
         if self.fmt in CSV_ENCODINGS:

@@ -35,7 +35,7 @@ LANDING_PREFIX = ["file", "row_number", "landing_file", "row_error", "wave_key"]
 LANDING_TABLES = {source: f"landing.{source}_rows" for source in SOURCES}
 STAGED_TABLES = {source: f"staging.{source}_staged" for source in SOURCES}
 
-REFERENCE_SCHEMAS = {
+REFERENCE_SCHEMAS: dict[str, dict[str, type[pl.DataType]]] = {
     "divisions.csv": {
         "code": pl.String,
         "name_zh": pl.String,
@@ -220,6 +220,7 @@ def sync_landing(
         with transaction(conn):
             _forget_file(conn, source, file.name)
             if read is None:
+                assert error is not None
                 _record_rejected(conn, source, file.name, file.sha256, file.size, error, version)
             else:
                 conn.register("landing_frame", read.frame)
@@ -246,6 +247,7 @@ def sync_landing(
                     ],
                 )
         if read is None:
+            assert error is not None
             sync.bad_files[file.name] = error
         else:
             sync.loaded.append(file.name)
