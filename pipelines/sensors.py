@@ -102,9 +102,13 @@ def failure_from_run(instance: dg.DagsterInstance, run_id: str) -> RunFailure:
     )
     chosen = step_failure or (records[-1] if records else None)
     data = chosen.get_dagster_event().event_specific_data if chosen else None
-    failed_at = datetime.fromtimestamp(
-        records[-1].timestamp if records else run.create_timestamp.timestamp(), tz=UTC
-    ).replace(tzinfo=None)
+    if records:
+        when = records[-1].timestamp
+    else:  # no failure event (yet): the run's creation time; the run record has it, DagsterRun does not
+        record = instance.get_run_record_by_id(run_id)
+        assert record is not None
+        when = record.create_timestamp.timestamp()
+    failed_at = datetime.fromtimestamp(when, tz=UTC).replace(tzinfo=None)
     return RunFailure(
         run_id=run_id,
         job_name=run.job_name,

@@ -1,7 +1,7 @@
 """The landing sensor remembers files by mtime and asks for one run per touched wave, once."""
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dagster as dg
 from conftest import good_school_row, good_teacher_row, write_table
@@ -126,3 +126,23 @@ def test_run_failure_sensor_never_stores_the_text_of_an_unexpected_error(data_di
     ((job_name, step, message),) = query(data_dir, "select job_name, step, message from quality.run_failures")
     assert (job_name, step) == ("leaky_job", "cast_cell")
     assert message == "ValueError (details in the Dagster run log)"
+
+
+def test_a_run_without_failure_events_is_dated_by_its_creation():
+    """failure_from_run on a run whose log holds no failure (the sensor can see one before its events land)."""
+    from pipelines.sensors import failure_from_run
+
+    @dg.op
+    def fine():
+        return 1
+
+    @dg.job
+    def quiet():
+        fine()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = quiet.execute_in_process(instance=instance)
+    record = instance.get_run_record_by_id(result.run_id)
+    failure = failure_from_run(instance, result.run_id)
+    created = datetime.fromtimestamp(record.create_timestamp.timestamp(), tz=UTC).replace(tzinfo=None)
+    assert (failure.job_name, failure.step, failure.failed_at) == ("quiet", None, created)
