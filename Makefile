@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@echo "setup [2/4] pip itself"
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "setup [3/4] $$(grep -c '==' requirements.lock) locked packages, hashes checked (a few minutes on a fresh machine; each one is listed)"
-	$(BIN)/pip install --progress-bar on --require-hashes -r requirements.lock
+	$(BIN)/pip install --progress-bar on --no-deps --require-hashes -r requirements.lock
 	@echo "setup [4/4] jianfu itself (editable)"
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)

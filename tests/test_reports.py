@@ -337,7 +337,7 @@ def test_every_chart_has_title_axis_titles_source_line_and_interval_hover(lang):
     data = tiny_data()
     pages = build_pages(data, WAVES[1], lang, None)
     charts = [c for p in pages for c in p.charts]
-    assert len(charts) == 9 + 2 * len(data.leagues)
+    assert len(charts) == 10 + 2 * len(data.leagues)
     for chart in charts:
         layout = chart.figure.layout
         assert layout.title.text, chart.chart_id
@@ -739,7 +739,7 @@ def test_without_chromium_the_site_has_no_pdf_links_and_says_so_in_one_line(tmp_
     from pipelines.report.pdf import NO_CHROMIUM, pdf_note
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    summary = build_site(tiny_data(), tmp_path / "reports")
+    summary = build_site(tiny_data(), tmp_path / "reports", pdf=True)
     assert summary.note == NO_CHROMIUM == pdf_note() and "\n" not in summary.note and summary.pdfs == []
     site = tmp_path / "reports"
     assert not (site / LATEST / "pdf").exists()

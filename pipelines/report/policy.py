@@ -185,7 +185,11 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
     fig.update_yaxes(title_text=text("policy_breaching_schools", lang), rangemode="tozero")
     schools = 0 if policy is None else policy.first_months.filter(pl.col("first_month") <= wave).height
     return finish(
-        fig, text("policy_trend", lang), text("policy_trend_source", lang, n=format_n(schools)), height=460, bottom=210
+        fig,
+        text("policy_trend", lang),
+        text("policy_trend_source", lang, wave=wave, n=format_n(schools)),
+        height=460,
+        bottom=210,
     )
 
 

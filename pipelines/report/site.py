@@ -239,7 +239,7 @@ def _print_jobs(data: ReportData, out_dir: Path) -> list[tuple[Path, Path]]:
     ]
 
 
-def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary:
+def build_site(data: ReportData, out_dir: Path, pdf: bool = False) -> SiteSummary:
     """Write the site under out_dir (reports/): index, assets, latest/ and one set per wave, each in zh and en.
 
     latest/ holds the same pages as the newest wave's set, so a bookmark to it always shows the newest wave.
@@ -287,7 +287,7 @@ def build_site(data: ReportData, out_dir: Path, pdf: bool = True) -> SiteSummary
 
 
 def publish_site(
-    data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None, pdf: bool = True
+    data: ReportData, reports_dir: Path, data_docs_dir: Path | None = None, pdf: bool = False
 ) -> SiteSummary:
     """Build the whole site beside reports/, then swap it in: a failed build leaves the old site whole.
 

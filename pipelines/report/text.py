@@ -425,8 +425,8 @@ POLICY_UI: dict[str, tuple[str, str]] = {
     "policy_updated": ("更新时间", "Updated"),
     "policy_trend": ("各学期违规学校数", "Schools breaching per semester"),
     "policy_trend_source": (
-        "来源：进校园事项登记与 policy_rules.csv；n = {n}（有登记事项的学校数）",
-        "Source: the campus-event register and policy_rules.csv; n = {n} schools with registered events",
+        "来源：截至{wave}轮的进校园事项登记与 policy_rules.csv；n = {n}（有登记事项的学校数）",
+        "Source: the campus-event register up to wave {wave} and policy_rules.csv; n = {n} schools with registered events",
     ),
     "policy_trend_axis": ("学期（按首次违规事项日期）", "Semester (of the first breaching event)"),
     "policy_open_cases": ("各盟市待核查案件", "Open cases per league"),
