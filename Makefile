@@ -37,7 +37,7 @@ oracle:
 	  else echo "the statistics tests compare with R: sudo apt-get install r-base-core r-cran-survey"; exit 1; fi; }
 
 test: setup browser oracle postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # ruff (lint and format), sqlfluff (DuckDB dialect, lowercase) and mypy on pipelines/ and assets/.
 lint: setup
