@@ -29,12 +29,12 @@ def generated(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_every_dirty_row_is_quarantined_with_its_reason_and_nothing_else(generated):
     data_dir, manifest = generated
-    got = {
-        (s, f, r): (w, reason)
-        for s, w, f, r, reason in query(
-            data_dir, "select source, wave, split_part(file, '#', 1), row_number, reason from quarantine.rejected_rows"
-        )
-    }
+    rejected = query(
+        data_dir, "select source, wave, split_part(file, '#', 1), row_number, reason from quarantine.rejected_rows"
+    )
+    got = {(s, f, r): (w, reason) for s, w, f, r, reason in rejected if s != "campus_event"}
+    events = sorted((f, r, reason) for s, _, f, r, reason in rejected if s == "campus_event")
+    assert events == [(d["file"], d["row_number"], d["reason"]) for d in manifest["campus_events"]["dirty_rows"]]
     assert {
         f for (f,) in query(data_dir, "select distinct file from quarantine.rejected_rows where file like '%.xlsx%'")
     } <= {
@@ -86,8 +86,10 @@ def test_received_equals_accepted_plus_rejected(generated):
     data_dir, manifest = generated
     rows = query(data_dir, "select source, wave, rows_received, rows_accepted, rows_rejected from marts.data_quality")
     assert all(received == accepted + rejected for _, _, received, accepted, rejected in rows)
-    total_landed = sum(c["rows"] for per in manifest["counts"].values() for c in per.values()) + sum(
-        manifest["rows_without_wave"].values()
+    total_landed = (
+        sum(c["rows"] for per in manifest["counts"].values() for c in per.values())
+        + sum(manifest["rows_without_wave"].values())
+        + manifest["campus_events"]["rows"]
     )
     assert sum(r[2] for r in rows) == total_landed
 
