@@ -101,7 +101,8 @@ domains as (
         marts.exact_sum(sum_wxx) as total_wxx,
         count(distinct school_code) as schools,
         count(*) as psus,
-        count(distinct (league_code, school_level)) as strata  -- noqa: LT01 (a row value, not a call)
+        -- the space marks a row value (league, level), not a call
+        count(distinct (league_code, school_level)) as strata  -- noqa: LT01
     from psu_areas
     group by area_level, area_code, metric
 ),
