@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -50,8 +51,15 @@ def test_make_notebooks_starts_jupyterlab_from_the_venv_on_the_data_dir(tmp_path
     import subprocess
     import sys
 
+    outer_make = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if k not in outer_make}
     plan = subprocess.run(
-        ["make", "-n", "notebooks", f"DATA_DIR={tmp_path}"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+        ["make", "--no-print-directory", "-n", "notebooks", f"DATA_DIR={tmp_path}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert plan.returncode == 0, plan.stderr
     command = plan.stdout.strip().splitlines()[-1]
