@@ -17,7 +17,7 @@ def questionnaire_paths(jianfu: JianfuResource) -> list:
         return []
 
 
-@dg.asset(group_name="ingest", pool=DUCKDB_POOL)
+@dg.asset(key_prefix="ref", kinds={"duckdb"}, group_name="ingest", pool=DUCKDB_POOL)
 def reference_tables(jianfu: JianfuResource) -> dg.MaterializeResult:
     """ref.* from the reference files (data-dir overrides win) and meta.* from the catalogues."""
     paths = {name: jianfu.reference_path(name) for name in REFERENCE_FILES}
@@ -59,19 +59,19 @@ def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: s
     )
 
 
-@dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
+@dg.asset(key_prefix="landing", kinds={"duckdb"}, group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
 def teacher_survey_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """landing.teacher_survey_rows: contract columns only, teacher_id already pseudonymised."""
     return _ingest(context, jianfu, TEACHER_SURVEY)
 
 
-@dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
+@dg.asset(key_prefix="landing", kinds={"duckdb"}, group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
 def school_report_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """landing.school_report_rows: one text row per landing row, with its file and row number."""
     return _ingest(context, jianfu, SCHOOL_REPORT)
 
 
-@dg.asset(group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
+@dg.asset(key_prefix="landing", kinds={"duckdb"}, group_name="ingest", pool=DUCKDB_POOL, deps=[reference_tables])
 def campus_event_landing(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """landing.campus_event_rows: one text row per event, keyed by the month of its date."""
     return _ingest(context, jianfu, CAMPUS_EVENT)

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.checks import offending_rows
 from assets.ingest import reference_tables
 from assets.staging import school_report_staged, teacher_survey_staged
 from pipelines.catalogue import rules
@@ -14,13 +15,15 @@ from pipelines.warehouse.tables import replace_table, replace_wave
 
 
 @dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
     group_name="marts",
     pool=DUCKDB_POOL,
     deps=[
         teacher_survey_staged,
         school_report_staged,
-        dg.AssetKey("reporting_completeness"),
-        dg.AssetKey("campus_event_staged"),
+        dg.AssetKey(["marts", "reporting_completeness"]),
+        dg.AssetKey(["staging", "campus_event_staged"]),
     ],
 )
 def data_quality(jianfu: JianfuResource) -> dg.MaterializeResult:
@@ -30,7 +33,13 @@ def data_quality(jianfu: JianfuResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": rows})
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[teacher_survey_staged, reference_tables])
+@dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[teacher_survey_staged, reference_tables],
+)
 def metrics_not_collected(jianfu: JianfuResource) -> dg.MaterializeResult:
     """marts.metrics_not_collected: metrics whose question the area's files lacked, shown as "not collected"."""
     with jianfu.connect() as conn:
@@ -38,21 +47,13 @@ def metrics_not_collected(jianfu: JianfuResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": rows})
 
 
-def _violations(jianfu: JianfuResource, query: str, params: dict | None = None) -> dg.AssetCheckResult:
-    """Passes when `query` returns no rows; up to 20 offending rows go into the metadata."""
-    with jianfu.connect(read_only=True) as conn:
-        rows = conn.sql(query, params=params or {}).pl()
-    return dg.AssetCheckResult(
-        passed=rows.height == 0,
-        metadata={"violations": rows.height, "sample": dg.MetadataValue.json(rows.head(20).to_dicts())},
-    )
-
-
 @dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
     group_name="marts",
     pool=DUCKDB_POOL,
     partitions_def=waves_partitions,
-    deps=[teacher_survey_staged, school_report_staged, reference_tables, dg.AssetKey("respondent_quality")],
+    deps=[teacher_survey_staged, school_report_staged, reference_tables, dg.AssetKey(["marts", "respondent_quality"])],
 )
 def area_metrics(
     context: dg.AssetExecutionContext, jianfu: JianfuResource, monitoring: MonitoringConfig
@@ -92,23 +93,15 @@ def area_metrics(
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_no_small_published_cell(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.AssetCheckResult:
     """No published teacher cell rests on fewer than min_cell_n respondents."""
-    return _violations(
-        jianfu,
-        "select wave, area_level, area_code, metric, n from marts.area_metrics "
-        "join meta.metrics using (metric) "
-        "where source = 'teacher_survey' and not suppressed and n < $min_n",
-        {"min_n": monitoring.min_cell_n},
-    )
+    return offending_rows(jianfu, area_metrics_no_small_published_cell, {"min_n": monitoring.min_cell_n})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_no_lone_suppressed_sibling(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Where siblings are suppressed and one is published, the suppressed hold at least
     MIN_SUPPRESSED_TOTAL respondents: no small cell, nor small sum of cells, by subtraction."""
-    return _violations(
-        jianfu,
-        load_sql("marts/area_metrics_no_lone_suppressed_sibling.sql"),
-        {"min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL},
+    return offending_rows(
+        jianfu, area_metrics_no_lone_suppressed_sibling, {"min_suppressed_total": rules.MIN_SUPPRESSED_TOTAL}
     )
 
 
@@ -116,39 +109,22 @@ def area_metrics_no_lone_suppressed_sibling(jianfu: JianfuResource) -> dg.AssetC
 def area_metrics_intervals_are_honest(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """No published interval has zero width (a Korn–Graubard bound may sit at 0 or 1), and none
     rests on fewer than DF_MIN degrees of freedom."""
-    return _violations(
-        jianfu,
-        "select wave, area_level, area_code, metric, estimate, ci_low, ci_high, df "
-        "from marts.area_metrics where ci_low is not null "
-        "and (ci_high <= ci_low or df < $df_min or reliability = 'unreliable')",
-        {"df_min": rules.DF_MIN},
-    )
+    return offending_rows(jianfu, area_metrics_intervals_are_honest, {"df_min": rules.DF_MIN})
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_interval_holds_estimate(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """ci_low <= estimate <= ci_high wherever an interval is published."""
-    return _violations(
-        jianfu,
-        "select wave, area_level, area_code, metric, estimate, ci_low, ci_high "
-        "from marts.area_metrics "
-        "where ci_low is not null and not (ci_low <= estimate and estimate <= ci_high)",
-    )
+    return offending_rows(jianfu, area_metrics_interval_holds_estimate)
 
 
 @dg.asset_check(asset=area_metrics, blocking=True, pool=DUCKDB_POOL)
 def area_metrics_shares_in_range(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Shares lie in [0, 1]; felt_net, a difference of two shares, in [-1, 1]."""
-    return _violations(
-        jianfu,
-        "select wave, area_level, area_code, metric, estimate from marts.area_metrics "
-        "join meta.metrics using (metric) "
-        "where kind = 'share' and estimate not between "
-        "case when metric = 'felt_net' then -1 else 0 end and 1",
-    )
+    return offending_rows(jianfu, area_metrics_shares_in_range)
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
+@dg.asset(key_prefix="marts", kinds={"duckdb"}, group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def inspection_target(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.inspection_target: inspections per school against the baseline wave, per area and wave."""
     params = {"baseline_wave": monitoring.baseline_wave, "target": monitoring.inspection_reduction_target}
@@ -160,16 +136,10 @@ def inspection_target(jianfu: JianfuResource, monitoring: MonitoringConfig) -> d
 @dg.asset_check(asset=inspection_target, blocking=True, pool=DUCKDB_POOL)
 def inspection_target_one_baseline(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """A single baseline wave, and every area's reduction there is 0 (or unknown)."""
-    return _violations(
-        jianfu,
-        "select area_level, area_code, wave, baseline_wave, reduction_pct "
-        "from marts.inspection_target "
-        "where baseline_wave <> (select min(baseline_wave) from marts.inspection_target) "
-        "or (wave = baseline_wave and reduction_pct <> 0)",
-    )
+    return offending_rows(jianfu, inspection_target_one_baseline)
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
+@dg.asset(key_prefix="marts", kinds={"duckdb"}, group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.wave_changes: each published estimate against the previous wave's, with a t-test whose
     SE comes from the two waves stacked in one design, so recurring schools count."""
@@ -188,16 +158,10 @@ def wave_changes(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Mat
 @dg.asset_check(asset=wave_changes, blocking=True, pool=DUCKDB_POOL)
 def wave_changes_consistent(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """change = estimate − previous, inside its interval, p-value in [0, 1]."""
-    return _violations(
-        jianfu,
-        "select * from marts.wave_changes "
-        "where abs(change - (estimate - previous_estimate)) > 1e-9 "
-        "or (ci_low is not null and not (ci_low <= change and change <= ci_high)) "
-        "or p_value not between 0 and 1",
-    )
+    return offending_rows(jianfu, wave_changes_consistent)
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
+@dg.asset(key_prefix="marts", kinds={"duckdb"}, group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics])
 def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.trends: Mann-Kendall test and Sen's slope over the waves of each area and metric;
     directions on Benjamini–Hochberg q-values over all the table's tests."""
@@ -210,13 +174,9 @@ def trends(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
 @dg.asset_check(asset=trends, blocking=True, pool=DUCKDB_POOL)
 def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.AssetCheckResult:
     """Enough waves, p <= q <= 1, a known direction, and no_change wherever q >= significance."""
-    return _violations(
+    return offending_rows(
         jianfu,
-        "select * from marts.trends "
-        "where n_waves < $min_waves or p_value not between 0 and 1 "
-        "or q_value not between p_value and 1 "
-        "or direction not in ('improving', 'worsening', 'no_change') "
-        "or (q_value >= $significance and direction <> 'no_change')",
+        trends_consistent,
         {"min_waves": monitoring.min_waves_for_trend, "significance": monitoring.significance},
     )
 
@@ -224,7 +184,9 @@ def trends_consistent(jianfu: JianfuResource, monitoring: MonitoringConfig) -> d
 COVARIATES = ["share_primary", "share_junior", "share_urban", "share_town"]
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics, reference_tables])
+@dg.asset(
+    key_prefix="marts", kinds={"duckdb"}, group_name="marts", pool=DUCKDB_POOL, deps=[area_metrics, reference_tables]
+)
 def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
     """marts.county_estimates: Fay–Herriot EBLUPs for every county and teacher metric, so thin
     counties get a model-based figure beside their direct one. Only county aggregates leave SQL."""
@@ -248,6 +210,8 @@ def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
     group_name="marts",
     pool=DUCKDB_POOL,
     deps=[
@@ -256,8 +220,8 @@ def county_estimates(jianfu: JianfuResource) -> dg.MaterializeResult:
         trends,
         inspection_target,
         reference_tables,
-        dg.AssetKey("reporting_completeness"),
-        dg.AssetKey("policy_compliance"),
+        dg.AssetKey(["marts", "reporting_completeness"]),
+        dg.AssetKey(["marts", "policy_compliance"]),
     ],
 )
 def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
@@ -279,9 +243,4 @@ def alerts(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materiali
 @dg.asset_check(asset=alerts, blocking=True, pool=DUCKDB_POOL)
 def alerts_name_a_league(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Every alert is about a league of ref.divisions and carries both messages."""
-    return _violations(
-        jianfu,
-        "select * from marts.alerts "
-        "where area_code not in (select code from ref.divisions where level = 'league') "
-        "or coalesce(message, '') = '' or coalesce(message_en, '') = ''",
-    )
+    return offending_rows(jianfu, alerts_name_a_league)

@@ -1,8 +1,8 @@
 """Policy caps: campus events staged, judged against ref.policy_rules, and tracked as cases."""
 
 import dagster as dg
-import polars as pl
 
+from assets.checks import offending_rows
 from assets.ingest import campus_event_landing, reference_tables
 from assets.quality import _validate
 from assets.staging import school_report_staged, teacher_survey_staged
@@ -11,11 +11,17 @@ from pipelines.landing.state import run_month
 from pipelines.partitions import DUCKDB_POOL
 from pipelines.policy.cases import merge_cases
 from pipelines.quality import expectations
-from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
+from pipelines.resources import JianfuResource, MonitoringConfig
 from pipelines.warehouse.tables import replace_table, stage_source
 
 
-@dg.asset(group_name="staging", pool=DUCKDB_POOL, deps=[campus_event_landing, reference_tables])
+@dg.asset(
+    key_prefix="staging",
+    kinds={"duckdb"},
+    group_name="staging",
+    pool=DUCKDB_POOL,
+    deps=[campus_event_landing, reference_tables],
+)
 def campus_event_staged(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """staging.campus_event_staged: every month at once, as event_id is unique across months."""
     with jianfu.connect() as conn:
@@ -36,13 +42,7 @@ def campus_event_staged(context: dg.AssetExecutionContext, jianfu: JianfuResourc
 @dg.asset_check(asset=campus_event_staged, blocking=True, pool=DUCKDB_POOL)
 def campus_event_rows_accounted(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """received = accepted + rejected over every campus-event landing row."""
-    with jianfu.connect(read_only=True) as conn:
-        rows = conn.sql(load_sql("marts/data_quality.sql")).pl().filter(pl.col("source") == rules.CAMPUS_EVENT)
-    broken = rows.filter(pl.col("rows_received") != pl.col("rows_accepted") + pl.col("rows_rejected"))
-    return dg.AssetCheckResult(
-        passed=broken.height == 0,
-        metadata={"rows_checked": rows.height, "mismatches": dg.MetadataValue.json(broken.to_dicts())},
-    )
+    return offending_rows(jianfu, campus_event_rows_accounted, {"source": rules.CAMPUS_EVENT}, inputs=("data_quality",))
 
 
 @dg.asset_check(asset=campus_event_staged, blocking=True, pool=DUCKDB_POOL)
@@ -58,7 +58,13 @@ def campus_event_staged_expectations(jianfu: JianfuResource) -> dg.AssetCheckRes
     )
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[campus_event_staged, reference_tables])
+@dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[campus_event_staged, reference_tables],
+)
 def policy_compliance(jianfu: JianfuResource) -> dg.MaterializeResult:
     """marts.policy_breaches (school level) and marts.policy_compliance (county, league, region)
     from the one evaluator of ref.policy_rules."""
@@ -76,20 +82,10 @@ def policy_compliance(jianfu: JianfuResource) -> dg.MaterializeResult:
 @dg.asset_check(asset=policy_compliance, blocking=True, pool=DUCKDB_POOL)
 def policy_compliance_consistent(jianfu: JianfuResource) -> dg.AssetCheckResult:
     """Breaching schools are observed ones, and every breach exceeds its rule's limit."""
-    with jianfu.connect(read_only=True) as conn:
-        rows = conn.sql(
-            "select rule_id, period, area_level, area_code from marts.policy_compliance "
-            "where schools_breaching > schools_observed or share_breaching not between 0 and 1 "
-            "union all select rule_id, period, 'school', school_code from marts.policy_breaches "
-            'where observed <= "limit" or breaches < 1'
-        ).pl()
-    return dg.AssetCheckResult(
-        passed=rows.height == 0,
-        metadata={"violations": rows.height, "sample": dg.MetadataValue.json(rows.head(20).to_dicts())},
-    )
+    return offending_rows(jianfu, policy_compliance_consistent)
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[policy_compliance])
+@dg.asset(key_prefix="quality", kinds={"duckdb"}, group_name="quality", pool=DUCKDB_POOL, deps=[policy_compliance])
 def breach_cases(jianfu: JianfuResource) -> dg.MaterializeResult:
     """quality.breach_cases: new breaches opened, vanished ones resolved; analysts' edits kept."""
     with jianfu.connect() as conn:
@@ -104,6 +100,8 @@ def breach_cases(jianfu: JianfuResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
     group_name="marts",
     pool=DUCKDB_POOL,
     deps=[campus_event_staged, school_report_staged, teacher_survey_staged, reference_tables],
@@ -119,7 +117,7 @@ def event_cross_checks(jianfu: JianfuResource, monitoring: MonitoringConfig) -> 
         "min_n": monitoring.min_cell_n,
     }
     with jianfu.connect() as conn:
-        rows = replace_table(conn, "marts.event_cross_checks", "quality/event_cross_checks.sql", params)
+        rows = replace_table(conn, "marts.event_cross_checks", "marts/event_cross_checks.sql", params)
         flagged = dict(
             conn.execute(
                 "select check_name, count(*) filter (where flagged) from marts.event_cross_checks group by 1 order by 1"

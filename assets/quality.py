@@ -30,7 +30,12 @@ def data_docs_dir(jianfu: JianfuResource) -> Path:
 
 
 @dg.asset(
-    group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[school_report_staged, reference_tables]
+    key_prefix="marts",
+    kinds={"duckdb"},
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    partitions_def=waves_partitions,
+    deps=[school_report_staged, reference_tables],
 )
 def reporting_completeness(
     context: dg.AssetExecutionContext, jianfu: JianfuResource, monitoring: MonitoringConfig
@@ -38,7 +43,7 @@ def reporting_completeness(
     """marts.reporting_completeness for the wave: school reports received, and on time, per area."""
     params = {"wave": context.partition_key, "due_days": monitoring.report_due_days}
     with jianfu.connect() as conn:
-        replace_wave(conn, "marts.reporting_completeness", "quality/reporting_completeness.sql", params)
+        replace_wave(conn, "marts.reporting_completeness", "marts/reporting_completeness.sql", params)
         region = conn.sql(
             "select schools_expected, schools_reporting, completeness, schools_on_time, on_time_share "
             "from marts.reporting_completeness where wave = $wave and area_level = 'region'",
@@ -47,7 +52,13 @@ def reporting_completeness(
     return dg.MaterializeResult(metadata=region.to_dicts()[0] if region.height else {})
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[school_report_staged, reference_tables])
+@dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[school_report_staged, reference_tables],
+)
 def outliers(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.outliers: school-reported counts with an extreme modified z-score, for follow-up."""
     params = {
@@ -56,19 +67,25 @@ def outliers(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materia
         "min_peers": monitoring.outlier_min_peers,
     }
     with jianfu.connect() as conn:
-        rows = replace_table(conn, "marts.outliers", "quality/outliers.sql", params)
+        rows = replace_table(conn, "marts.outliers", "marts/outliers.sql", params)
         by_status = dict(
             conn.execute("select follow_up_status, count(*) from marts.outliers group by all order by 1").fetchall()
         )
     return dg.MaterializeResult(metadata={"rows": rows, "by_follow_up_status": dg.MetadataValue.json(by_status)})
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, deps=[school_report_staged, teacher_survey_staged, area_metrics])
+@dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    deps=[school_report_staged, teacher_survey_staged, area_metrics],
+)
 def source_consistency(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """marts.source_consistency: school-reported against teacher-reported inspections."""
     params = {"ratio": monitoring.consistency_ratio, "min_n": monitoring.min_cell_n}
     with jianfu.connect() as conn:
-        rows = replace_table(conn, "marts.source_consistency", "quality/source_consistency.sql", params)
+        rows = replace_table(conn, "marts.source_consistency", "marts/source_consistency.sql", params)
         flagged = dict(
             conn.execute(
                 "select area_level, count(*) filter (where flagged) "
@@ -152,7 +169,13 @@ def data_quality_expectations(jianfu: JianfuResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name="reports", pool=DUCKDB_POOL, deps=[data_quality, area_metrics])
+@dg.asset(
+    key_prefix="reports",
+    kinds={"great_expectations"},
+    group_name="reports",
+    pool=DUCKDB_POOL,
+    deps=[data_quality, area_metrics],
+)
 def data_docs(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.MaterializeResult:
     """quality/data_docs/ (published as reports/data_docs/): GX Data Docs of every suite and its latest validations, readable offline.
 

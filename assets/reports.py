@@ -20,6 +20,8 @@ from pipelines.resources import JianfuResource, MonitoringConfig
 
 
 @dg.asset(
+    key_prefix="reports",
+    kinds={"plotly", "html"},
     group_name="reports",
     pool=DUCKDB_POOL,
     deps=[
@@ -35,7 +37,7 @@ from pipelines.resources import JianfuResource, MonitoringConfig
         source_consistency,
         data_docs,
         county_estimates,
-        dg.AssetKey("respondent_quality"),
+        dg.AssetKey(["marts", "respondent_quality"]),
     ],
 )
 def report_site(

@@ -76,7 +76,14 @@ def _exclude(conn, wave: str, flags: pl.DataFrame, kinds: tuple[str, ...]) -> No
     conn.unregister("chosen")
 
 
-@dg.asset(group_name="marts", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[teacher_survey_staged])
+@dg.asset(
+    key_prefix="marts",
+    kinds={"duckdb"},
+    group_name="marts",
+    pool=DUCKDB_POOL,
+    partitions_def=waves_partitions,
+    deps=[teacher_survey_staged],
+)
 def respondent_quality(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """quality.respondent_flags and marts.respondent_quality for the wave; excluded kinds leave the estimates."""
     wave = context.partition_key

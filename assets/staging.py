@@ -1,13 +1,13 @@
 """Staging: each wave validated against the rule table; accepted rows typed, the rest quarantined."""
 
 import dagster as dg
-import polars as pl
 
+from assets.checks import offending_rows
 from assets.ingest import school_report_landing, teacher_survey_landing
 from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
 from pipelines.landing.state import run_month
 from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
-from pipelines.resources import JianfuResource, load_sql
+from pipelines.resources import JianfuResource
 from pipelines.warehouse.tables import stage_wave
 
 
@@ -28,32 +28,42 @@ def _stage(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: st
     )
 
 
-@dg.asset(group_name="staging", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[teacher_survey_landing])
+@dg.asset(
+    key_prefix="staging",
+    kinds={"duckdb"},
+    group_name="staging",
+    pool=DUCKDB_POOL,
+    partitions_def=waves_partitions,
+    deps=[teacher_survey_landing],
+)
 def teacher_survey_staged(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """staging.teacher_survey_staged for one wave; its rejected rows in quarantine.rejected_rows."""
     return _stage(context, jianfu, TEACHER_SURVEY)
 
 
-@dg.asset(group_name="staging", pool=DUCKDB_POOL, partitions_def=waves_partitions, deps=[school_report_landing])
+@dg.asset(
+    key_prefix="staging",
+    kinds={"duckdb"},
+    group_name="staging",
+    pool=DUCKDB_POOL,
+    partitions_def=waves_partitions,
+    deps=[school_report_landing],
+)
 def school_report_staged(context: dg.AssetExecutionContext, jianfu: JianfuResource) -> dg.MaterializeResult:
     """staging.school_report_staged for one wave: the latest valid report per school wins."""
     return _stage(context, jianfu, SCHOOL_REPORT)
 
 
-def _row_accounting(context: dg.AssetCheckExecutionContext, jianfu: JianfuResource, source: str) -> dg.AssetCheckResult:
+def _row_accounting(
+    context: dg.AssetCheckExecutionContext, jianfu: JianfuResource, check: dg.AssetChecksDefinition, source: str
+) -> dg.AssetCheckResult:
     """Every landing row of the wave just staged is either staged or quarantined, exactly once.
 
     Only this run's wave is judged: another wave's landing rows may have changed and wait for
     their own restaging in the same run.
     """
-    with jianfu.connect(read_only=True) as conn:
-        rows = conn.sql(load_sql("marts/data_quality.sql")).pl()
-    staged = rows.filter((pl.col("source") == source) & (pl.col("wave") == context.partition_key))
-    broken = staged.filter(pl.col("rows_received") != pl.col("rows_accepted") + pl.col("rows_rejected"))
-    return dg.AssetCheckResult(
-        passed=broken.height == 0,
-        metadata={"waves_checked": staged.height, "mismatches": dg.MetadataValue.json(broken.to_dicts())},
-    )
+    params = {"source": source, "wave": context.partition_key}
+    return offending_rows(jianfu, check, params, inputs=("data_quality",))
 
 
 @wave_check(teacher_survey_staged)
@@ -61,10 +71,10 @@ def teacher_survey_rows_accounted(
     context: dg.AssetCheckExecutionContext, jianfu: JianfuResource
 ) -> dg.AssetCheckResult:
     """received = accepted + rejected for the staged wave of the teacher survey."""
-    return _row_accounting(context, jianfu, TEACHER_SURVEY)
+    return _row_accounting(context, jianfu, teacher_survey_rows_accounted, TEACHER_SURVEY)
 
 
 @wave_check(school_report_staged)
 def school_report_rows_accounted(context: dg.AssetCheckExecutionContext, jianfu: JianfuResource) -> dg.AssetCheckResult:
     """received = accepted + rejected for the staged wave of the school reports."""
-    return _row_accounting(context, jianfu, SCHOOL_REPORT)
+    return _row_accounting(context, jianfu, school_report_rows_accounted, SCHOOL_REPORT)

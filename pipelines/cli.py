@@ -17,12 +17,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pipelines.catalogue.rules import SOURCES, bounded
+from pipelines.paths import default_data_dir
 from pipelines.platforms import cli as platforms_cli
 from pipelines.policy import cli as policy_cli
 from pipelines.progress import Progress
-from pipelines.resources import REPO_ROOT, SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
+from pipelines.resources import SHIPPED_REFERENCE_DIR, FatalPipelineError, JianfuResource, resolve_data_dir
 
-DEMO_DIR = REPO_ROOT / "data" / "demo"
+DEMO_DIR = default_data_dir() / "demo"
 DATA_DIR_HELP = "data directory (default: $JIANFU_DATA_DIR, else data/ in the repository)"
 
 
@@ -46,24 +47,24 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:20]!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`, else a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:20]!r}") from None
+        if value < minimum:
+            bound = f"at least {minimum}" if minimum else "0 or more"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:20]!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+positive_int = whole_number(1)
+non_negative_int = whole_number(0)
 
 
 def seconds(text: str) -> float:

@@ -13,10 +13,8 @@ import dagster as dg
 import duckdb
 
 from pipelines.catalogue.metrics import Thresholds
+from pipelines.paths import PROJECT_DIR, REPO_ROOT, SHIPPED_REFERENCE_DIR, SQL_DIR, default_data_dir  # noqa: F401
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SQL_DIR = REPO_ROOT / "sql"
-SHIPPED_REFERENCE_DIR = REPO_ROOT / "data" / "reference"
 REFERENCE_FILES = ("divisions.csv", "schools.csv", "teacher_population.csv", "burden_items.csv", "policy_rules.csv")
 
 
@@ -25,12 +23,13 @@ class FatalPipelineError(Exception):
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """`explicit`, else $JIANFU_DATA_DIR, else the repository's `data/`."""
-    chosen = explicit or os.environ.get("JIANFU_DATA_DIR") or REPO_ROOT / "data"
+    """`explicit`, else $JIANFU_DATA_DIR, else the repository's `data/` (installed: ./data)."""
+    chosen = explicit or os.environ.get("JIANFU_DATA_DIR") or default_data_dir()
     return Path(chosen).expanduser().resolve()
 
 
 def load_sql(relative: str) -> str:
+    """The text of sql/<relative>, from the checkout or the installed package."""
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 
 

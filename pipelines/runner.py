@@ -16,7 +16,7 @@ import dagster as dg
 from pipelines.catalogue.rules import SOURCES, WAVE_SOURCES
 from pipelines.landing import state
 from pipelines.report.pdf import pdf_note
-from pipelines.resources import REFERENCE_FILES, REPO_ROOT, FatalPipelineError, JianfuResource
+from pipelines.resources import PROJECT_DIR, REFERENCE_FILES, FatalPipelineError, JianfuResource
 from pipelines.warehouse.tables import landing_waves
 
 
@@ -32,11 +32,11 @@ class RunSummary:
 
 
 def project_instance(data_dir: Path) -> dg.DagsterInstance:
-    """$DAGSTER_HOME's instance when set, else the repository's dagster.yaml, storing under data_dir."""
+    """$DAGSTER_HOME's instance when set, else the shipped dagster.yaml, storing under data_dir."""
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
     os.environ.setdefault("JIANFU_DAGSTER_STORAGE", str(data_dir / "dagster"))
-    return dg.DagsterInstance.from_config(str(REPO_ROOT))
+    return dg.DagsterInstance.from_config(str(PROJECT_DIR))
 
 
 def preflight(jianfu: JianfuResource) -> None:

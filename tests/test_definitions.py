@@ -1,11 +1,23 @@
 """The code location loads, with every job, schedule, sensor, group, check and pool it promises."""
 
+import json
+import os
+import re
+from pathlib import Path
+
 import dagster as dg
 import yaml
 
+from assets.checks import check_sql_path
 from pipelines.definitions import ASSET_MODULES, defs
 from pipelines.partitions import DUCKDB_POOL
-from pipelines.resources import REPO_ROOT
+from pipelines.resources import REPO_ROOT, SQL_DIR
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
+LAYERS = {"ref", "landing", "staging", "marts", "quality", "reports"}
+"""Key prefixes: the warehouse schema an asset writes, or reports/ for the published files."""
+BUILT_IN_PYTHON = {"marts/respondent_quality"}
+"""Warehouse assets whose table Python fills (Polars flags), so no sql/<layer>/<asset>.sql exists."""
 
 
 def test_jobs_schedule_and_sensor_exist():
@@ -21,6 +33,7 @@ def test_jobs_schedule_and_sensor_exist():
 def test_assets_grouped_by_stage_and_named_for_their_tables():
     graph = defs.resolve_asset_graph()
     groups = {key.path[-1]: graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {key.path[0] for key in graph.get_all_asset_keys()} == LAYERS
     assert groups["reference_tables"] == groups["teacher_survey_landing"] == "ingest"
     assert groups["teacher_survey_staged"] == groups["school_report_staged"] == "staging"
     assert groups["data_quality"] == "marts"
@@ -52,3 +65,72 @@ def test_plain_dagster_commands_get_a_storage_path_under_data_from_the_env_file(
         if line and not line.startswith("#")
     )
     assert settings == {"JIANFU_DAGSTER_STORAGE": "data/dagster"}
+
+
+def definitions_snapshot() -> dict:
+    """Every asset's key, group, kinds, partitioning and deps, every check, every job's selection."""
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.path):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "partitioned": node.partitions_def is not None,
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    checks = {
+        f"{c.asset_key.to_user_string()}:{c.name}": {
+            "blocking": graph.get(c).blocking,
+            "partitioned": graph.get(c).partitions_def is not None,
+        }
+        for c in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.path, c.name))
+    }
+    jobs = {
+        job.name: sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
+        for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name)
+        if not job.name.startswith("__")
+    }
+    return {"assets": assets, "checks": checks, "jobs": jobs}
+
+
+def test_definitions_match_the_committed_snapshot():
+    """An asset renamed, regrouped, rewired or a check dropped shows here; JIANFU_UPDATE_SNAPSHOT=1 rewrites it."""
+    current = definitions_snapshot()
+    if os.environ.get("JIANFU_UPDATE_SNAPSHOT") == "1":
+        SNAPSHOT.write_text(json.dumps(current, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    committed = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    assert current["assets"].keys() == committed["assets"].keys()
+    for key, spec in committed["assets"].items():
+        assert current["assets"][key] == spec, key
+    assert current == committed
+    assert len(current["assets"]) == 24 and len(current["checks"]) == 18
+
+
+def test_key_prefix_group_table_and_sql_file_agree():
+    """marts/x writes marts.x from sql/marts/x.sql, staging/x staging.x from sql/staging/x.sql: one name throughout."""
+    ddl = "\n".join(p.read_text(encoding="utf-8") for p in sorted((SQL_DIR / "ddl").glob("*.sql")))
+    tables = set(re.findall(r"create table if not exists (\w+\.\w+)", ddl))
+    graph = defs.resolve_asset_graph()
+    warehouse = [k for k in graph.get_all_asset_keys() if k.path[0] in ("staging", "marts", "quality")]
+    assert len(warehouse) == 18
+    for key in warehouse:
+        layer, name = key.path
+        assert f"{layer}.{name}" in tables, key
+        assert graph.get(key).kinds == {"duckdb"}, key
+        if layer != "quality":
+            assert graph.get(key).group_name == layer, key
+        if key.to_user_string() not in BUILT_IN_PYTHON and layer != "quality":
+            assert (SQL_DIR / layer / f"{name}.sql").is_file(), key
+    writers = [k for k in graph.get_all_asset_keys() if k.path[0] in ("ref", "landing")]
+    assert all(graph.get(k).kinds == {"duckdb"} and graph.get(k).group_name == "ingest" for k in writers)
+
+
+def test_every_sql_check_has_its_file_and_every_check_file_its_check():
+    """A check is a GX suite (`*_expectations`) or sql/checks/<asset>/<check>.sql returning offending rows."""
+    graph = defs.resolve_asset_graph()
+    sql_checks = {check_sql_path(k) for k in graph.asset_check_keys if not k.name.endswith("_expectations")}
+    files = {p.relative_to(SQL_DIR).as_posix() for p in (SQL_DIR / "checks").rglob("*.sql")}
+    assert sql_checks == files
+    assert len(files) == 13

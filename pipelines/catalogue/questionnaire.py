@@ -15,8 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipelines.catalogue.rules import SCHOOL_LEVELS, TEACHER_SURVEY, contract_columns
+from pipelines.paths import SHIPPED_REFERENCE_DIR
 
-SHIPPED_QUESTIONNAIRE = Path(__file__).resolve().parents[2] / "data" / "reference" / "questionnaire.csv"
+SHIPPED_QUESTIONNAIRE = SHIPPED_REFERENCE_DIR / "questionnaire.csv"
 QUESTIONNAIRE_COLUMNS = ("question_no", "column", "kind", "text_zh", "text_en", "options_zh", "options_en")
 KINDS = ("text", "number", "choice")
 PLATFORM_COLUMNS = ("wave", "response_id", "submitted_at")

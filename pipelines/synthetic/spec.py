@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-SHIPPED_REFERENCE_DIR = REPO_ROOT / "data" / "reference"
+from pipelines.paths import SHIPPED_REFERENCE_DIR  # noqa: F401
 
 REFERENCE_SEED = 2260
 

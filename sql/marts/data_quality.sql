@@ -3,7 +3,7 @@
 -- form a wave-null row. Campus events are dated, not waved: all their rows form one
 -- wave-null row of their own (source campus_event).
 -- For school reports, schools_on_time and on_time_share are the region row of
--- marts.reporting_completeness (sql/quality/reporting_completeness.sql defines "on time").
+-- marts.reporting_completeness (sql/marts/reporting_completeness.sql defines "on time").
 with landed as (
     select 'teacher_survey' as source, wave_key as wave from landing.teacher_survey_rows
     union all
