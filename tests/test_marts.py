@@ -585,3 +585,51 @@ def test_generated_data_raises_exactly_the_planted_league_alerts(tmp_path, monke
     assert set(zip(got["rule"], got["area_code"], got["wave"])) == expected
     assert got.height == len(expected)
     assert set(got.filter(pl.col("rule") == "red_line_item")["metric"]) == {PLANTED["red_line_hotspot"]["item"]}
+
+
+def test_school_areas_rolls_every_school_up_to_its_county_league_and_region(tmp_path):
+    """ref.school_areas against the reference files read by hand, including a school whose county is unknown."""
+    jianfu = new_warehouse(tmp_path)
+    insert(
+        jianfu,
+        "ref.schools",
+        pl.DataFrame([{"school_code": "X1", "school_name": "x", "county_code": "999999", "n_teachers": 3}]),
+    )
+    areas = read(jianfu, "select * from ref.school_areas order by school_code")
+    divisions = pl.read_csv(JianfuResource().reference_path("divisions.csv"), infer_schema=False)
+    names = {r["code"]: r for r in divisions.iter_rows(named=True)}
+    assert areas.height == 4 * divisions.filter(pl.col("level") == "county").height + 1
+    for row in areas.iter_rows(named=True):
+        if row["school_code"] == "X1":
+            assert not row["county_listed"] and row["league_code"] is None and row["region_code"] == "150000"
+            continue
+        county = names[row["county_code"]]
+        league = names[county["parent_code"]]
+        assert row["county_listed"] and row["league_code"] == county["parent_code"]
+        assert league["level"] == "league" and league["parent_code"] == "150000"
+        assert (row["county_name_zh"], row["county_name_en"]) == (county["name_zh"], county["name_en"])
+        assert (row["league_name_zh"], row["league_name_en"]) == (league["name_zh"], league["name_en"])
+        assert (row["region_code"], row["region_name_en"]) == ("150000", "Inner Mongolia Autonomous Region")
+    assert areas["league_code"].drop_nulls().n_unique() == 12
+
+
+def test_a_failed_sql_check_counts_every_offending_row_and_shows_a_bounded_sample(tmp_path):
+    """sql/checks/alerts/alerts_name_a_league.sql: 25 alerts about a county fail it; 20 are shown."""
+    jianfu = new_warehouse(tmp_path)
+    counties = read(jianfu, "select code from ref.divisions where level = 'county' order by code limit 25")
+    insert(
+        jianfu,
+        "marts.alerts",
+        counties.select(
+            pl.lit("2025-05").alias("wave"),
+            pl.lit("completeness").alias("rule"),
+            pl.col("code").alias("area_code"),
+            pl.lit("消息").alias("message"),
+            pl.lit("message").alias("message_en"),
+        ),
+    )
+    result = alerts_name_a_league(jianfu=jianfu)
+    assert not result.passed
+    assert result.metadata["violations"].value == 25
+    sample = result.metadata["sample"].value
+    assert len(sample) == 20 and {r["area_code"] for r in sample} <= set(counties["code"])

@@ -111,8 +111,8 @@ final as (
     select
         checks.wave,
         checks.school_code,
-        schools.county_code,
-        counties.parent_code as league_code,
+        areas.county_code,
+        areas.league_code,
         checks.check_name,
         checks.reported,
         checks.events,
@@ -123,8 +123,8 @@ final as (
             when 'teacher_campus_activities' then checks.events = 0 and checks.reported >= $paper_item_share
         end, false) as flagged
     from checks
-    inner join ref.schools as schools using (school_code)
-    inner join ref.divisions as counties on counties.code = schools.county_code
+    inner join ref.school_areas as areas using (school_code)
+    where areas.county_listed
 )
 
 select * from final

@@ -5,14 +5,8 @@
 -- on_time_share is over the schools expected, as completeness is (the "reporting rate on
 -- time"), so it never exceeds completeness. Areas without any school in ref.schools get no row.
 with schools as (
-    select
-        schools.school_code,
-        schools.county_code,
-        counties.parent_code as league_code,
-        region.code as region_code
-    from ref.schools as schools
-    left join ref.divisions as counties on counties.code = schools.county_code
-    left join ref.divisions as region on region.level = 'region'
+    select school_code, county_code, league_code, region_code
+    from ref.school_areas
 ),
 
 due as (

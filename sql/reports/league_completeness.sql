@@ -2,9 +2,9 @@
 -- fallback for warehouses without marts.reporting_completeness rows (same columns, no
 -- timeliness). Every league appears in every wave with school reports, at 0 when none came.
 with school_league as (
-    select schools.school_code, counties.parent_code as area_code
-    from ref.schools as schools
-    inner join ref.divisions as counties on counties.code = schools.county_code
+    select school_code, league_code as area_code
+    from ref.school_areas
+    where county_listed
 ),
 
 expected as (

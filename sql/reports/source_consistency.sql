@@ -2,9 +2,9 @@
 -- aggregates of marts.area_metrics) and how many of its schools were flagged. School rows
 -- are only counted, never listed.
 with school_league as (
-    select schools.school_code, counties.parent_code as area_code
-    from ref.schools as schools
-    inner join ref.divisions as counties on counties.code = schools.county_code
+    select school_code, league_code as area_code
+    from ref.school_areas
+    where county_listed
 ),
 
 schools as (
