@@ -3,7 +3,6 @@ and the code finds them there, far from any checkout."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -113,9 +112,6 @@ print(json.dumps({
     assert got["pool_limit"] == 1
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("wheel") is None, reason="this setuptools builds wheels only with the `wheel` package"
-)
 def test_a_real_wheel_holds_the_same_files(built, tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
