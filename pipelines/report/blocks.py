@@ -6,7 +6,6 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 
@@ -48,7 +47,8 @@ def _unescape(match: re.Match) -> str:
 @dataclass
 class Chart:
     chart_id: str
-    figure: go.Figure
+    figure: dict
+    """Plotly JSON, {"data": [...], "layout": {...}} (see plot.py); written as is, without validation."""
     kind: str = "chart"
 
     @functools.cached_property
@@ -56,12 +56,13 @@ class Chart:
         """The chart's div and script; non-ASCII text kept as UTF-8 rather than \\u escapes (half the bytes)."""
         snippet = pio.to_html(
             self.figure,
+            validate=False,
             include_plotlyjs=False,
             full_html=False,
             div_id=self.chart_id,
             config=CHART_CONFIG,
             default_width="100%",
-            default_height=f"{self.figure.layout.height or 450}px",
+            default_height=f"{self.figure['layout'].get('height') or 450}px",
         )
         return Markup(UNICODE_ESCAPE.sub(_unescape, snippet))
 

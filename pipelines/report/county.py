@@ -7,8 +7,6 @@ suppressed cell stays ‡, and so does a suppressed county's n.
 
 from __future__ import annotations
 
-import polars as pl
-
 from pipelines.report.blocks import Cell, Page, Section, Table
 from pipelines.report.data import ReportData
 from pipelines.report.format import MISSING, SUPPRESSED, format_n, format_value, metric_title
@@ -79,9 +77,7 @@ def trend_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
     """The county's headline figures wave by wave up to the report wave, with the trend's direction last."""
     waves = data.waves_to(wave)
     headers = [text("indicator", lang), *waves, text("direction", lang)]
-    trends = {
-        r["metric"]: r["direction"] for r in data.trends.filter(pl.col("area_code") == county).iter_rows(named=True)
-    }
+    trends = {metric: r["direction"] for metric, r in data.area_trends(county).items()}
     rows = []
     for metric in TREND_METRICS:
         direction = trends.get(metric) if wave == data.latest_wave else None
