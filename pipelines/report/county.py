@@ -91,11 +91,12 @@ def trend_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
     return Table(headers, rows)
 
 
-def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
+def county_page(data: ReportData, wave: str, county: str, lang: str, alerts: Table | None = None) -> Page:
+    """`alerts`: the league's alerts table, when the caller built it once for all the league's counties."""
     league = data.parent(county)
     assert league is not None  # every county belongs to a league
     name, league_name = data.name(county, lang), data.name(league, lang)
-    alerts = alerts_table(data, wave, lang, league=league)
+    alerts = alerts or alerts_table(data, wave, lang, league=league)
     return Page(
         county_key(county),
         name,
@@ -125,4 +126,8 @@ def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
 
 def county_pages(data: ReportData, wave: str, lang: str, data_docs: str | None = None) -> list[Page]:
     """Every county of the divisions file, league by league."""
-    return [county_page(data, wave, county, lang) for league in data.leagues for county in data.counties(league)]
+    pages = []
+    for league in data.leagues:
+        alerts = alerts_table(data, wave, lang, league=league)
+        pages += [county_page(data, wave, county, lang, alerts) for county in data.counties(league)]
+    return pages
