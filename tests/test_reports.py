@@ -20,8 +20,9 @@ from markupsafe import Markup
 from pipelines.catalogue.metrics import METRIC_BY_NAME
 from pipelines.landing.scan import decode_text
 from pipelines.report.blocks import CHART_CONFIG, UNICODE_ESCAPE, Chart, _unescape, plotly_json
+from pipelines.report.breakdowns import item_heatmap_figure
 from pipelines.report.data import REPORT_METRICS, ReportData, load_report_data
-from pipelines.report.figures import item_heatmap_figure, trend_figure
+from pipelines.report.figures import trend_figure
 from pipelines.report.format import SUPPRESSED, format_cell, metric_title
 from pipelines.report.pages import build_pages
 from pipelines.report.plot import subplots
