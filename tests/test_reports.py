@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 import pytest
 from conftest import build_demo
@@ -17,10 +19,13 @@ from markupsafe import Markup
 
 from pipelines.catalogue.metrics import METRIC_BY_NAME
 from pipelines.landing.scan import decode_text
+from pipelines.report.blocks import CHART_CONFIG, UNICODE_ESCAPE, Chart, _unescape, plotly_json
+from pipelines.report.breakdowns import item_heatmap_figure
 from pipelines.report.data import REPORT_METRICS, ReportData, load_report_data
-from pipelines.report.figures import item_heatmap_figure, trend_figure
+from pipelines.report.figures import trend_figure
 from pipelines.report.format import SUPPRESSED, format_cell, metric_title
 from pipelines.report.pages import build_pages
+from pipelines.report.plot import subplots
 from pipelines.report.site import LATEST, PLOTLY_JS, build_site, site_size
 from pipelines.report.tables import alerts_table, county_table
 from pipelines.report.text import text
@@ -300,22 +305,27 @@ def test_a_published_share_shows_percent_with_its_interval_and_caution_mark():
     assert format_cell("felt_net", None) == "—"
 
 
+def validated(fig: dict) -> go.Figure:
+    """A chart's JSON through plotly's validation (the site writes it unvalidated): a misspelt property fails here."""
+    return go.Figure(fig)
+
+
 def test_heatmap_marks_the_11_red_line_items_and_boxes_cells_over_the_threshold():
     data = tiny_data()
-    fig = item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh")
+    fig = validated(item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh"))
     labels = list(fig.data[0].y)
     tagged = [i for i, y in enumerate(labels, start=1) if "【红线】" in y]
     assert len(tagged) == 11 == data.items["red_line"].sum()
     assert tagged == data.items.filter(pl.col("red_line"))["item_no"].to_list()
     boxes = [(s.x0 + 0.5, s.y0 + 0.5) for s in fig.layout.shapes]
     assert boxes == [(2, 14)], "Baotou's item 15 at 25%; item 6 at 20% is not a red-line item"
-    english = item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "en")
+    english = validated(item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "en"))
     assert sum("[red line]" in y for y in english.data[0].y) == 11
 
 
 def test_heatmap_shows_a_suppressed_cell_as_a_dagger():
     data = tiny_data(suppressed={(WAVES[1], HOHHOT, "item_03")})
-    fig = item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh")
+    fig = validated(item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh"))
     assert fig.data[0].z[2][1] is None and fig.data[0].text[2][1] == SUPPRESSED
     overlay = fig.data[1]
     assert list(overlay.text) == [SUPPRESSED] and list(overlay.x) == ["呼和浩特市"]
@@ -323,7 +333,7 @@ def test_heatmap_shows_a_suppressed_cell_as_a_dagger():
 
 def test_trend_marks_a_suppressed_wave_with_a_dagger_and_draws_intervals():
     data = tiny_data()
-    fig = trend_figure(data, WAVES[1], [HUIMIN], "zh", "t", show_direction=False, per_row=1)
+    fig = validated(trend_figure(data, WAVES[1], [HUIMIN], "zh", "t", show_direction=False, per_row=1))
     daggers = [a for a in fig.layout.annotations if a.text == SUPPRESSED]
     assert len(daggers) == 2 and {a.x for a in daggers} == {WAVES[1]}
     estimates = [t for t in fig.data if t.mode == "lines+markers"]
@@ -339,20 +349,67 @@ def test_every_chart_has_title_axis_titles_source_line_and_interval_hover(lang):
     charts = [c for p in pages for c in p.charts]
     assert len(charts) == 10 + 2 * len(data.leagues)
     for chart in charts:
-        layout = chart.figure.layout
+        figure = validated(chart.figure)
+        layout = figure.layout
         assert layout.title.text, chart.chart_id
         sources = [a.text for a in layout.annotations if a.name == "source"]
         assert len(sources) == 1 and WAVES[1] in sources[0] and "n = " in sources[0], chart.chart_id
-        axes = chart.figure.to_dict()["layout"]
+        axes = figure.to_dict()["layout"]
         assert any(v.get("title", {}).get("text") for k, v in axes.items() if k.startswith("xaxis")), chart.chart_id
         assert any(v.get("title", {}).get("text") for k, v in axes.items() if k.startswith("yaxis")), chart.chart_id
-        for trace in chart.figure.data:
+        for trace in figure.data:
             if trace.hoverinfo == "skip" or trace.hovertemplate is None:
                 continue
             assert text("interval", lang) in trace.hovertemplate or text("hover_census", lang) in trace.hovertemplate, (
                 chart.chart_id,
                 trace.hovertemplate,
             )
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "grid"),
+    [
+        (1, 1, {}),
+        (1, 2, {"shared_yaxes": True, "horizontal_spacing": 0.06}),
+        (1, 3, {"titles": ["a", "b", "c"], "horizontal_spacing": 0.1}),
+        (1, 2, {"titles": ["a", "b"], "horizontal_spacing": 0.1, "vertical_spacing": 0.1}),
+        (
+            4,
+            4,
+            {"titles": [f"t{i}" for i in range(14)] + ["", ""], "horizontal_spacing": 0.07, "vertical_spacing": 0.08},
+        ),
+        (7, 4, {"titles": ["t"] * 26 + ["", ""], "horizontal_spacing": 0.07, "vertical_spacing": 95 / 1950}),
+    ],
+)
+def test_subplot_grids_are_laid_out_as_make_subplots_does(rows, cols, grid):
+    from plotly.subplots import make_subplots
+
+    titles = grid.pop("titles", None)
+    expected = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **grid).to_dict()["layout"]
+    expected.pop("template")
+    assert subplots(rows, cols, titles, **grid)["layout"] == expected
+
+
+def test_charts_are_written_as_plotly_io_writes_them():
+    """Chart.markup is plotly.io.to_html's div and script byte for byte, NaN as null, < > / escaped in the JSON."""
+    from decimal import Decimal
+
+    value = {"text": "</script><b>全区</b>", "x": [float("nan"), 1.5, None, Decimal("0.25")], "y": float("inf")}
+    assert plotly_json(value) == pio.to_json(value, validate=False, engine="json")
+    data = tiny_data()
+    for chart in build_pages(data, WAVES[1], "zh", None)[0].charts + [Chart("nan", {"data": [value], "layout": {}})]:
+        layout = chart.figure["layout"]
+        expected = pio.to_html(
+            chart.figure,
+            validate=False,
+            include_plotlyjs=False,
+            full_html=False,
+            div_id=chart.chart_id,
+            config=CHART_CONFIG,
+            default_width="100%",
+            default_height=f"{layout.get('height') or 450}px",
+        )
+        assert chart.markup == UNICODE_ESCAPE.sub(_unescape, expected), chart.chart_id
 
 
 def test_alerts_table_carries_filter_keys_and_defaults_to_the_report_wave():
@@ -520,7 +577,7 @@ def test_item_labels_follow_the_data_directorys_questionnaire(demo, tmp_path):
         csv.writer(out, lineterminator="\n").writerows([header, *reworded])
     with duckdb.connect(str(demo / "warehouse.duckdb"), read_only=True) as conn:
         data = load_report_data(conn, override)
-    labels = item_heatmap_figure(data, data.latest_wave, [data.region], "zh").data[0].y
+    labels = validated(item_heatmap_figure(data, data.latest_wave, [data.region], "zh")).data[0].y
     assert any("本学期是否被要求参加与教学" in label for label in labels)
 
 
@@ -532,12 +589,12 @@ def test_a_configured_red_line_moves_the_heatmap_boxes_and_every_sentence():
 
     strict = Thresholds(red_line_share=0.30, inspection_reduction_target=0.60, completeness_min=0.90, min_cell_n=15)
     data = dataclasses.replace(tiny_data(), thresholds=strict)
-    fig = item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh")
+    fig = validated(item_heatmap_figure(data, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh"))
     assert list(fig.layout.shapes) == [], "Baotou's item 15 at 25% is under a 30% red line"
     looser = dataclasses.replace(tiny_data(), thresholds=Thresholds(red_line_share=0.02))
     boxes = {
         (s.x0 + 0.5, s.y0 + 0.5)
-        for s in item_heatmap_figure(looser, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh").layout.shapes
+        for s in validated(item_heatmap_figure(looser, WAVES[1], [REGION, HOHHOT, BAOTOU], "zh")).layout.shapes
     }
     red_lines = data.items.filter(pl.col("red_line"))["item_no"].to_list()
     assert boxes == {(j, i - 1) for i in red_lines for j in range(3)}, "every red-line cell at 2% is at a 2% line"
@@ -547,7 +604,7 @@ def test_a_configured_red_line_moves_the_heatmap_boxes_and_every_sentence():
     assert any("少于15人" in f for f in pages["index"].footnotes)
     inspection = pages["inspection"]
     assert "减少60%以上为达标" in inspection.sections[0].intro
-    chart = inspection.charts[0].figure
+    chart = validated(inspection.charts[0].figure)
     assert [s.x0 for s in chart.layout.shapes] == [0.60] and "60%" in chart.layout.title.text
     assert [k["detail"] for k in pages["index"].kpis if k["detail"].startswith("目标")] == ["目标：减少60%以上"]
     quality = pages["quality"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
-import plotly.io as pio
 from markupsafe import Markup
 
 CHART_CONFIG = {"displaylogo": False, "displayModeBar": False, "responsive": True}
@@ -31,6 +32,8 @@ class Table:
     row_data: list[dict[str, str]] = field(default_factory=list)
     filters: list[dict] = field(default_factory=list)
     kind: str = "table"
+    html: Markup | None = field(default=None, repr=False, compare=False)
+    """The rendered table, kept by the site: a page set and latest/ show the same table."""
 
 
 UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
@@ -45,23 +48,60 @@ def _unescape(match: re.Match) -> str:
     return match.group(1) + chr(code)
 
 
+def plotly_json(value: object) -> str:
+    """JSON as plotly.io writes a figure into a page: compact, NaN and Infinity as null, and <, > and /
+    escaped so that no text can close the script element."""
+    out = json.dumps(value, separators=(",", ":"), default=_jsonable)
+    if "NaN" in out or "Infinity" in out:
+        out = json.dumps(json.loads(out, parse_constant=lambda _: None), separators=(",", ":"))
+    return out.replace("<", "\\u003c").replace(">", "\\u003e").replace("/", "\\u002f")
+
+
+def _jsonable(value: object) -> object:
+    """What the warehouse hands over besides JSON's own types: decimals and dates."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+CHART_HTML = """\
+<div style="height:{height}; width:100%;">\
+                            <div id="{id}" class="plotly-graph-div" \
+style="height:100%; width:100%;"></div>\
+            <script>\
+                window.PLOTLYENV=window.PLOTLYENV || {{}};\
+                                if (document.getElementById("{id}")) {{\
+                    Plotly.newPlot(\
+                        "{id}",\
+                        {data},\
+                        {layout},\
+                        {config}\
+                    )\
+                }};\
+            </script>\
+        </div>"""
+"""plotly.io.to_html(fig, include_plotlyjs=False, full_html=False)'s div and script, character for character."""
+
+
 @dataclass
 class Chart:
     chart_id: str
-    figure: go.Figure
+    figure: dict
+    """Plotly JSON, {"data": [...], "layout": {...}} (see plot.py); written as is, without validation."""
     kind: str = "chart"
 
     @functools.cached_property
     def markup(self) -> Markup:
         """The chart's div and script; non-ASCII text kept as UTF-8 rather than \\u escapes (half the bytes)."""
-        snippet = pio.to_html(
-            self.figure,
-            include_plotlyjs=False,
-            full_html=False,
-            div_id=self.chart_id,
-            config=CHART_CONFIG,
-            default_width="100%",
-            default_height=f"{self.figure.layout.height or 450}px",
+        layout = self.figure.get("layout", {})
+        snippet = CHART_HTML.format(
+            height=f"{layout.get('height') or 450}px",
+            id=self.chart_id,
+            data=plotly_json(self.figure.get("data", [])),
+            layout=plotly_json(layout),
+            config=json.dumps(CHART_CONFIG),
         )
         return Markup(UNICODE_ESCAPE.sub(_unescape, snippet))
 

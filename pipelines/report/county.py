@@ -7,8 +7,6 @@ suppressed cell stays ‡, and so does a suppressed county's n.
 
 from __future__ import annotations
 
-import polars as pl
-
 from pipelines.report.blocks import Cell, Page, Section, Table
 from pipelines.report.data import ReportData
 from pipelines.report.format import MISSING, SUPPRESSED, format_n, format_value, metric_title
@@ -79,9 +77,7 @@ def trend_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
     """The county's headline figures wave by wave up to the report wave, with the trend's direction last."""
     waves = data.waves_to(wave)
     headers = [text("indicator", lang), *waves, text("direction", lang)]
-    trends = {
-        r["metric"]: r["direction"] for r in data.trends.filter(pl.col("area_code") == county).iter_rows(named=True)
-    }
+    trends = {metric: r["direction"] for metric, r in data.area_trends(county).items()}
     rows = []
     for metric in TREND_METRICS:
         direction = trends.get(metric) if wave == data.latest_wave else None
@@ -95,11 +91,12 @@ def trend_table(data: ReportData, wave: str, county: str, lang: str) -> Table:
     return Table(headers, rows)
 
 
-def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
+def county_page(data: ReportData, wave: str, county: str, lang: str, alerts: Table | None = None) -> Page:
+    """`alerts`: the league's alerts table, when the caller built it once for all the league's counties."""
     league = data.parent(county)
     assert league is not None  # every county belongs to a league
     name, league_name = data.name(county, lang), data.name(league, lang)
-    alerts = alerts_table(data, wave, lang, league=league)
+    alerts = alerts or alerts_table(data, wave, lang, league=league)
     return Page(
         county_key(county),
         name,
@@ -129,4 +126,8 @@ def county_page(data: ReportData, wave: str, county: str, lang: str) -> Page:
 
 def county_pages(data: ReportData, wave: str, lang: str, data_docs: str | None = None) -> list[Page]:
     """Every county of the divisions file, league by league."""
-    return [county_page(data, wave, county, lang) for league in data.leagues for county in data.counties(league)]
+    pages = []
+    for league in data.leagues:
+        alerts = alerts_table(data, wave, lang, league=league)
+        pages += [county_page(data, wave, county, lang, alerts) for county in data.counties(league)]
+    return pages

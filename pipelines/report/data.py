@@ -7,6 +7,7 @@ every chart, table and sentence draws the line the alerts were judged by.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,12 +78,12 @@ class ReportData:
         regions = self.divisions.filter(pl.col("level") == "region")["code"].to_list()
         self._region = regions[0] if regions else ""
 
-    @property
+    @functools.cached_property
     def waves(self) -> list[str]:
         found = set(self.metrics["wave"].to_list()) | set(self.loads["wave"].drop_nulls().to_list())
         return sorted(w for w in found if w and WAVE_KEY.fullmatch(w))
 
-    @property
+    @functools.cached_property
     def latest_wave(self) -> str | None:
         """The latest wave with accepted teacher responses: a stray row of a later wave is not "latest"."""
         taught = self.loads.filter((pl.col("source") == "teacher_survey") & (pl.col("rows_accepted") > 0))
@@ -93,16 +94,44 @@ class ReportData:
     def region(self) -> str:
         return self._region
 
-    @property
+    @functools.cached_property
     def leagues(self) -> list[str]:
         return sorted(self.divisions.filter(pl.col("level") == "league")["code"].to_list())
 
     def counties(self, league: str) -> list[str]:
-        return sorted(
-            self.divisions.filter((pl.col("level") == "county") & (pl.col("parent_code") == league))["code"].to_list()
-        )
+        return list(self._counties.get(league, []))
 
-    @property
+    @functools.cached_property
+    def _counties(self) -> dict[str, list[str]]:
+        """League code -> its counties' codes, sorted: asked for on every league and county page."""
+        found: dict[str, list[str]] = {}
+        for r in self.divisions.filter(pl.col("level") == "county").sort("code").iter_rows(named=True):
+            found.setdefault(r["parent_code"], []).append(r["code"])
+        return found
+
+    def trend(self, area: str, metric: str) -> dict | None:
+        """The area's marts.trends row for a metric (its first, as the charts read it), if any."""
+        return self._trends.get((area, metric))
+
+    def area_trends(self, area: str) -> dict[str, dict]:
+        """metric -> marts.trends row of one area (the last row per metric, as a dict built from rows would)."""
+        return self._area_trends.get(area, {})
+
+    @functools.cached_property
+    def _trends(self) -> dict[tuple[str, str], dict]:
+        rows: dict[tuple[str, str], dict] = {}
+        for r in self.trends.iter_rows(named=True):
+            rows.setdefault((r["area_code"], r["metric"]), r)
+        return rows
+
+    @functools.cached_property
+    def _area_trends(self) -> dict[str, dict[str, dict]]:
+        rows: dict[str, dict[str, dict]] = {}
+        for r in self.trends.iter_rows(named=True):
+            rows.setdefault(r["area_code"], {})[r["metric"]] = r
+        return rows
+
+    @functools.cached_property
     def baseline(self) -> str | None:
         bases = self.inspection["baseline_wave"].drop_nulls().unique().to_list()
         return min(bases) if bases else (self.waves[0] if self.waves else None)

@@ -1,24 +1,21 @@
-"""The survey charts: one frame (title, template, source line under the plot) and one function per chart."""
+"""The survey charts: one frame (title, template, source line under the plot) and one function per chart.
+
+Each chart is plotly JSON built as dicts (plot.py): graph_objects validated every property and took
+most of the site's build time; tests check the charts with go.Figure instead.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import TypeGuard
 
-import plotly.graph_objects as go
-import polars as pl
-from plotly.subplots import make_subplots
-
-from pipelines.catalogue.metrics import CATEGORY_LABELS, METRIC_BY_NAME
-from pipelines.report.data import CATEGORIES, ReportData
+from pipelines.catalogue.metrics import METRIC_BY_NAME
+from pipelines.report.data import ReportData
 from pipelines.report.format import (
-    MISSING,
     absent_hover,
     absent_mark,
     d3_format,
-    format_cell,
     format_n,
-    format_pct,
     format_value,
     is_points,
     is_share,
@@ -27,7 +24,17 @@ from pipelines.report.format import (
     metric_unit,
     plotted,
 )
-from pipelines.report.text import DIRECTION, LANGS, label, text
+from pipelines.report.plot import (
+    Figure,
+    add_annotation,
+    add_shape,
+    add_trace,
+    axis_ref,
+    merge,
+    subplots,
+    update_axes,
+)
+from pipelines.report.text import DIRECTION, label, text
 
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 COLOURS = {
@@ -39,9 +46,8 @@ COLOURS = {
     "red": "#c62828",
     "region": "#444444",
 }
-CATEGORY_COLOURS = ("#1f5aa6", "#4f9bd9", "#e0a030", "#8e5ea2", "#c2571a")
-SITE_TEMPLATE = go.layout.Template(
-    layout={
+SITE_TEMPLATE = {
+    "layout": {
         "font": {"family": FONT_STACK, "size": 13, "color": "#222"},
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
@@ -51,7 +57,7 @@ SITE_TEMPLATE = go.layout.Template(
         "yaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbbbbb", "linecolor": "#999", "automargin": True},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     }
-)
+}
 
 
 def source_line(metric: str, wave: str, n, lang: str) -> str:
@@ -60,15 +66,19 @@ def source_line(metric: str, wave: str, n, lang: str) -> str:
     return text("source_survey", lang, wave=wave, n=format_n(n))
 
 
-def finish(fig: go.Figure, title: str, source: str, height: int, bottom: int = 96, top: int = 70) -> go.Figure:
+def finish(fig: Figure, title: str, source: str, height: int, bottom: int = 96, top: int = 70) -> Figure:
     """Title, the shared template and the source line under the plot: the same frame on every chart."""
-    fig.update_layout(
-        template=SITE_TEMPLATE,
-        height=height,
-        title={"text": title, "x": 0, "xanchor": "left"},
-        margin={"l": 10, "r": 20, "t": top, "b": bottom},
+    merge(
+        fig["layout"],
+        {
+            "template": SITE_TEMPLATE,
+            "height": height,
+            "title": {"text": title, "x": 0, "xanchor": "left"},
+            "margin": {"l": 10, "r": 20, "t": top, "b": bottom},
+        },
     )
-    fig.add_annotation(
+    add_annotation(
+        fig,
         text=source,
         xref="paper",
         yref="paper",
@@ -119,7 +129,7 @@ def dot_order(data: ReportData, wave: str, metric: str, areas: list[str], lang: 
 
 
 def _add_dots(
-    fig: go.Figure,
+    fig: Figure,
     data: ReportData,
     wave: str,
     metric: str,
@@ -133,15 +143,17 @@ def _add_dots(
     xref, yref = axis_ref("x", col), axis_ref("y", col)
     cells = [(data.name(code, lang), drawn(metric, data.cell(wave, code, metric))) for code in areas]
     shown = [(name, c) for name, c in cells if is_published(c)]
-    fig.add_trace(
-        go.Scatter(
-            x=[c["estimate"] for _, c in shown],
-            y=[name for name, _ in shown],
-            mode="markers",
-            marker={"size": 9, "color": colour},
-            name=metric_label(metric, lang),
-            showlegend=False,
-            error_x={
+    add_trace(
+        fig,
+        {
+            "type": "scatter",
+            "x": [c["estimate"] for _, c in shown],
+            "y": [name for name, _ in shown],
+            "mode": "markers",
+            "marker": {"size": 9, "color": colour},
+            "name": metric_label(metric, lang),
+            "showlegend": False,
+            "error_x": {
                 "type": "data",
                 "symmetric": False,
                 "color": colour,
@@ -149,15 +161,16 @@ def _add_dots(
                 "array": [(c["ci_high"] - c["estimate"]) if c["ci_high"] is not None else 0 for _, c in shown],
                 "arrayminus": [(c["estimate"] - c["ci_low"]) if c["ci_low"] is not None else 0 for _, c in shown],
             },
-            customdata=[[c["ci_low"], c["ci_high"], c["n"]] for _, c in shown],
-            hovertemplate=hover_template(metric, lang),
-            xaxis=xref,
-            yaxis=yref,
-        )
+            "customdata": [[c["ci_low"], c["ci_high"], c["n"]] for _, c in shown],
+            "hovertemplate": hover_template(metric, lang),
+            "xaxis": xref,
+            "yaxis": yref,
+        },
     )
     for name, cell in cells:
         if not is_published(cell):
-            fig.add_annotation(
+            add_annotation(
+                fig,
                 x=0.01,
                 xref=f"{xref} domain",
                 y=name,
@@ -171,7 +184,8 @@ def _add_dots(
     parent_cell = data.cell(wave, parent, metric)
     if is_published(parent_cell):
         value = plotted(metric, parent_cell["estimate"])
-        fig.add_shape(
+        add_shape(
+            fig,
             type="line",
             x0=value,
             x1=value,
@@ -181,7 +195,8 @@ def _add_dots(
             yref=f"{yref} domain",
             line={"dash": "dash", "color": COLOURS["region"], "width": 1},
         )
-        fig.add_annotation(
+        add_annotation(
+            fig,
             x=value,
             xref=xref,
             y=1,
@@ -191,36 +206,40 @@ def _add_dots(
             text=f"{data.name(parent, lang)} {format_value(metric, parent_cell['estimate'])}",
             font={"size": 11, "color": COLOURS["region"]},
         )
-    fig.update_xaxes(title_text=metric_title(metric, lang), row=1, col=col, **axis_format(metric))
+    update_axes(fig, "x", {"title": {"text": metric_title(metric, lang)}, **axis_format(metric)}, col)
 
 
 def area_dot_figure(
     data: ReportData, wave: str, metric: str, areas: list[str], parent: str, lang: str, title: str
-) -> go.Figure:
+) -> Figure:
     """One metric across areas (the leagues, say), sorted, with intervals and the parent for reference."""
-    fig = make_subplots(rows=1, cols=1)
+    fig = subplots(1, 1)
     _add_dots(fig, data, wave, metric, areas, parent, lang, COLOURS["measured"])
     order = dot_order(data, wave, metric, areas, lang)
-    fig.update_yaxes(
-        title_text=text("axis_league" if parent == data.region else "county", lang),
-        type="category",
-        categoryorder="array",
-        categoryarray=order,
+    update_axes(
+        fig,
+        "y",
+        {
+            "title": {"text": text("axis_league" if parent == data.region else "county", lang)},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": order,
+        },
     )
     n = (data.cell(wave, parent, metric) or {}).get("n")
     return finish(fig, title, source_line(metric, wave, n, lang), height=220 + 30 * len(order))
 
 
-def county_figure(data: ReportData, wave: str, league: str, lang: str) -> go.Figure:
+def county_figure(data: ReportData, wave: str, league: str, lang: str) -> Figure:
     """The league's counties on measured hours (left) and felt_net (right), rows in the same order."""
     counties = data.counties(league)
     name = data.name(league, lang)
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06)
+    fig = subplots(1, 2, shared_yaxes=True, horizontal_spacing=0.06)
     _add_dots(fig, data, wave, "hours_nonteaching", counties, league, lang, COLOURS["measured"], col=1)
     _add_dots(fig, data, wave, "felt_net", counties, league, lang, COLOURS["felt"], col=2)
     order = dot_order(data, wave, "hours_nonteaching", counties, lang)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order)
-    fig.update_yaxes(title_text=text("county", lang), row=1, col=1)
+    update_axes(fig, "y", {"type": "category", "categoryorder": "array", "categoryarray": order})
+    update_axes(fig, "y", {"title": {"text": text("county", lang)}}, 1)
     n = (data.cell(wave, league, "hours_nonteaching") or {}).get("n")
     return finish(
         fig,
@@ -230,17 +249,18 @@ def county_figure(data: ReportData, wave: str, league: str, lang: str) -> go.Fig
     )
 
 
-def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str) -> go.Figure:
+def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str) -> Figure:
     """The region in the baseline and the report wave, side by side for the three headline measures."""
     metrics = ("hours_nonteaching", "felt_net", "school_inspections_per_school")
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[metric_label(m, lang) for m in metrics], horizontal_spacing=0.1)
+    fig = subplots(1, 3, [metric_label(m, lang) for m in metrics], horizontal_spacing=0.1)
     waves = [baseline, wave] if baseline != wave else [wave]
     for col, metric in enumerate(metrics, start=1):
         cells = [drawn(metric, data.cell(w, data.region, metric)) for w in waves]
         census = METRIC_BY_NAME[metric].source == "school_report"
         for w, cell in zip(waves, cells):
             if not is_published(cell):
-                fig.add_annotation(
+                add_annotation(
+                    fig,
                     x=w,
                     y=0.1,
                     xref=axis_ref("x", col),
@@ -260,45 +280,58 @@ def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str)
                 if census
                 else f"{text('interval', lang)}: %{{customdata[0]:{fmt}}} – %{{customdata[1]:{fmt}}}"
             )
-            fig.add_trace(
-                go.Bar(
-                    x=[w],
-                    y=[cell["estimate"]],
-                    marker_color=colour,
-                    width=0.5,
-                    showlegend=False,
-                    error_y=None
-                    if census
-                    else {
-                        "type": "data",
-                        "symmetric": False,
-                        "array": [high - cell["estimate"]],
-                        "arrayminus": [cell["estimate"] - low],
-                        "color": "#222",
-                    },
-                    customdata=[[low, high, cell["n"]]],
-                    text=[format_value(metric, cell["estimate"])] if census else None,
-                    textposition="inside" if census else "none",
-                    hovertemplate=(
-                        f"<b>%{{x}}</b><br>{text('estimate', lang)}: %{{y:{fmt}}}<br>{interval}<br>"
-                        f"n = %{{customdata[2]:,}}<extra></extra>"
-                    ),
+            bar = {
+                "type": "bar",
+                "x": [w],
+                "y": [cell["estimate"]],
+                "marker": {"color": colour},
+                "width": 0.5,
+                "showlegend": False,
+                "customdata": [[low, high, cell["n"]]],
+                "textposition": "inside" if census else "none",
+                "hovertemplate": (
+                    f"<b>%{{x}}</b><br>{text('estimate', lang)}: %{{y:{fmt}}}<br>{interval}<br>"
+                    f"n = %{{customdata[2]:,}}<extra></extra>"
                 ),
-                row=1,
-                col=col,
-            )
+            }
+            if census:
+                bar["text"] = [format_value(metric, cell["estimate"])]
+            else:
+                bar["error_y"] = {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [high - cell["estimate"]],
+                    "arrayminus": [cell["estimate"] - low],
+                    "color": "#222",
+                }
+            add_trace(fig, bar, col)
         if census and baseline != wave and cells[0] and cells[0]["estimate"] is not None:
             target = cells[0]["estimate"] * (1 - data.thresholds.inspection_reduction_target)
-            fig.add_hline(
-                y=target,
+            xref, yref = f"{axis_ref('x', col)} domain", axis_ref("y", col)
+            add_shape(
+                fig,
+                type="line",
+                x0=0,
+                x1=1,
+                xref=xref,
+                y0=target,
+                y1=target,
+                yref=yref,
                 line={"dash": "dash", "color": COLOURS["missed"]},
-                row=1,
-                col=col,
-                annotation_text=data.say("target_line", lang),
-                annotation_position="top right",
             )
-        fig.update_yaxes(title_text=metric_title(metric, lang), row=1, col=col, **axis_format(metric))
-        fig.update_xaxes(title_text=text("axis_wave", lang), type="category", row=1, col=col)
+            add_annotation(
+                fig,
+                showarrow=False,
+                text=data.say("target_line", lang),
+                x=1,
+                xanchor="right",
+                xref=xref,
+                y=target,
+                yanchor="bottom",
+                yref=yref,
+            )
+        update_axes(fig, "y", {"title": {"text": metric_title(metric, lang)}, **axis_format(metric)}, col)
+        update_axes(fig, "x", {"title": {"text": text("axis_wave", lang)}, "type": "category"}, col)
     n_now = (data.cell(wave, data.region, "hours_nonteaching") or {}).get("n")
     n_base = (data.cell(baseline, data.region, "hours_nonteaching") or {}).get("n")
     schools = (data.cell(wave, data.region, "school_inspections_per_school") or {}).get("n")
@@ -312,10 +345,6 @@ def region_compare_figure(data: ReportData, wave: str, baseline: str, lang: str)
     return finish(fig, text("chart_region_compare", lang, wave=wave, baseline=baseline), source, height=420)
 
 
-def axis_ref(axis: str, index: int) -> str:
-    return axis if index == 1 else f"{axis}{index}"
-
-
 def short_label(metric: str, lang: str) -> str:
     """A metric's label without its parenthetical, for small-multiple titles."""
     return re.split(r"（| \(", metric_label(metric, lang))[0]
@@ -323,7 +352,7 @@ def short_label(metric: str, lang: str) -> str:
 
 def trend_figure(
     data: ReportData, wave: str, areas: list[str], lang: str, title: str, show_direction: bool, per_row: int = 2
-) -> go.Figure:
+) -> Figure:
     """Small multiples: for each area, measured hours beside felt_net over the waves, with interval bands.
 
     Each area takes two adjacent panels (`per_row` areas to a row), so the measured burden and the
@@ -340,17 +369,17 @@ def trend_figure(
     for i, code in enumerate(areas):
         for j, (metric, _, _) in enumerate(metrics):
             head = f"<b>{data.name(code, lang)}</b><br>{short_label(metric, lang)}"
-            trend = data.trends.filter((pl.col("area_code") == code) & (pl.col("metric") == metric))
-            if show_direction and trend.height:
-                direction = label(DIRECTION, trend["direction"][0], lang)
+            trend = data.trend(code, metric)
+            if show_direction and trend is not None:
+                direction = label(DIRECTION, trend["direction"], lang)
                 head += f"（{direction}）" if lang == "zh" else f" ({direction})"
             titles[(i // per_row) * cols + (i % per_row) * 2 + j] = head
     row_height = 250
     height = 200 + row_height * rows
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=titles,
+    fig = subplots(
+        rows,
+        cols,
+        titles,
         horizontal_spacing=0.07 if per_row > 1 else 0.1,
         vertical_spacing=min(0.3, 95 / height) if rows > 1 else 0.1,
     )
@@ -360,56 +389,60 @@ def trend_figure(
             col = (i % per_row) * 2 + j + 1
             cells = [drawn(metric, data.cell(w, code, metric)) for w in waves]
             published = [c if is_published(c) else None for c in cells]
-            fig.add_trace(
-                go.Scatter(
-                    x=waves,
-                    y=[c["ci_high"] if c else None for c in published],
-                    mode="lines",
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    showlegend=False,
-                ),
-                row=row,
-                col=col,
+            index = (row - 1) * cols + col
+            add_trace(
+                fig,
+                {
+                    "type": "scatter",
+                    "x": waves,
+                    "y": [c["ci_high"] if c else None for c in published],
+                    "mode": "lines",
+                    "line": {"width": 0},
+                    "hoverinfo": "skip",
+                    "showlegend": False,
+                },
+                index,
             )
-            fig.add_trace(
-                go.Scatter(
-                    x=waves,
-                    y=[c["ci_low"] if c else None for c in published],
-                    mode="lines",
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    fill="tonexty",
-                    fillcolor=fill,
-                    showlegend=False,
-                ),
-                row=row,
-                col=col,
+            add_trace(
+                fig,
+                {
+                    "type": "scatter",
+                    "x": waves,
+                    "y": [c["ci_low"] if c else None for c in published],
+                    "mode": "lines",
+                    "line": {"width": 0},
+                    "hoverinfo": "skip",
+                    "fill": "tonexty",
+                    "fillcolor": fill,
+                    "showlegend": False,
+                },
+                index,
             )
             fmt, unit = d3_format(metric), "" if is_share(metric) else f" {metric_unit(metric, lang)}"
-            fig.add_trace(
-                go.Scatter(
-                    x=waves,
-                    y=[c["estimate"] if c else None for c in published],
-                    mode="lines+markers",
-                    line={"color": colour, "width": 2},
-                    marker={"size": 6},
-                    showlegend=False,
-                    name=data.name(code, lang),
-                    customdata=[[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
-                    hovertemplate=(
+            add_trace(
+                fig,
+                {
+                    "type": "scatter",
+                    "x": waves,
+                    "y": [c["estimate"] if c else None for c in published],
+                    "mode": "lines+markers",
+                    "line": {"color": colour, "width": 2},
+                    "marker": {"size": 6},
+                    "showlegend": False,
+                    "name": data.name(code, lang),
+                    "customdata": [[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
+                    "hovertemplate": (
                         f"<b>{data.name(code, lang)}</b> · %{{x}}<br>{short_label(metric, lang)}: "
                         f"%{{y:{fmt}}}{unit}<br>{text('interval', lang)}: %{{customdata[0]:{fmt}}} – "
                         f"%{{customdata[1]:{fmt}}}<br>n = %{{customdata[2]:,}}<extra></extra>"
                     ),
-                ),
-                row=row,
-                col=col,
+                },
+                index,
             )
-            index = (row - 1) * cols + col
             for w, cell, shown in zip(waves, cells, published):
                 if shown is None:
-                    fig.add_annotation(
+                    add_annotation(
+                        fig,
                         x=w,
                         xref=axis_ref("x", index),
                         y=0.12,
@@ -420,21 +453,26 @@ def trend_figure(
                         hovertext=f"{w}: " + absent_hover(cell, lang),
                     )
             unit_title = metric_unit(metric, lang) + (("，%" if lang == "zh" else ", %") if is_share(metric) else "")
-            fig.update_yaxes(title_text=unit_title, title_standoff=4, row=row, col=col, **axis_format(metric))
-            fig.update_xaxes(
-                type="category",
-                categoryorder="array",
-                categoryarray=waves,
-                tickangle=0,
-                tickvals=waves,
-                ticktext=[w[2:] for w in waves],
-                tickfont={"size": 10},
-                row=row,
-                col=col,
+            update_axes(fig, "y", {"title": {"text": unit_title, "standoff": 4}, **axis_format(metric)}, index)
+            update_axes(
+                fig,
+                "x",
+                {
+                    "type": "category",
+                    "categoryorder": "array",
+                    "categoryarray": waves,
+                    "tickangle": 0,
+                    "tickvals": waves,
+                    "ticktext": [w[2:] for w in waves],
+                    "tickfont": {"size": 10},
+                },
+                index,
             )
             if row == rows or i + per_row >= len(areas):
-                fig.update_xaxes(title_text=text("axis_wave", lang), row=row, col=col)
-    fig.update_annotations(font_size=12, selector={"xref": "paper", "yref": "paper"})
+                update_axes(fig, "x", {"title": {"text": text("axis_wave", lang)}}, index)
+    for note in fig["layout"].get("annotations", []):
+        if note.get("xref") == "paper" and note.get("yref") == "paper":
+            merge(note, {"font": {"size": 12}})
     ns = [c["n"] for w in waves if (c := data.cell(w, areas[0], "hours_nonteaching")) and c["n"] is not None]
     source = text(
         "source_survey_waves",
@@ -446,262 +484,3 @@ def trend_figure(
         n_max=format_n(max(ns) if ns else None),
     )
     return finish(fig, title, source, height=height, top=120)
-
-
-def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) -> go.Figure:
-    """Non-teaching hours split into the list's five categories, one stacked bar per area."""
-    names = [data.name(code, lang) for code in areas]
-    fig = go.Figure()
-    for (_no, labels), metric, colour in zip(CATEGORY_LABELS.items(), CATEGORIES, CATEGORY_COLOURS):
-        cells = [data.cell(wave, code, metric) for code in areas]
-        published = [c if c and not c["suppressed"] and c["estimate"] is not None else None for c in cells]
-        category = labels[LANGS.index(lang)]
-        fig.add_trace(
-            go.Bar(
-                y=names,
-                x=[c["estimate"] if c else None for c in published],
-                orientation="h",
-                name=category,
-                marker_color=colour,
-                customdata=[[c["ci_low"], c["ci_high"], c["n"]] if c else [None, None, None] for c in published],
-                hovertemplate=hover_template(metric, lang).replace("<b>%{y}</b>", f"<b>%{{y}}</b> · {category}"),
-            )
-        )
-    for code, name in zip(areas, names):
-        total = data.cell(wave, code, "hours_nonteaching")
-        hidden = [c for m in CATEGORIES if not is_published(c := data.cell(wave, code, m))]
-        if hidden:
-            fig.add_annotation(
-                x=0.99,
-                xref="x domain",
-                y=name,
-                yref="y",
-                text=absent_mark(hidden[0], lang),
-                showarrow=False,
-                xanchor="right",
-                font={"size": 15, "color": COLOURS["red"]},
-                hovertext=absent_hover(hidden[0], lang),
-            )
-        elif total and total["estimate"] is not None:
-            fig.add_annotation(
-                x=total["estimate"],
-                y=name,
-                text=format_cell("hours_nonteaching", total),
-                showarrow=False,
-                xanchor="left",
-                xshift=4,
-                font={"size": 11, "color": "#333"},
-            )
-    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
-    fig.update_xaxes(title_text=metric_title("hours_nonteaching", lang))
-    fig.update_yaxes(
-        title_text=text("axis_league", lang),
-        type="category",
-        categoryorder="array",
-        categoryarray=list(reversed(names)),
-    )
-    n = (data.cell(wave, data.region, "hours_nonteaching") or {}).get("n")
-    fig.update_layout(legend={"y": 1.0, "yanchor": "bottom"})
-    return finish(
-        fig,
-        text("chart_categories", lang, wave=wave),
-        source_line("hours_total", wave, n, lang),
-        height=220 + 34 * len(areas),
-        top=120,
-    )
-
-
-def item_label(item: dict, lang: str, questions: dict) -> str:
-    """The y-axis label of a list item: number, red-line tag in red, and the question teachers answered.
-
-    The question text comes from questionnaire.csv, the one source the questionnaire and the
-    importer read; the list's own wording stays in the item table.
-    """
-    head = text("item_no", lang, no=item["item_no"])
-    question = questions.get(f"item_{item['item_no']:02d}")
-    body = question[0 if lang == "zh" else 1] if question else item["text_zh" if lang == "zh" else "text_en"]
-    short = body[:20] + "…" if lang == "zh" and len(body) > 20 else (body[:40] + "…" if len(body) > 40 else body)
-    short = short.replace("严禁", "").replace("Strictly prohibited: ", "") if item["red_line"] else short
-    if item["red_line"]:
-        tag = text("red_line_tag", lang).strip()
-        head = f"{head}{tag}" if lang == "zh" else f"{head} {tag}"
-        return f'<span style="color:{COLOURS["red"]}"><b>{head}</b></span> {short}'
-    return f"{head} {short}"
-
-
-def item_heatmap_figure(data: ReportData, wave: str, areas: list[str], lang: str) -> go.Figure:
-    """League × 26-item shares; red-line items tagged in red, cells at the alert threshold boxed."""
-    items = list(data.items.iter_rows(named=True))
-    names = [data.name(code, lang) for code in areas]
-    labels = [item_label(item, lang, data.questions) for item in items]
-    z: list[list[float | None]] = []
-    texts, custom, marks = [], [], []
-    for item in items:
-        metric = f"item_{item['item_no']:02d}"
-        z_row, t_row, c_row = [], [], []
-        for code, name in zip(areas, names):
-            cell = data.cell(wave, code, metric)
-            if is_published(cell):
-                z_row.append(cell["estimate"])
-                t_row.append(format_value(metric, cell["estimate"]))
-                c_row.append([cell["ci_low"], cell["ci_high"], cell["n"]])
-            else:
-                z_row.append(None)
-                t_row.append(absent_mark(cell, lang))
-                c_row.append([None, None, None])
-                marks.append((name, labels[len(z)], absent_mark(cell, lang), absent_hover(cell, lang)))
-        z.append(z_row)
-        texts.append(t_row)
-        custom.append(c_row)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=names,
-            y=labels,
-            text=texts,
-            texttemplate="%{text}",
-            textfont={"size": 10},
-            customdata=custom,
-            colorscale="YlOrRd",
-            zmin=0,
-            zmax=max(0.3, max((v for r in z for v in r if v is not None), default=0)),
-            colorbar={"title": {"text": text("axis_share_colour", lang)}, "tickformat": ".0%"},
-            xgap=1,
-            ygap=1,
-            hovertemplate=(
-                f"<b>%{{x}}</b><br>%{{y}}<br>{text('estimate', lang)}: %{{z:.1%}}<br>"
-                f"{text('interval', lang)}: %{{customdata[0]:.1%}} – %{{customdata[1]:.1%}}<br>"
-                "n = %{customdata[2]:,}<extra></extra>"
-            ),
-        )
-    )
-    if marks:
-        fig.add_trace(
-            go.Scatter(
-                x=[m[0] for m in marks],
-                y=[m[1] for m in marks],
-                mode="text",
-                text=[m[2] for m in marks],
-                textfont={"size": 13, "color": COLOURS["red"]},
-                hovertext=[m[3] for m in marks],
-                hoverinfo="text",
-                showlegend=False,
-            )
-        )
-    for i, item in enumerate(items):
-        if not item["red_line"]:
-            continue
-        for j, value in enumerate(z[i]):
-            if value is not None and value >= data.thresholds.red_line_share:
-                fig.add_shape(
-                    type="rect",
-                    x0=j - 0.5,
-                    x1=j + 0.5,
-                    y0=i - 0.5,
-                    y1=i + 0.5,
-                    line={"color": COLOURS["red"], "width": 2.5},
-                    xref="x",
-                    yref="y",
-                )
-    fig.update_xaxes(title_text=text("axis_league", lang), side="top", tickangle=-40, type="category")
-    fig.update_yaxes(
-        title_text=f"{text('axis_item', lang)}（{text('axis_share_colour', lang)}，%）"
-        if lang == "zh"
-        else f"{text('axis_item', lang)} ({text('axis_share_colour', lang).lower()}, %)",
-        autorange="reversed",
-        type="category",
-    )
-    n = (data.cell(wave, data.region, "item_01") or {}).get("n")
-    return finish(
-        fig,
-        text("chart_heatmap", lang, wave=wave),
-        source_line("item_01", wave, n, lang),
-        height=400 + 30 * len(items),
-        top=190,
-    )
-
-
-def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) -> go.Figure:
-    """Each area's reduction of inspections per school from the baseline, against the 50% line."""
-    rows = {r["area_code"]: r for r in data.inspection.filter(pl.col("wave") == wave).iter_rows(named=True)}
-    names = [data.name(code, lang) for code in areas]
-    fig = go.Figure()
-    shown = [(name, rows.get(code)) for code, name in zip(areas, names)]
-    present = [
-        (name, r) for name, r in shown if r and r["reduction_pct"] is not None and r["wave"] != r["baseline_wave"]
-    ]
-    fig.add_trace(
-        go.Bar(
-            y=[name for name, _ in present],
-            x=[r["reduction_pct"] for _, r in present],
-            orientation="h",
-            marker_color=[COLOURS["met"] if r["target_met"] else COLOURS["missed"] for _, r in present],
-            text=[format_pct(r["reduction_pct"]) for _, r in present],
-            textposition="outside",
-            cliponaxis=False,
-            customdata=[
-                [
-                    r["inspections_per_school"],
-                    r["baseline_per_school"],
-                    r["n_schools"],
-                    r["baseline_n_schools"],
-                    text("kpi_met" if r["target_met"] else "kpi_not_met", lang),
-                ]
-                for _, r in present
-            ],
-            hovertemplate=(
-                f"<b>%{{y}}</b><br>{text('reduction', lang)}: %{{x:.1%}} (%{{customdata[4]}})<br>"
-                f"{text('per_school_now', lang)}: %{{customdata[0]:.2f}} (n = %{{customdata[2]}})<br>"
-                f"{text('per_school_base', lang)}: %{{customdata[1]:.2f}} (n = %{{customdata[3]}})<br>"
-                f"{text('hover_census', lang)}<extra></extra>"
-            ),
-            showlegend=False,
-        )
-    )
-    for name, r in shown:
-        if (name, r) not in present:
-            baseline = r is not None and r["wave"] == r["baseline_wave"]
-            fig.add_annotation(
-                x=0.01,
-                xref="x domain",
-                y=name,
-                yref="y",
-                text=MISSING,
-                showarrow=False,
-                hovertext=text("baseline_no_reduction" if baseline else "fn_missing", lang),
-            )
-    target = data.thresholds.inspection_reduction_target
-    fig.add_vline(x=target, line={"dash": "dash", "color": COLOURS["red"], "width": 1.5})
-    fig.add_annotation(
-        x=target,
-        y=1,
-        yref="paper",
-        yanchor="bottom",
-        text=data.say("target_line", lang),
-        showarrow=False,
-        font={"color": COLOURS["red"], "size": 11},
-    )
-    fig.update_xaxes(
-        title_text=text("axis_reduction", lang),
-        tickformat=".0%",
-        range=[
-            min(-0.1, min((r["reduction_pct"] for _, r in present), default=0) - 0.05),
-            max(0.9, max((r["reduction_pct"] for _, r in present), default=0) + 0.15),
-        ],
-    )
-    fig.update_yaxes(
-        title_text=text("axis_league", lang),
-        type="category",
-        categoryorder="array",
-        categoryarray=list(reversed(names)),
-    )
-    region = rows.get(data.region) or {}
-    source = text(
-        "source_school_vs",
-        lang,
-        wave=wave,
-        n=format_n(region.get("n_schools")),
-        baseline=region.get("baseline_wave") or data.baseline,
-        n0=format_n(region.get("baseline_n_schools")),
-    )
-    return finish(fig, data.say("chart_inspection", lang, wave=wave), source, height=160 + 34 * len(areas))

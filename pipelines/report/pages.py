@@ -12,17 +12,10 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.report.blocks import Chart, Page, Section
+from pipelines.report.breakdowns import category_figure, inspection_figure, item_heatmap_figure
 from pipelines.report.county import county_pages
 from pipelines.report.data import ReportData
-from pipelines.report.figures import (
-    area_dot_figure,
-    category_figure,
-    county_figure,
-    inspection_figure,
-    item_heatmap_figure,
-    region_compare_figure,
-    trend_figure,
-)
+from pipelines.report.figures import area_dot_figure, county_figure, region_compare_figure, trend_figure
 from pipelines.report.format import MISSING, format_cell, format_n, format_pct, format_value, is_share, metric_unit
 from pipelines.report.policy import policy_page
 from pipelines.report.quality import quality_page

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-import plotly.graph_objects as go
 import polars as pl
 
 from pipelines.catalogue.policy import STATUS_LABELS
@@ -17,6 +16,7 @@ from pipelines.report.blocks import Cell, Chart, Page, Section, Table
 from pipelines.report.data import ReportData, _exists
 from pipelines.report.figures import finish
 from pipelines.report.format import MISSING, format_n, format_pct
+from pipelines.report.plot import Figure, add_trace, figure, merge, update_axes
 from pipelines.report.text import label, text
 from pipelines.resources import load_sql
 
@@ -162,10 +162,10 @@ def breaching_table(data: ReportData, wave: str, lang: str, county: str | None =
     return Table(headers, rows, table_id="policy-breaches")
 
 
-def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
+def trend_figure(data: ReportData, wave: str, lang: str) -> Figure:
     """Schools breaching per semester (of the first breaching event) and cap, up to the wave."""
     policy = _policy(data)
-    fig = go.Figure()
+    fig = figure()
     frame = pl.DataFrame() if policy is None else policy.breaches.filter(pl.col("semester_start") <= wave)
     semesters = (
         [] if policy is None else policy.semesters.filter(pl.col("semester_start") <= wave)["semester"].to_list()
@@ -173,16 +173,20 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
     for index, rule_id in enumerate(sorted(frame["rule_id"].unique().to_list()) if frame.height else []):
         assert policy is not None  # frame has rows only when there is policy data
         counts = dict(frame.filter(pl.col("rule_id") == rule_id).group_by("semester").len().iter_rows())
-        fig.add_bar(
-            x=semesters,
-            y=[counts.get(s, 0) for s in semesters],
-            name=policy.rule_text(rule_id, lang),
-            marker_color=RULE_COLOURS[index % len(RULE_COLOURS)],
-            hovertemplate=f"%{{x}}<br>{policy.rule_text(rule_id, lang)}: %{{y}}<extra></extra>",
+        add_trace(
+            fig,
+            {
+                "type": "bar",
+                "x": semesters,
+                "y": [counts.get(s, 0) for s in semesters],
+                "name": policy.rule_text(rule_id, lang),
+                "marker": {"color": RULE_COLOURS[index % len(RULE_COLOURS)]},
+                "hovertemplate": f"%{{x}}<br>{policy.rule_text(rule_id, lang)}: %{{y}}<extra></extra>",
+            },
         )
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.35, "yanchor": "top"})
-    fig.update_xaxes(title_text=text("policy_trend_axis", lang), type="category")
-    fig.update_yaxes(title_text=text("policy_breaching_schools", lang), rangemode="tozero")
+    merge(fig["layout"], {"barmode": "stack", "legend": {"orientation": "h", "y": -0.35, "yanchor": "top"}})
+    update_axes(fig, "x", {"title": {"text": text("policy_trend_axis", lang)}, "type": "category"})
+    update_axes(fig, "y", {"title": {"text": text("policy_breaching_schools", lang)}, "rangemode": "tozero"})
     schools = 0 if policy is None else policy.first_months.filter(pl.col("first_month") <= wave).height
     return finish(
         fig,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import cast
 
-import plotly.graph_objects as go
 import polars as pl
 from markupsafe import Markup
 
@@ -14,10 +13,11 @@ from pipelines.report.blocks import Cell, Chart, Note, Page, Section, Table
 from pipelines.report.data import ReportData
 from pipelines.report.figures import COLOURS, finish
 from pipelines.report.format import MISSING, SUPPRESSED, format_n, format_pct, format_value, metric_label, metric_title
+from pipelines.report.plot import Figure, add_trace, figure, merge, update_axes
 from pipelines.report.text import SCHOOL_COUNTS, SOURCES, label, text
 
 
-def completeness_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
+def completeness_figure(data: ReportData, wave: str, lang: str) -> Figure:
     """School-report completeness per league and wave; the 80% floor of the alert rule drawn in the scale."""
     waves = data.waves_to(wave)
     frame = data.completeness.filter(pl.col("wave").is_in(waves))
@@ -36,29 +36,30 @@ def completeness_figure(data: ReportData, wave: str, lang: str) -> go.Figure:
         for code in leagues
     ]
     floor = data.thresholds.completeness_min
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=waves,
-            y=names,
-            customdata=custom,
-            text=[[format_pct(v) for v in r] for r in z],
-            texttemplate="%{text}",
-            zmin=0,
-            zmax=1,
-            xgap=1,
-            ygap=1,
-            colorscale=[[0, "#c62828"], [floor - 0.001, "#f4b6a6"], [floor, "#d7ecd9"], [1, "#2e7d32"]],
-            colorbar={"title": {"text": text("completeness", lang)}, "tickformat": ".0%"},
-            hovertemplate=(
+    fig = figure(
+        {
+            "type": "heatmap",
+            "z": z,
+            "x": waves,
+            "y": names,
+            "customdata": custom,
+            "text": [[format_pct(v) for v in r] for r in z],
+            "texttemplate": "%{text}",
+            "zmin": 0,
+            "zmax": 1,
+            "xgap": 1,
+            "ygap": 1,
+            "colorscale": [[0, "#c62828"], [floor - 0.001, "#f4b6a6"], [floor, "#d7ecd9"], [1, "#2e7d32"]],
+            "colorbar": {"title": {"text": text("completeness", lang)}, "tickformat": ".0%"},
+            "hovertemplate": (
                 f"<b>%{{y}}</b> · %{{x}}<br>{text('completeness', lang)}: %{{z:.1%}}<br>"
                 f"{text('schools_reporting', lang)}: %{{customdata[0]}} / %{{customdata[1]}}<br>"
                 f"{text('hover_census', lang)}<extra></extra>"
             ),
-        )
+        }
     )
-    fig.update_xaxes(title_text=text("axis_wave", lang), type="category")
-    fig.update_yaxes(title_text=text("axis_league", lang), autorange="reversed", type="category")
+    update_axes(fig, "x", {"title": {"text": text("axis_wave", lang)}, "type": "category"})
+    update_axes(fig, "y", {"title": {"text": text("axis_league", lang)}, "autorange": "reversed", "type": "category"})
     reporting = frame.filter(pl.col("wave") == wave)["schools_reporting"].sum()
     return finish(
         fig,
@@ -77,7 +78,7 @@ def reject_label(kind: str, column: str | None, lang: str) -> str:
     return f"{head}：{shown}" if lang == "zh" else f"{head}: {shown}"
 
 
-def rejected_figure(data: ReportData, wave: str, lang: str) -> go.Figure | None:
+def rejected_figure(data: ReportData, wave: str, lang: str) -> Figure | None:
     """Rejected rows of the wave by reason and source; None when the wave rejected nothing."""
     frame = data.rejected.filter(pl.col("wave") == wave)
     if frame.height == 0:
@@ -88,25 +89,35 @@ def rejected_figure(data: ReportData, wave: str, lang: str) -> go.Figure | None:
         .alias("label")
     )
     order = frame.group_by("label").agg(pl.col("rows_rejected").sum()).sort("rows_rejected", "label")["label"].to_list()
-    fig = go.Figure()
+    fig = figure()
     for source, colour in (("teacher_survey", COLOURS["measured"]), ("school_report", COLOURS["felt"])):
         part = frame.filter(pl.col("source") == source)
         if part.height:
-            fig.add_trace(
-                go.Bar(
-                    y=part["label"].to_list(),
-                    x=part["rows_rejected"].to_list(),
-                    orientation="h",
-                    name=label(SOURCES, source, lang),
-                    marker_color=colour,
-                    hovertemplate=f"<b>%{{y}}</b><br>{label(SOURCES, source, lang)}: %{{x}}<br>"
+            add_trace(
+                fig,
+                {
+                    "type": "bar",
+                    "y": part["label"].to_list(),
+                    "x": part["rows_rejected"].to_list(),
+                    "orientation": "h",
+                    "name": label(SOURCES, source, lang),
+                    "marker": {"color": colour},
+                    "hovertemplate": f"<b>%{{y}}</b><br>{label(SOURCES, source, lang)}: %{{x}}<br>"
                     f"{text('hover_census', lang)}<extra></extra>",
-                )
+                },
             )
-    fig.update_layout(barmode="stack")
+    merge(fig["layout"], {"barmode": "stack"})
     most = cast(int, frame.group_by("label").agg(pl.col("rows_rejected").sum())["rows_rejected"].max())
-    fig.update_xaxes(title_text=text("axis_rows", lang), tick0=0, dtick=max(1, -(-most // 8)), rangemode="tozero")
-    fig.update_yaxes(title_text=text("reason", lang), type="category", categoryorder="array", categoryarray=order)
+    update_axes(
+        fig,
+        "x",
+        {"title": {"text": text("axis_rows", lang)}, "tick0": 0, "dtick": max(1, -(-most // 8)), "rangemode": "tozero"},
+    )
+    update_axes(
+        fig,
+        "y",
+        {"title": {"text": text("reason", lang)}, "type": "category", "categoryorder": "array", "categoryarray": order},
+    )
     received = data.loads.filter(pl.col("wave") == wave)["rows_received"].sum()
     return finish(
         fig,

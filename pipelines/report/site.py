@@ -14,7 +14,9 @@ from typing import cast
 
 import jinja2
 import plotly
+from markupsafe import Markup
 
+from pipelines.report.blocks import Table
 from pipelines.report.county import county_key
 from pipelines.report.data import WAVE_KEY, ReportData, load_report_data
 from pipelines.report.entry import headline, league_table
@@ -82,6 +84,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,
     )
     env.globals["text"] = text
     return env
@@ -125,6 +128,14 @@ def _write_set_pages(
     nav = [{"key": p.key, "title": p.title} for p in pages if p.depth == 0 and not p.key.startswith("league-")]
     leagues = [{"key": p.key, "title": p.title} for p in pages if p.key.startswith("league-")]
     template = env.get_template("page.html")
+    table_template = env.from_string('{% from "macros.html" import table with context %}{{ table(t) }}')
+
+    def table(t: Table) -> Markup:
+        """A table rendered once for both sets that show it (the wave's and latest/)."""
+        if t.html is None:
+            t.html = Markup(table_template.render(t=t, lang=lang))
+        return t.html
+
     for page in pages:
         up = "../" * page.depth
         root = up + ("../" if lang == "zh" else "../../")
@@ -142,6 +153,7 @@ def _write_set_pages(
             set_name=set_name,
             nav=nav,
             leagues=leagues,
+            table=table,
             charts=page.charts,
             home=f"{root}{'en/' if lang == 'en' else ''}index.html",
             pdf=pdf,
