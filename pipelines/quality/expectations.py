@@ -40,6 +40,18 @@ KIND_DTYPES = {
     "number": "float64",
     "integer": "Int64",
 }
+STAGED_SAMPLE_ROWS = 5_000
+"""Rows GX validates per staged scope (a wave, or all campus events): fixed, whatever the table's size."""
+EXACT_TYPES = (
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_be_unique",
+)
+"""Staged expectations counted in DuckDB over every row of the scope: every rule the staging enforces."""
+EXACT_NOTE = "精确 exact: violations counted by DuckDB over every row of the scope"
+SAMPLED_NOTE = f"抽样 sampled: checked by GX on a stratified sample of at most {STAGED_SAMPLE_ROWS} rows per scope"
 AREA_LEVELS = ("region", "league", "county")
 SCHOOL_CODES_PARAMETER = "school_codes"
 DATA_DOCS_SITE = "jianfu"
@@ -104,10 +116,22 @@ def staged_suite(source: str):
         gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": "staging: located"})
         for column in ("county_code", "league_code")
     ]
+    for expectation in expectations:
+        expectation.notes = EXACT_NOTE if expectation.expectation_type in EXACT_TYPES else SAMPLED_NOTE
     return gx.ExpectationSuite(
         name=f"{source}_staged",
         expectations=expectations,
-        meta={"source": source, "built_from": "pipelines.catalogue.rules.COLUMN_RULES"},
+        meta={
+            "source": source,
+            "built_from": "pipelines.catalogue.rules.COLUMN_RULES",
+            "sample_rows": STAGED_SAMPLE_ROWS,
+            "exact_expectations": list(EXACT_TYPES),
+        },
+        notes=(
+            f"精确 exact: {', '.join(EXACT_TYPES)}, counted in DuckDB over every row of the scope. "
+            f"抽样 sampled: column types, checked by GX on a stratified sample of at most "
+            f"{STAGED_SAMPLE_ROWS} rows per scope (league × county × level or kind, seeded hash)."
+        ),
     )
 
 
@@ -249,6 +273,8 @@ class Validation:
     evaluated: int = 0
     seconds: float = 0.0
     failures: dict[str, dict] = field(default_factory=dict)
+    sampled: int | None = None
+    """Rows GX saw when it ran on a sample (the staged gates); None when it saw every row."""
 
     @property
     def failed_expectations(self) -> list[dict]:
@@ -328,6 +354,7 @@ def _add_failures(validation: Validation, suite_result) -> None:
                 "observed_value": None,
                 "meta": config.meta or {},
                 "exception": None,
+                "guarantee": (getattr(result, "meta", None) or {}).get("guarantee", "exact"),
             },
         )
         details = result.result or {}
@@ -426,6 +453,7 @@ def check_metadata(validation: Validation) -> dict:
         "suite": validation.suite,
         "scope": validation.run_name,
         "rows_validated": validation.rows,
+        "rows_sampled": validation.rows if validation.sampled is None else validation.sampled,
         "batches": validation.batches,
         "evaluated_expectations": validation.evaluated,
         "failed_expectation_count": len(validation.failures),
@@ -487,6 +515,8 @@ class StoredResult:
     evaluated: int
     failed: int
     page: str
+    rows: int | None = None
+    sampled: int | None = None
 
 
 def stored_results(context) -> list[StoredResult]:
@@ -511,9 +541,18 @@ def stored_results(context) -> list[StoredResult]:
                 evaluated=result.statistics.get("evaluated_expectations", 0),
                 failed=result.statistics.get("unsuccessful_expectations", 0),
                 page="validations/" + "/".join(quote(str(p)) for p in parts) + ".html",
+                rows=result.meta.get("rows_in_scope"),
+                sampled=result.meta.get("rows_sampled"),
             )
         )
     return sorted(found, key=lambda r: (r.suite, r.run_name, r.batch))
+
+
+def _rows_cell(result: StoredResult) -> str:
+    """Rows in scope, and how many GX saw when it ran on a sample."""
+    if result.rows is None:
+        return ""
+    return f"{result.rows}" if result.sampled is None else f"{result.rows}（抽样 sampled {result.sampled}）"
 
 
 def _index_page(suites: list[str], results: list[StoredResult]) -> str:
@@ -521,7 +560,7 @@ def _index_page(suites: list[str], results: list[StoredResult]) -> str:
     result_rows = "".join(
         f"<tr><td>{'通过 passed' if r.success else '<strong>未通过 failed</strong>'}</td>"
         f"<td>{html.escape(r.suite)}</td><td>{html.escape(r.run_name)}</td><td>{html.escape(r.batch)}</td>"
-        f"<td>{r.evaluated}</td><td>{r.failed}</td><td>{html.escape(r.run_time)}</td>"
+        f"<td>{r.evaluated}</td><td>{r.failed}</td><td>{_rows_cell(r)}</td><td>{html.escape(r.run_time)}</td>"
         f'<td><a href="{r.page}">详情 details</a></td></tr>'
         for r in results
     )
@@ -535,8 +574,16 @@ every suite, wave and batch.</p>
 <h2>校验套件 Expectation suites</h2><ul>{suite_rows}</ul>
 <h2>校验结果 Validation results</h2>
 <table><thead><tr><th>结果 Status</th><th>套件 Suite</th><th>范围 Scope</th><th>批次 Batch</th>
-<th>期望数 Evaluated</th><th>未通过 Failed</th><th>时间 Run time (UTC)</th><th></th></tr></thead>
-<tbody>{result_rows or '<tr><td colspan="8">尚无校验结果 no validation yet</td></tr>'}</tbody></table>
+<th>期望数 Evaluated</th><th>未通过 Failed</th><th>行数 Rows</th><th>时间 Run time (UTC)</th><th></th></tr></thead>
+<tbody>{result_rows or '<tr><td colspan="9">尚无校验结果 no validation yet</td></tr>'}</tbody></table>
+<h2>精确与抽样 Exact and sampled</h2>
+<p>数据暂存表（staged）套件：暂存环节执行的每条规则（非空、取值范围、取值集合、格式、唯一性）由 DuckDB
+对范围内全部行精确计数，任一违规即阻断；列类型由 GX 在分层抽样（每轮次至多 {STAGED_SAMPLE_ROWS} 行）上校验。
+汇总表套件（area_metrics、data_quality）在全部行上运行。
+Staged suites: every rule the staging enforces (not null, range, set, pattern, uniqueness) is counted
+exactly by DuckDB over every row of the scope, and any violation blocks; column types are checked by GX
+on a stratified sample of at most {STAGED_SAMPLE_ROWS} rows per scope. Each expectation's note says which.
+The aggregate suites (area_metrics, data_quality) run on every row.</p>
 </body></html>
 """
 
