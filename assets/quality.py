@@ -14,6 +14,7 @@ from assets.marts import area_metrics, data_quality
 from assets.staging import school_report_staged, teacher_survey_staged
 from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
 from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
+from pipelines.quality import data_docs as docs_site
 from pipelines.quality import expectations, staged
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
 from pipelines.warehouse.tables import replace_table, replace_wave
@@ -167,8 +168,8 @@ def data_docs(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materi
     site, results_dir = data_docs_dir(jianfu), validation_results_dir(jianfu)
     with jianfu.connect(read_only=True) as conn:
         waves = [w for (w,) in conn.execute(load_sql("quality/data_docs.sql")).fetchall()]
-    expectations.prune_results(results_dir, waves)
-    results = expectations.build_data_docs(results_dir, site, expectations.all_suites(monitoring.thresholds()))
+    docs_site.prune_results(results_dir, waves)
+    results = docs_site.build_data_docs(results_dir, site, expectations.all_suites(monitoring.thresholds()))
     failed = [f"{r.suite} {r.run_name} {r.batch}" for r in results if not r.success]
     return dg.MaterializeResult(
         metadata={

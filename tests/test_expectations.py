@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.catalogue.metrics import Thresholds
 from pipelines.catalogue.rules import CAMPUS_EVENT, COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
-from pipelines.quality import expectations, staged
+from pipelines.quality import data_docs, expectations, staged
 from pipelines.resources import SQL_DIR, load_sql
 
 SCHOOL_CODES = ["1501020001", "1501020002", "1502030001"]
@@ -448,7 +448,7 @@ def test_data_docs_work_offline_and_keep_only_the_latest_run(warehouse, tmp_path
     validate_staged(warehouse, TEACHER_SURVEY, results_dir=results)
     stage(warehouse, TEACHER_SURVEY, good_teacher_rows())
     validate_staged(warehouse, TEACHER_SURVEY, results_dir=results)
-    stored = expectations.build_data_docs(results, site, expectations.all_suites(Thresholds()))
+    stored = data_docs.build_data_docs(results, site, expectations.all_suites(Thresholds()))
     assert [(r.suite, r.run_name, r.success) for r in stored] == [("teacher_survey_staged", "2024-05", True)]
 
     pages = list(site.rglob("*.html"))
@@ -477,7 +477,7 @@ def test_data_docs_work_offline_and_keep_only_the_latest_run(warehouse, tmp_path
 def test_results_of_vanished_waves_are_pruned(tmp_path):
     for scope in ("teacher_survey_staged/2024-05", "teacher_survey_staged/2025-05", "data_quality/all waves"):
         (tmp_path / scope).mkdir(parents=True)
-    assert expectations.prune_results(tmp_path, ["2024-05"]) == ["teacher_survey_staged/2025-05"]
+    assert data_docs.prune_results(tmp_path, ["2024-05"]) == ["teacher_survey_staged/2025-05"]
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*")) == [
         "data_quality/all waves",
         "teacher_survey_staged/2024-05",
