@@ -14,7 +14,8 @@ from assets.marts import area_metrics, data_quality
 from assets.staging import school_report_staged, teacher_survey_staged
 from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY
 from pipelines.partitions import DUCKDB_POOL, wave_check, waves_partitions
-from pipelines.quality import expectations
+from pipelines.quality import data_docs as docs_site
+from pipelines.quality import expectations, staged
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
 from pipelines.warehouse.tables import replace_table, replace_wave
 
@@ -107,14 +108,19 @@ def _result(validation: expectations.Validation) -> dg.AssetCheckResult:
 def _validate(
     jianfu: JianfuResource, suite, sql_file: str, scope: str, params: dict, with_school_codes: bool = False
 ) -> dg.AssetCheckResult:
-    """Run `suite` on the batches of `sql_file`; its results also go to the Data Docs store."""
+    """Run `suite` on `sql_file`'s rows: a staged suite as exact DuckDB counts over every row plus GX
+    on a stratified sample, a mart's on all its batches. Its results also go to the Data Docs store."""
     with jianfu.connect(read_only=True) as conn:
         parameters = {}
         if with_school_codes:
             codes = [c for (c,) in conn.execute("select school_code from ref.schools order by 1").fetchall()]
             parameters[expectations.SCHOOL_CODES_PARAMETER] = codes
-        batches = expectations.frame_batches(conn, load_sql(sql_file), params)
-        validation = expectations.validate(suite, batches, scope, parameters, validation_results_dir(jianfu))
+        results_dir = validation_results_dir(jianfu)
+        if staged.is_staged(suite):
+            validation = staged.validate_staged(conn, suite, load_sql(sql_file), params, scope, parameters, results_dir)
+        else:
+            batches = expectations.frame_batches(conn, load_sql(sql_file), params)
+            validation = expectations.validate(suite, batches, scope, parameters, results_dir)
     return _result(validation)
 
 
@@ -185,8 +191,8 @@ def data_docs(jianfu: JianfuResource, monitoring: MonitoringConfig) -> dg.Materi
     site, results_dir = data_docs_dir(jianfu), validation_results_dir(jianfu)
     with jianfu.connect(read_only=True) as conn:
         waves = [w for (w,) in conn.execute(load_sql("quality/data_docs.sql")).fetchall()]
-    expectations.prune_results(results_dir, waves)
-    results = expectations.build_data_docs(results_dir, site, expectations.all_suites(monitoring.thresholds()))
+    docs_site.prune_results(results_dir, waves)
+    results = docs_site.build_data_docs(results_dir, site, expectations.all_suites(monitoring.thresholds()))
     failed = [f"{r.suite} {r.run_name} {r.batch}" for r in results if not r.success]
     return dg.MaterializeResult(
         metadata={

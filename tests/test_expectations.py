@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.catalogue.metrics import Thresholds
 from pipelines.catalogue.rules import CAMPUS_EVENT, COLUMN_RULES, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY, rules_for
-from pipelines.quality import expectations
+from pipelines.quality import data_docs, expectations, staged
 from pipelines.resources import SQL_DIR, load_sql
 
 SCHOOL_CODES = ["1501020001", "1501020002", "1502030001"]
@@ -140,16 +140,17 @@ def stage(conn: duckdb.DuckDBPyConnection, source: str, rows: list[dict]) -> Non
     conn.unregister("rows_frame")
 
 
-def validate_staged(conn, source: str, batch_rows: int = expectations.BATCH_ROWS, results_dir=None):
-    batches = expectations.frame_batches(
-        conn, load_sql(f"quality/{source}_staged_expectations.sql"), {"wave": "2024-05"}, batch_rows
-    )
-    return expectations.validate(
+def validate_staged(conn, source: str, results_dir=None, sample_rows: int = staged.SAMPLE_ROWS):
+    """The staged gate as the checks run it: exact counts over the wave, GX on its sample."""
+    return staged.validate_staged(
+        conn,
         expectations.staged_suite(source),
-        batches,
+        load_sql(f"quality/{source}_staged_expectations.sql"),
+        {"wave": "2024-05"},
         "2024-05",
         {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES},
         results_dir,
+        sample_rows,
     )
 
 
@@ -318,7 +319,17 @@ def test_hash_batches_keep_every_duplicate_in_one_batch(warehouse):
         staged_teacher(n, submitted_at="2024-05-12 08:00:00") for n in (3, 17, 29)
     ]
     stage(warehouse, TEACHER_SURVEY, rows)
-    validation = validate_staged(warehouse, TEACHER_SURVEY, batch_rows=5)
+    query = (
+        "select * exclude (gx_stratum, gx_key) from ("
+        + load_sql("quality/teacher_survey_staged_expectations.sql")
+        + ") where hash(response_id) % $buckets = $bucket"
+    )
+    validation = expectations.validate(
+        expectations.staged_suite(TEACHER_SURVEY),
+        expectations.frame_batches(warehouse, query, {"wave": "2024-05"}, 5),
+        "2024-05",
+        {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES},
+    )
     assert validation.batches == 9 and validation.rows == 43
     assert failures(validation) == {("expect_column_values_to_be_unique", "response_id"): 6}
 
@@ -437,7 +448,7 @@ def test_data_docs_work_offline_and_keep_only_the_latest_run(warehouse, tmp_path
     validate_staged(warehouse, TEACHER_SURVEY, results_dir=results)
     stage(warehouse, TEACHER_SURVEY, good_teacher_rows())
     validate_staged(warehouse, TEACHER_SURVEY, results_dir=results)
-    stored = expectations.build_data_docs(results, site, expectations.all_suites(Thresholds()))
+    stored = data_docs.build_data_docs(results, site, expectations.all_suites(Thresholds()))
     assert [(r.suite, r.run_name, r.success) for r in stored] == [("teacher_survey_staged", "2024-05", True)]
 
     pages = list(site.rglob("*.html"))
@@ -451,13 +462,22 @@ def test_data_docs_work_offline_and_keep_only_the_latest_run(warehouse, tmp_path
     for suite in ("teacher_survey_staged", "school_report_staged", "area_metrics", "data_quality"):
         assert f'href="expectations/{suite}.html"' in index
     assert "通过 passed" in index and stored[0].page in index
+    assert (stored[0].rows, stored[0].sampled) == (3, 3) and "3（抽样 sampled 3）" in index
+    result_page = (site / unquote(stored[0].page)).read_text(encoding="utf-8")
+    assert "抽样 sampled: 3 of 3 rows (at most 5000, stratified" in result_page
+    assert "精确 exact: expect_column_values_to_not_be_null" in result_page and "counted over all 3 rows" in result_page
+    suite_page = (site / "expectations" / "teacher_survey_staged.html").read_text(encoding="utf-8")
+    assert suite_page.count(expectations.EXACT_NOTE) == sum(
+        e.expectation_type in staged.EXACT_TYPES for e in expectations.staged_suite(TEACHER_SURVEY).expectations
+    )
+    assert suite_page.count(expectations.SAMPLED_NOTE) == len(rules_for(TEACHER_SURVEY))
     assert (site / "static" / "images" / "logo-long.png").is_file()
 
 
 def test_results_of_vanished_waves_are_pruned(tmp_path):
     for scope in ("teacher_survey_staged/2024-05", "teacher_survey_staged/2025-05", "data_quality/all waves"):
         (tmp_path / scope).mkdir(parents=True)
-    assert expectations.prune_results(tmp_path, ["2024-05"]) == ["teacher_survey_staged/2025-05"]
+    assert data_docs.prune_results(tmp_path, ["2024-05"]) == ["teacher_survey_staged/2025-05"]
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*")) == [
         "data_quality/all waves",
         "teacher_survey_staged/2024-05",
@@ -475,3 +495,121 @@ def test_sql_files_bind_their_values():
     for path in Path(SQL_DIR / "quality").glob("*.sql"):
         text = path.read_text(encoding="utf-8")
         assert "{" not in text, path
+
+
+def fill_teacher_wave(conn: duckdb.DuckDBPyConnection, rows: int) -> None:
+    """`rows` good staged teacher rows in DuckDB, spread over six strata (two counties × three levels)."""
+    stage(conn, TEACHER_SURVEY, [staged_teacher(0)])
+    conn.execute(
+        "insert into staging.teacher_survey_staged by name "
+        "select s.* replace ('R' || i as response_id, i as source_row, "
+        "['primary', 'junior', 'senior'][i % 3 + 1] as school_level, "
+        "case when i % 5 = 0 then '150203' else '150102' end as county_code) "
+        "from staging.teacher_survey_staged as s, (select range as i from range(1, $rows))",
+        {"rows": rows},
+    )
+
+
+def sampled_ids(conn: duckdb.DuckDBPyConnection, sample_rows: int = staged.SAMPLE_ROWS) -> list[str]:
+    scope = load_sql("quality/teacher_survey_staged_expectations.sql")
+    query = f"select response_id from ({staged.sample_query(scope)})"
+    params = {"wave": "2024-05", "seed": staged.SAMPLE_SEED, "sample_rows": sample_rows}
+    return [r for (r,) in conn.execute(query, params).fetchall()]
+
+
+def test_one_bad_row_in_a_large_wave_fails_the_gate_though_the_sample_misses_it(warehouse):
+    fill_teacher_wave(warehouse, 20_000)
+    unsampled = sorted({f"R{i}" for i in range(1, 20_000)} - set(sampled_ids(warehouse)))[0]
+    warehouse.execute(
+        "update staging.teacher_survey_staged set hours_total = 200 where response_id = $id", {"id": unsampled}
+    )
+    assert unsampled not in sampled_ids(warehouse)
+    validation = validate_staged(warehouse, TEACHER_SURVEY)
+    assert not validation.success
+    assert validation.rows == 20_000 and validation.sampled == staged.SAMPLE_ROWS
+    assert failures(validation) == {("expect_column_values_to_be_between", "hours_total"): 1}
+    (failure,) = validation.failed_expectations
+    assert failure["meta"] == {"rule": "teacher_survey.hours_total"} and failure["guarantee"] == staged.EXACT
+    assert failure["element_count"] == 20_000 and failure["unexpected_sample"] == []
+    metadata = expectations.check_metadata(validation)
+    assert metadata["rows_validated"] == 20_000 and metadata["rows_sampled"] == staged.SAMPLE_ROWS
+    assert metadata["failures"] == "expect_column_values_to_be_between(hours_total): 1 unexpected"
+
+
+def test_the_sample_is_bounded_stratified_and_the_same_on_a_rerun(warehouse):
+    fill_teacher_wave(warehouse, 20_000)
+    drawn = sampled_ids(warehouse, 600)
+    assert len(drawn) == len(set(drawn)) == 600 and drawn == sampled_ids(warehouse, 600)
+    strata = dict(
+        warehouse.execute(
+            "select county_code || '|' || school_level, count(*) from staging.teacher_survey_staged "
+            "where list_contains($ids, response_id) group by 1",
+            {"ids": drawn},
+        ).fetchall()
+    )
+    assert len(strata) == 6
+    for stratum, n in strata.items():
+        share = 0.2 if stratum.startswith("150203") else 0.8
+        assert n == pytest.approx(600 * share / 3, abs=2), stratum
+    assert len(sampled_ids(warehouse, 50_000)) == 20_000
+
+
+def test_a_small_stratum_keeps_a_row_in_the_sample(warehouse):
+    fill_teacher_wave(warehouse, 2_000)
+    warehouse.execute("update staging.teacher_survey_staged set county_code = '150999' where response_id = 'R7'")
+    assert "R7" in sampled_ids(warehouse, 10)
+
+
+def test_duplicates_beyond_the_sample_are_counted_exactly(warehouse):
+    rows = [staged_teacher(n) for n in range(1, 41)] + [
+        staged_teacher(n, submitted_at="2024-05-12 08:00:00") for n in (3, 17, 29)
+    ]
+    stage(warehouse, TEACHER_SURVEY, rows)
+    validation = validate_staged(warehouse, TEACHER_SURVEY, sample_rows=5)
+    assert validation.rows == 43 and validation.sampled == 5 and validation.batches == 1
+    assert failures(validation) == {("expect_column_values_to_be_unique", "response_id"): 6}
+
+
+def test_a_staged_column_missing_from_the_table_fails_its_exact_counts(warehouse):
+    stage(warehouse, SCHOOL_REPORT, [staged_school(c) for c in SCHOOL_CODES])
+    warehouse.execute("alter table staging.school_report_staged drop column n_social_exams")
+    validation = validate_staged(warehouse, SCHOOL_REPORT)
+    assert set(failures(validation)) == {
+        ("expect_column_type_to_be", "n_social_exams"),
+        ("expect_column_values_to_be_between", "n_social_exams"),
+    }
+    ranged = next(f for f in validation.failed_expectations if f["guarantee"] == staged.EXACT)
+    assert ranged["exception"] == "column n_social_exams is missing" and ranged["unexpected_count"] is None
+
+
+def test_every_staged_expectation_is_marked_exact_or_sampled():
+    kinds = set()
+    for source in SOURCES:
+        suite = expectations.staged_suite(source)
+        notes = {(e.expectation_type, e.notes) for e in suite.expectations}
+        assert {n for k, n in notes if k == "expect_column_type_to_be"} == {expectations.SAMPLED_NOTE}
+        assert {n for k, n in notes if k != "expect_column_type_to_be"} == {expectations.EXACT_NOTE}
+        kinds |= {k for k, _ in notes}
+        assert suite.meta["sample_rows"] == staged.SAMPLE_ROWS == 5_000
+        assert "5000" in expectations.SAMPLED_NOTE
+    assert kinds == {"expect_column_type_to_be", *staged.EXACT_TYPES}
+
+
+@pytest.mark.parametrize(
+    "source,rows",
+    [
+        (TEACHER_SURVEY, broken_teacher_rows),
+        (CAMPUS_EVENT, lambda: [staged_event(1), staged_event(1), staged_event(2, kind="party", teacher_days=-1)]),
+        (SCHOOL_REPORT, lambda: [staged_school(c) for c in SCHOOL_CODES] + [staged_school("1501020001")]),
+    ],
+)
+def test_exact_counts_agree_with_gx_run_on_every_row(warehouse, source, rows):
+    """The SQL written for each expectation counts what GX itself counts on the same rows."""
+    stage(warehouse, source, rows())
+    scope = load_sql(f"quality/{source}_staged_expectations.sql")
+    frame = warehouse.sql(f"select * exclude (gx_stratum, gx_key) from ({scope})", params={"wave": "2024-05"}).pl()
+    by_gx = expectations.validate(
+        expectations.staged_suite(source), [frame], "2024-05", {expectations.SCHOOL_CODES_PARAMETER: SCHOOL_CODES}
+    )
+    by_sql = validate_staged(warehouse, source, sample_rows=1)
+    assert failures(by_sql) == failures(by_gx) and failures(by_sql)

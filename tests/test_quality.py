@@ -30,7 +30,8 @@ from assets.quality import (
 from assets.reports import report_site
 from pipelines.definitions import build_definitions
 from pipelines.partitions import waves_partitions
-from pipelines.resources import JianfuResource, MonitoringConfig
+from pipelines.quality import staged
+from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
 from pipelines.runner import RunSummary, run_pipeline
 
 SCHOOLS = [
@@ -455,6 +456,40 @@ def test_a_school_report_of_an_unknown_school_fails_the_school_gate(sample, inst
     evaluation = only_evaluation(result)
     assert failed(evaluation) == {("expect_column_values_to_be_in_set", "school_code"): 1}
     assert evaluation.metadata["failed_expectations"].value[0]["unexpected_sample"] == []  # never a landing value
+    assert materialized(result) == set()
+
+
+def test_one_bad_row_among_twenty_thousand_fails_the_teacher_gate_though_unsampled(sample, instance):
+    warehouse = sample / "warehouse.duckdb"
+    execute(
+        warehouse,
+        "insert into staging.teacher_survey_staged by name select s.* replace (response_id || '-copy' || i as "
+        "response_id) from staging.teacher_survey_staged as s, (select range as i from range(607)) where wave = $wave",
+        {"wave": TIMELINESS_WAVE},
+    )
+    scope = load_sql("quality/teacher_survey_staged_expectations.sql")
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        sampled = {
+            r
+            for (r,) in conn.execute(
+                f"select response_id from ({staged.sample_query(scope)})",
+                {"wave": TIMELINESS_WAVE, "seed": staged.SAMPLE_SEED, "sample_rows": staged.SAMPLE_ROWS},
+            ).fetchall()
+        }
+        (bad,) = conn.execute(
+            "select min(response_id) from staging.teacher_survey_staged "
+            "where wave = $wave and not list_contains($sampled, response_id)",
+            {"wave": TIMELINESS_WAVE, "sampled": sorted(sampled)},
+        ).fetchall()[0]
+    execute(warehouse, "update staging.teacher_survey_staged set n_forms = -1 where response_id = $id", {"id": bad})
+    result = probe(sample, instance, teacher_survey_staged_expectations, [area_metrics], TIMELINESS_WAVE)
+    evaluation = only_evaluation(result)
+    assert not evaluation.passed and not result.success
+    assert evaluation.metadata["rows_validated"].value == 33 * 608 >= 20_000
+    assert evaluation.metadata["rows_sampled"].value == staged.SAMPLE_ROWS
+    assert failed(evaluation) == {("expect_column_values_to_be_between", "n_forms"): 1}
+    (failure,) = evaluation.metadata["failed_expectations"].value
+    assert failure["meta"] == {"rule": "teacher_survey.n_forms"} and failure["guarantee"] == "exact"
     assert materialized(result) == set()
 
 

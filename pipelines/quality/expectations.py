@@ -2,15 +2,14 @@
 
 Every staged-column expectation is generated from `pipelines.catalogue.rules.COLUMN_RULES`, so a rule
 is still written once. GX's SQL datasource returns empty results on DuckDB (GX issues 10738
-and 11579), so suites run on pandas frames converted from Polars, one bounded batch at a time;
-batches are hash buckets of the unique key, so uniqueness holds across them.
+and 11579), so suites run on pandas frames converted from Polars: the marts' suites on every row,
+one bounded batch at a time (batches are hash buckets of the unique key, so uniqueness holds
+across them); the staged suites as exact DuckDB counts plus a fixed-size sample (`staged`).
 """
 
 from __future__ import annotations
 
-import html
 import math
-import re
 import shutil
 import time
 import warnings
@@ -18,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import duckdb
 import pandas as pd
@@ -40,10 +38,21 @@ KIND_DTYPES = {
     "number": "float64",
     "integer": "Int64",
 }
+STAGED_SAMPLE_ROWS = 5_000
+"""Rows GX validates per staged scope (a wave, or all campus events): fixed, whatever the table's size."""
+EXACT_TYPES = (
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_be_unique",
+)
+"""Staged expectations counted in DuckDB over every row of the scope: every rule the staging enforces."""
+EXACT_NOTE = "精确 exact: violations counted by DuckDB over every row of the scope"
+SAMPLED_NOTE = f"抽样 sampled: checked by GX on a stratified sample of at most {STAGED_SAMPLE_ROWS} rows per scope"
 AREA_LEVELS = ("region", "league", "county")
 SCHOOL_CODES_PARAMETER = "school_codes"
 DATA_DOCS_SITE = "jianfu"
-GX_ASSET_HOST = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 
 
 def _gx():
@@ -104,10 +113,22 @@ def staged_suite(source: str):
         gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": "staging: located"})
         for column in ("county_code", "league_code")
     ]
+    for expectation in expectations:
+        expectation.notes = EXACT_NOTE if expectation.expectation_type in EXACT_TYPES else SAMPLED_NOTE
     return gx.ExpectationSuite(
         name=f"{source}_staged",
         expectations=expectations,
-        meta={"source": source, "built_from": "pipelines.catalogue.rules.COLUMN_RULES"},
+        meta={
+            "source": source,
+            "built_from": "pipelines.catalogue.rules.COLUMN_RULES",
+            "sample_rows": STAGED_SAMPLE_ROWS,
+            "exact_expectations": list(EXACT_TYPES),
+        },
+        notes=(
+            f"精确 exact: {', '.join(EXACT_TYPES)}, counted in DuckDB over every row of the scope. "
+            f"抽样 sampled: column types, checked by GX on a stratified sample of at most "
+            f"{STAGED_SAMPLE_ROWS} rows per scope (league × county × level or kind, seeded hash)."
+        ),
     )
 
 
@@ -249,6 +270,8 @@ class Validation:
     evaluated: int = 0
     seconds: float = 0.0
     failures: dict[str, dict] = field(default_factory=dict)
+    sampled: int | None = None
+    """Rows GX saw when it ran on a sample (the staged gates); None when it saw every row."""
 
     @property
     def failed_expectations(self) -> list[dict]:
@@ -328,6 +351,7 @@ def _add_failures(validation: Validation, suite_result) -> None:
                 "observed_value": None,
                 "meta": config.meta or {},
                 "exception": None,
+                "guarantee": (getattr(result, "meta", None) or {}).get("guarantee", "exact"),
             },
         )
         details = result.result or {}
@@ -426,6 +450,7 @@ def check_metadata(validation: Validation) -> dict:
         "suite": validation.suite,
         "scope": validation.run_name,
         "rows_validated": validation.rows,
+        "rows_sampled": validation.rows if validation.sampled is None else validation.sampled,
         "batches": validation.batches,
         "evaluated_expectations": validation.evaluated,
         "failed_expectation_count": len(validation.failures),
@@ -433,140 +458,3 @@ def check_metadata(validation: Validation) -> dict:
         "failures": "\n".join(validation.summary_lines()) or "none",
         "seconds": round(validation.seconds, 3),
     }
-
-
-OFFLINE_STYLE = """<style>
-body { font-family: sans-serif; margin: 1rem; }
-table { border-collapse: collapse; margin: 0.5rem 0; }
-td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; }
-.modal, .d-none, .navbar-toggler, .ge-walkthrough-modal { display: none; }
-.row { display: flex; flex-wrap: wrap; } .col-md-2 { flex: 0 0 16%; } .col-md-10 { flex: 1 1 70%; }
-.sticky { position: static !important; }
-.text-success { color: #1a7f37; } .text-danger { color: #b42318; }
-.fa-check-circle::before { content: "✔"; } .fa-times::before { content: "✘"; }
-.fa-exclamation-triangle::before { content: "⚠"; } .fa-question-circle::before { content: "?"; }
-.fa-comment::before { content: "“"; }
-</style>"""
-_REMOTE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.IGNORECASE)
-_REMOTE_LINK = re.compile(r'<link[^>]*\shref="https?://[^"]*"[^>]*>\s*', re.IGNORECASE)
-_GX_IMAGE = re.compile(re.escape(GX_ASSET_HOST) + r"([\w.\-]+)(\?[\w.\-=&]*)?")
-_REMOTE_IMAGE = re.compile(r'<img[^>]*\ssrc="https?://[^"]*"[^>]*>', re.IGNORECASE)
-
-
-def make_offline(site_dir: Path) -> int:
-    """Drop what GX's pages load from CDNs (Bootstrap, jQuery, Vega, Font Awesome: GX ships no
-    local copy) and point its logo at the copy in the site's static folder; returns pages fixed."""
-    images = site_dir / "static" / "images"
-    pages = 0
-    for page in site_dir.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        depth = len(page.relative_to(site_dir).parts) - 1
-
-        def local_image(match: re.Match, depth: int = depth) -> str:
-            name = match.group(1)
-            return "../" * depth + f"static/images/{name}" if (images / name).is_file() else match.group(0)
-
-        fixed = _REMOTE_SCRIPT.sub("", text)
-        fixed = _REMOTE_LINK.sub("", fixed)
-        fixed = _GX_IMAGE.sub(local_image, fixed)
-        fixed = _REMOTE_IMAGE.sub("", fixed)
-        fixed = fixed.replace("</head>", OFFLINE_STYLE + "</head>", 1)
-        if fixed != text:
-            page.write_text(fixed, encoding="utf-8")
-            pages += 1
-    return pages
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    suite: str
-    run_name: str
-    run_time: str
-    batch: str
-    success: bool
-    evaluated: int
-    failed: int
-    page: str
-
-
-def stored_results(context) -> list[StoredResult]:
-    """The validation results in the context's store, with the Data Docs page each one gets."""
-    store = context.validation_results_store
-    found = []
-    for key in store.list_keys():
-        result = store.get(key)
-        parts = [
-            *key.expectation_suite_identifier.to_tuple(),
-            key.run_id.to_tuple()[0],
-            key.run_id.to_tuple()[1],
-            key.batch_identifier,
-        ]
-        found.append(
-            StoredResult(
-                suite=key.expectation_suite_identifier.name,
-                run_name=key.run_id.run_name or "",
-                run_time=key.run_id.run_time.isoformat(timespec="seconds"),
-                batch=key.batch_identifier,
-                success=bool(result.success),
-                evaluated=result.statistics.get("evaluated_expectations", 0),
-                failed=result.statistics.get("unsuccessful_expectations", 0),
-                page="validations/" + "/".join(quote(str(p)) for p in parts) + ".html",
-            )
-        )
-    return sorted(found, key=lambda r: (r.suite, r.run_name, r.batch))
-
-
-def _index_page(suites: list[str], results: list[StoredResult]) -> str:
-    suite_rows = "".join(f'<li><a href="expectations/{quote(s)}.html">{html.escape(s)}</a></li>' for s in suites)
-    result_rows = "".join(
-        f"<tr><td>{'通过 passed' if r.success else '<strong>未通过 failed</strong>'}</td>"
-        f"<td>{html.escape(r.suite)}</td><td>{html.escape(r.run_name)}</td><td>{html.escape(r.batch)}</td>"
-        f"<td>{r.evaluated}</td><td>{r.failed}</td><td>{html.escape(r.run_time)}</td>"
-        f'<td><a href="{r.page}">详情 details</a></td></tr>'
-        for r in results
-    )
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>数据质量校验 Data Docs</title>{OFFLINE_STYLE}</head>
-<body>
-<h1>数据质量校验（Great Expectations Data Docs）</h1>
-<p>每个校验套件由规则表与指标表自动生成；下表为每个套件在每一轮次（分批）最近一次的校验结果。
-Suites are generated from the rule table and the marts' invariants; below, the latest validation of
-every suite, wave and batch.</p>
-<h2>校验套件 Expectation suites</h2><ul>{suite_rows}</ul>
-<h2>校验结果 Validation results</h2>
-<table><thead><tr><th>结果 Status</th><th>套件 Suite</th><th>范围 Scope</th><th>批次 Batch</th>
-<th>期望数 Evaluated</th><th>未通过 Failed</th><th>时间 Run time (UTC)</th><th></th></tr></thead>
-<tbody>{result_rows or '<tr><td colspan="8">尚无校验结果 no validation yet</td></tr>'}</tbody></table>
-</body></html>
-"""
-
-
-def prune_results(results_dir: Path, waves: Iterable[str]) -> list[str]:
-    """Drop stored results of waves that are gone from the warehouse; returns what was dropped."""
-    keep = set(waves)
-    dropped = []
-    for scope in sorted(results_dir.glob("*/*")):
-        if scope.is_dir() and re.fullmatch(WAVE_PATTERN, scope.name) and scope.name not in keep:
-            shutil.rmtree(scope)
-            dropped.append(f"{scope.parent.name}/{scope.name}")
-    return dropped
-
-
-def build_data_docs(results_dir: Path, site_dir: Path, suites: list) -> list[StoredResult]:
-    """Rebuild the static site in `site_dir` from the suites and the stored results, readable offline.
-
-    GX's own index draws its tables with Bootstrap Table from a CDN, so `index.html` is
-    replaced by a static page that lists the same suites and results.
-    """
-    shutil.rmtree(site_dir, ignore_errors=True)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    context = gx_context(results_dir, site_dir)
-    for suite in suites:
-        context.suites.add(suite)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        context.build_data_docs(site_names=[DATA_DOCS_SITE])
-    results = stored_results(context)
-    make_offline(site_dir)
-    (site_dir / "index.html").write_text(_index_page([s.name for s in suites], results), encoding="utf-8")
-    return results

@@ -1,6 +1,7 @@
--- One batch of the wave's staged school reports for the GX suite: the rows whose
--- school_code hashes to $bucket of $buckets, so a school reported twice falls in one batch.
--- Bound: $wave, $buckets, $bucket.
+-- The wave's staged school reports, the scope of the school_report_staged gate: DuckDB counts
+-- every rule's violations over all of them, and GX validates the stratified sample drawn
+-- from them. gx_stratum is league × county (a report carries no school level); gx_key is
+-- the row's key, which seeds its draw. Bound: $wave.
 with source as (
     select *
     from staging.school_report_staged
@@ -8,9 +9,11 @@ with source as (
 ),
 
 final as (
-    select *
+    select
+        *,
+        concat_ws('|', league_code, county_code) as gx_stratum,
+        school_code as gx_key
     from source
-    where hash(school_code) % $buckets = $bucket
 )
 
 select * from final

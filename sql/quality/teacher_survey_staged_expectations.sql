@@ -1,6 +1,7 @@
--- One batch of the wave's staged teacher rows for the GX suite: the rows whose response_id
--- hashes to $bucket of $buckets, so a repeated response_id always falls in one batch.
--- Bound: $wave, $buckets, $bucket.
+-- The wave's staged teacher rows, the scope of the teacher_survey_staged gate: DuckDB counts
+-- every rule's violations over all of them, and GX validates the stratified sample drawn
+-- from them. gx_stratum is league × county × school_level; gx_key is the row's key, which
+-- seeds its draw. Bound: $wave.
 with source as (
     select *
     from staging.teacher_survey_staged
@@ -8,9 +9,11 @@ with source as (
 ),
 
 final as (
-    select *
+    select
+        *,
+        concat_ws('|', league_code, county_code, school_level) as gx_stratum,
+        response_id as gx_key
     from source
-    where hash(response_id) % $buckets = $bucket
 )
 
 select * from final
