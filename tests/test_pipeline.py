@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from conftest import build_once, copy_data_dir, query
+from conftest import query
 
 from pipelines.cli import generate_into
 from pipelines.runner import run_pipeline
@@ -27,17 +27,13 @@ def _run(data_dir: Path) -> None:
         os.environ.pop("JIANFU_ID_KEY") if previous is None else os.environ.update(JIANFU_ID_KEY=previous)
 
 
-def _build(data_dir: Path) -> None:
-    manifest = generate_into(data_dir, teachers=800, waves=6, seed=7)
-    _run(data_dir)
-    (data_dir.parent / "pipeline-generated.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> tuple[Path, dict]:
-    """Six waves (every landing format), built once per session and only read: copy it to re-run."""
-    data_dir = build_once(tmp_path_factory.getbasetemp(), "pipeline-generated", _build)
-    return data_dir, json.loads((data_dir.parent / "pipeline-generated.json").read_text(encoding="utf-8"))
+    """Six waves, so every landing format; the module's own, since the last test re-runs it in place."""
+    data_dir = tmp_path_factory.mktemp("generated") / "data"
+    manifest = generate_into(data_dir, teachers=800, waves=6, seed=7)
+    _run(data_dir)
+    return data_dir, manifest
 
 
 def test_every_dirty_row_is_quarantined_with_its_reason_and_nothing_else(generated):
@@ -141,8 +137,8 @@ def test_no_raw_identifier_name_phone_or_free_text_anywhere(generated):
     assert pages and not _leaks(pl.Series(pages, dtype=pl.String), forbidden)
 
 
-def test_rerun_changes_no_table(generated, tmp_path):
-    data_dir = copy_data_dir(generated[0], tmp_path / "data")
+def test_rerun_changes_no_table(generated):
+    data_dir, _ = generated
 
     def snapshot():
         tables = query(
