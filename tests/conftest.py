@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -70,6 +73,20 @@ def good_school_row(**overrides) -> dict[str, str]:
     return row
 
 
+def small_landing(data_dir: Path) -> None:
+    """Two waves: one bad teacher row (hours_total 200) in a GBK CSV, one school report in XLSX."""
+    write_table(
+        data_dir / "landing" / "teacher_survey" / "t.csv",
+        [
+            good_teacher_row(),
+            good_teacher_row(response_id="R2", hours_total="200"),
+            good_teacher_row(response_id="R3", wave="2024-11", submitted_at="2024-11-02 08:00:00"),
+        ],
+        "gbk",
+    )
+    write_table(data_dir / "landing" / "school_report" / "s.xlsx", [good_school_row()])
+
+
 def write_table(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> Path:
     """Rows as CSV (any encoding, 'utf-8-sig' for a BOM), XLSX or Parquet, by suffix."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,10 +120,9 @@ def _excel_value(text: str):
     return int(number) if number.is_integer() and "." not in text else number
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """A data directory with a three-school reference override and empty landing folders."""
-    reference = tmp_path / "data" / "reference"
+def new_data_dir(root: Path) -> Path:
+    """root/data with a three-school reference override and empty landing folders."""
+    reference = root / "data" / "reference"
     reference.mkdir(parents=True)
     with (reference / "schools.csv").open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(
@@ -115,8 +131,14 @@ def data_dir(tmp_path: Path) -> Path:
     with (reference / "teacher_population.csv").open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("county_code", "school_level", "n_teachers"), *POPULATION])
     for source in (TEACHER_SURVEY, SCHOOL_REPORT):
-        (tmp_path / "data" / "landing" / source).mkdir(parents=True)
-    return tmp_path / "data"
+        (root / "data" / "landing" / source).mkdir(parents=True)
+    return root / "data"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory with a three-school reference override and empty landing folders."""
+    return new_data_dir(tmp_path)
 
 
 @pytest.fixture
@@ -147,18 +169,52 @@ def jianfu(*args: str, env: dict | None = None, timeout: float = 600) -> subproc
     )
 
 
-def build_demo(base: Path) -> Path:
-    """A small generated data set through the whole pipeline, PDFs printed, once per test session (tmp base dir)."""
+def session_root(base: Path) -> Path:
+    """The directory every xdist worker of this session shares: a worker's basetemp is its child."""
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(base: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """session_root(base)/name, built by whichever worker comes first; the others wait on a file lock.
+
+    Users only read it (copy it to write): every worker of the session sees the same directory.
+    """
+    root = session_root(base)
+    target, done = root / name, root / f"{name}.built"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)
+            build(target)
+            done.touch()
+    return target
+
+
+def _build_demo(data_dir: Path) -> None:
     from pipelines.synthetic.generate import generate
 
-    data_dir = base / "report-demo"
-    done = data_dir / ".built"
-    if not done.exists():
-        generate(data_dir, teachers=800, waves=3, seed=7)
-        os.environ["JIANFU_REPORT_PDFS"] = "1"
-        try:
-            run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
-        finally:
-            os.environ["JIANFU_REPORT_PDFS"] = "0"
-        done.touch()
-    return data_dir
+    generate(data_dir, teachers=800, waves=3, seed=7)
+    os.environ["JIANFU_REPORT_PDFS"] = "1"
+    try:
+        run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
+    finally:
+        os.environ["JIANFU_REPORT_PDFS"] = "0"
+
+
+def build_demo(base: Path) -> Path:
+    """A small generated data set through the whole pipeline, PDFs printed, once per test session.
+
+    Shared by every module and xdist worker (read-only: copy it to change it).
+    """
+    return build_once(base, "report-demo", _build_demo)
+
+
+@pytest.fixture(scope="session")
+def demo_set(tmp_path_factory) -> Path:
+    """build_demo's data directory."""
+    return build_demo(tmp_path_factory.getbasetemp())
+
+
+def copy_data_dir(source: Path, target: Path, *skip: str) -> Path:
+    """A writable copy of a shared data directory, without the named top-level entries."""
+    return Path(shutil.copytree(source, target, ignore=lambda d, _names: skip if Path(d) == source else ()))

@@ -14,7 +14,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import build_demo
 
 from pipelines.report.site import LATEST, PAGE_CHARTS
 from pipelines.resources import REPO_ROOT
@@ -34,10 +33,15 @@ SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 MISSING = "Debian's chromium is not installed (/usr/bin/chromium): apt-get install -y chromium fonts-noto-cjk"
-if not CHROMIUM.exists() and os.environ.get("CI"):
-    raise RuntimeError(MISSING + " (CI must run the browser tests)")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
 NARROW = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> Path:
+    """Without Chromium the module skips locally and fails under CI, which must run it."""
+    if not CHROMIUM.exists():
+        pytest.fail(MISSING + " (CI must run the browser tests)") if os.environ.get("CI") else pytest.skip(MISSING)
+    return CHROMIUM
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -46,9 +50,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(demo_set):
     """The demo site served on 127.0.0.1 (an ephemeral port), for as long as the module runs."""
-    root = build_demo(tmp_path_factory.getbasetemp()) / "reports"
+    root = demo_set / "reports"
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

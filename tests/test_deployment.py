@@ -12,8 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import jianfu
-from test_cli import small_landing
+from conftest import jianfu, small_landing
 
 from pipelines.resources import REPO_ROOT
 

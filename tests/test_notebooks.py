@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import nbformat
 import pytest
-from conftest import build_demo
+from conftest import copy_data_dir
 from nbclient import NotebookClient
 
 from pipelines.resources import REPO_ROOT
@@ -17,8 +17,9 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.getbasetemp())
+def demo(demo_set, tmp_path_factory) -> Path:
+    """A copy of the session's demo set: the test opens it as a writer, which other workers' readers would block."""
+    return copy_data_dir(demo_set, tmp_path_factory.mktemp("notebooks") / "data", "reports")
 
 
 def test_the_two_notebooks_exist_and_are_committed_without_outputs():

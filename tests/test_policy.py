@@ -3,14 +3,28 @@ cap, across semester and year boundaries; the breach cases and their survival ac
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
-from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, query, write_table
+from conftest import (
+    SCHOOLS,
+    copy_data_dir,
+    good_school_row,
+    good_teacher_row,
+    jianfu,
+    new_data_dir,
+    query,
+    write_table,
+)
 
 from pipelines.catalogue.policy import PolicyRuleError, read_policy_rules, validated_rules
+from pipelines.cli import main
 from pipelines.resources import SHIPPED_REFERENCE_DIR
+from pipelines.runner import run_pipeline
 
 A, B, C = (code for code, *_ in SCHOOLS)
 SECRET = "机密备注-13800138000"
@@ -175,16 +189,41 @@ def breaches(data_dir: Path) -> set[tuple]:
     return set(query(data_dir, 'select rule_id, school_code, period, observed, "limit" from marts.policy_breaches'))
 
 
-@pytest.fixture
-def policy_dir(data_dir: Path) -> Path:
+def write_policy_set(data_dir: Path) -> Path:
     write_events(data_dir, hand_events())
     write_bad_events(data_dir)
     write_surveys(data_dir)
     return data_dir
 
 
-def test_every_shipped_rule_breach_is_found_and_no_other(policy_dir, run):
-    run(policy_dir)
+@pytest.fixture
+def policy_dir(data_dir: Path) -> Path:
+    return write_policy_set(data_dir)
+
+
+@pytest.fixture(scope="module")
+def policy_run(tmp_path_factory) -> Path:
+    """The hand-written set run once; the tests that only read it share it, the others copy it."""
+    data_dir = write_policy_set(new_data_dir(tmp_path_factory.mktemp("policy")))
+    previous = os.environ.get("JIANFU_ID_KEY")
+    os.environ["JIANFU_ID_KEY"] = "test-key-not-secret"
+    try:
+        run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
+    finally:
+        os.environ.pop("JIANFU_ID_KEY") if previous is None else os.environ.update(JIANFU_ID_KEY=previous)
+    return data_dir
+
+
+def cases(capsys, *args: str) -> tuple[int, str, str]:
+    """`jianfu cases ...` in-process: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    code = main(["cases", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_shipped_rule_breach_is_found_and_no_other(policy_run):
+    policy_dir = policy_run
     assert breaches(policy_dir) == EXPECTED
     region = {
         (r, p): (o, b, n)
@@ -226,8 +265,8 @@ def test_every_shipped_rule_breach_is_found_and_no_other(policy_dir, run):
     assert {c[3:] for c in cases} == {("open", True)}
 
 
-def test_campus_event_rows_are_accounted_and_each_bad_row_has_its_reason(policy_dir, run):
-    run(policy_dir)
+def test_campus_event_rows_are_accounted_and_each_bad_row_has_its_reason(policy_run):
+    policy_dir = policy_run
     received = query(policy_dir, "select count(*) from landing.campus_event_rows")[0][0]
     accepted = query(policy_dir, "select count(*) from staging.campus_event_staged")[0][0]
     reasons = query(
@@ -251,8 +290,8 @@ def test_campus_event_rows_are_accounted_and_each_bad_row_has_its_reason(policy_
         assert "机密" not in page.read_text(encoding="utf-8"), page
 
 
-def test_cross_checks_flag_disagreeing_reports_and_paper_compliance(policy_dir, run):
-    run(policy_dir)
+def test_cross_checks_flag_disagreeing_reports_and_paper_compliance(policy_run):
+    policy_dir = policy_run
     checks = {
         (s, c): (r, e, f)
         for s, c, r, e, f in query(
@@ -268,11 +307,11 @@ def test_cross_checks_flag_disagreeing_reports_and_paper_compliance(policy_dir, 
     assert checks[(C, "teacher_inspections")] == (1.0, 2, False)
 
 
-def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, run):
-    run(policy_dir)
+def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_run, run, tmp_path, capsys):
+    policy_dir = copy_data_dir(policy_run, tmp_path / "data")
     key = ["campus_activity_semester", B, "2025-2026-2"]
-    done = jianfu(
-        "cases",
+    done = cases(
+        capsys,
         "set",
         *key,
         "--status",
@@ -284,7 +323,7 @@ def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, 
         "--data-dir",
         str(policy_dir),
     )
-    assert done.returncode == 0, done.stderr
+    assert done[0] == 0, done[2]
     run(policy_dir)
     run(policy_dir)
     corrected = [dict(r, teacher_days="150") if r["event_id"] == "SE-B1" else r for r in hand_events()]
@@ -306,10 +345,10 @@ def test_a_case_status_survives_two_reruns_and_a_corrected_reexport(policy_dir, 
     assert gone == [("resolved", "pipeline", False, True)]
     assert breaches(policy_dir) == {e for e in EXPECTED if e[0] != "secondment_days"}
     assert query(policy_dir, "select count(*) from quality.breach_cases")[0][0] == len(EXPECTED)
-    listed = jianfu("cases", "list", "--status", "confirmed", "--data-dir", str(policy_dir))
-    assert listed.returncode == 0 and "1 cases" in listed.stdout and "督导室" in listed.stdout
-    by_league = jianfu("cases", "list", "--league", "150200", "--data-dir", str(policy_dir))
-    assert by_league.stdout.count("\n") == 2 + 2  # header, two cases of 150200, count line
+    code, listed, _ = cases(capsys, "list", "--status", "confirmed", "--data-dir", str(policy_dir))
+    assert code == 0 and "1 cases" in listed and "督导室" in listed
+    by_league = cases(capsys, "list", "--league", "150200", "--data-dir", str(policy_dir))[1]
+    assert by_league.count("\n") == 2 + 2  # header, two cases of 150200, count line
     assert_reports_show_the_cases(policy_dir)
 
 
@@ -347,14 +386,17 @@ def assert_reports_show_the_cases(data_dir: Path) -> None:
         (["secondment_days", B, "2026", "--status", "closed"], "unknown status"),
     ],
 )
-def test_cases_set_refuses_unknown_keys_in_one_line(policy_dir, run, args, words):
-    if not (policy_dir / "warehouse.duckdb").exists():
-        write_events(policy_dir, hand_events())
-    run(policy_dir)
-    done = jianfu("cases", "set", *args, "--data-dir", str(policy_dir))
+def test_cases_set_refuses_unknown_keys_in_one_line(policy_run, capsys, args, words):
+    code, _, err = cases(capsys, "set", *args, "--data-dir", str(policy_run))
+    assert code == 1
+    assert err.count("\n") == 1 and words in err
+    assert args[0] not in err or args[0] == "secondment_days"
+
+
+def test_the_console_script_exits_1_with_the_refusal_line(policy_run):
+    done = jianfu("cases", "set", "no_such_rule", B, "2026", "--status", "open", "--data-dir", str(policy_run))
     assert done.returncode == 1
-    assert done.stderr.count("\n") == 1 and words in done.stderr
-    assert args[0] not in done.stderr or args[0] == "secondment_days"
+    assert done.stderr.count("\n") == 1 and "unknown rule" in done.stderr
 
 
 def test_an_override_with_a_new_version_excludes_events_from_the_old_one(policy_dir, run):
@@ -424,26 +466,24 @@ def test_overlapping_versions_are_refused():
         validated_rules(pl.concat([rules, rules.head(1)]))
 
 
-def test_the_pipeline_finds_exactly_the_generated_breaches(tmp_path, run):
+def test_the_pipeline_finds_exactly_the_generated_breaches(demo_set):
     """The generator's planted breaches of every shipped rule are found, its just-inside events are
-    not, and its bad rows are quarantined with the manifest's reasons."""
-    from pipelines.synthetic.generate import generate
-
-    manifest = generate(tmp_path / "data", teachers=300, waves=3, seed=14)["campus_events"]
-    run(tmp_path / "data")
-    found = {(r, s, p, o) for r, s, p, o, _ in breaches(tmp_path / "data")}
+    not, and its bad rows are quarantined with the manifest's reasons (on the session's demo set)."""
+    data_dir = demo_set
+    manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["campus_events"]
+    found = {(r, s, p, o) for r, s, p, o, _ in breaches(data_dir)}
     assert found == {(b["rule_id"], b["school_code"], b["period"], b["observed"]) for b in manifest["planted_breaches"]}
     inside = {(c["rule_id"], c["school_code"]) for c in manifest["just_inside"]}
     assert not inside & {(r, s) for r, s, *_ in found}
     rejected = query(
-        tmp_path / "data",
+        data_dir,
         "select file, row_number, reason from quarantine.rejected_rows "
         "where source = 'campus_event' order by file, row_number",
     )
     assert rejected == [(d["file"], d["row_number"], d["reason"]) for d in manifest["dirty_rows"]]
-    assert query(tmp_path / "data", "select count(*) from staging.campus_event_staged")[0][0] == manifest["accepted"]
+    assert query(data_dir, "select count(*) from staging.campus_event_staged")[0][0] == manifest["accepted"]
     flagged = query(
-        tmp_path / "data",
+        data_dir,
         "select count(*) filter (where flagged), count(*) from marts.event_cross_checks "
         "where check_name = 'school_report_inspections'",
     )[0]

@@ -109,8 +109,7 @@ def test_county_estimates_cover_every_county_and_never_use_a_suppressed_figure()
 def test_county_estimates_asset_on_a_warehouse(tmp_path):
     """Every county × teacher metric gets a row; thin counties are the ones without a reliable direct figure."""
     import dagster as dg
-    from test_stats import TEACHER_METRICS, insert_staged, materialize_waves, new_warehouse, survey_frame
-    from test_uncertainty import random_layout
+    from helpers import TEACHER_METRICS, insert_staged, materialize_waves, new_warehouse, random_layout, survey_frame
 
     from assets.marts import county_estimates as asset
     from pipelines.resources import MonitoringConfig

@@ -11,16 +11,17 @@ import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
-from survey_oracle import run_oracle
-from test_stats import (
+from helpers import (
     TEACHER_METRICS,
     insert_staged,
     materialize_waves,
     metric_values,
     new_warehouse,
+    random_layout,
     read_mart,
     survey_frame,
 )
+from survey_oracle import run_oracle
 
 from assets.marts import wave_changes, wave_changes_consistent
 from pipelines.catalogue.metrics import METRIC_BY_NAME
@@ -29,25 +30,6 @@ from pipelines.resources import MonitoringConfig
 from pipelines.synthetic.coverage import simulate_seed, summarise
 
 WAVE = "2024-03"
-
-
-def random_layout(rng: np.random.Generator) -> list[tuple[str, str, int]]:
-    """Schools over three leagues: 1–12 schools a county, a county with one school, a
-    single-school stratum, a school answering at two levels, and counties of every size."""
-    layout = []
-    for league, counties in (
-        ("1501", ("02", "03", "04", "05", "21", "22")),
-        ("1502", ("02", "03", "04", "05")),
-        ("1503", ("02", "03")),
-    ):
-        for county in counties:
-            for k in range(1, int(rng.integers(1, 13)) + 1):
-                level = str(rng.choice(["primary", "junior"], p=[0.6, 0.4]))
-                layout.append((f"{league}{county}{k:03d}", level, int(rng.integers(4, 35))))
-    layout.append(("150302001", "junior", 12))
-    layout.append(("150302009", "senior", 25))
-    layout.append(("150102001", "junior" if layout[0][1] == "primary" else "primary", 9))
-    return layout
 
 
 @pytest.fixture(scope="module")
