@@ -9,20 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from conftest import good_school_row, good_teacher_row, jianfu, query, write_table
-
-
-def small_landing(data_dir: Path) -> None:
-    write_table(
-        data_dir / "landing" / "teacher_survey" / "t.csv",
-        [
-            good_teacher_row(),
-            good_teacher_row(response_id="R2", hours_total="200"),
-            good_teacher_row(response_id="R3", wave="2024-11", submitted_at="2024-11-02 08:00:00"),
-        ],
-        "gbk",
-    )
-    write_table(data_dir / "landing" / "school_report" / "s.xlsx", [good_school_row()])
+from conftest import good_school_row, good_teacher_row, jianfu, query, small_landing, write_table
 
 
 def test_run_records_real_dagster_runs_under_the_data_dir(data_dir):
