@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from conftest import good_school_row, good_teacher_row, jianfu, query, small_landing, write_table
+from conftest import jianfu, query, small_landing
 
 
 def test_run_records_real_dagster_runs_under_the_data_dir(data_dir):
