@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -112,12 +114,36 @@ class JianfuResource(dg.ConfigurableResource):
         conn = open_warehouse(self.warehouse_path, read_only, self.lock_timeout, self.duckdb_settings())
         try:
             if not read_only:
-                migrate_legacy_landing(conn)
-                for ddl in sorted((SQL_DIR / "ddl").glob("*.sql")):
-                    conn.execute(ddl.read_text(encoding="utf-8"))
+                ensure_schema(conn)
             yield conn
         finally:
             conn.close()
+
+
+@lru_cache(maxsize=1)
+def ddl_statements() -> tuple[tuple[str, ...], str]:
+    """The DDL files' texts in order and their digest, read once per process."""
+    texts = tuple(ddl.read_text(encoding="utf-8") for ddl in sorted((SQL_DIR / "ddl").glob("*.sql")))
+    return texts, hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Every schema, table and view of sql/ddl/ in place. A run opens ~90 write connections: the DDL
+    runs only when meta.ddl_version does not hold this code's digest (new warehouse, new code, legacy
+    landing tables just dropped)."""
+    texts, digest = ddl_statements()
+    dropped = migrate_legacy_landing(conn)
+    [(has_version,)] = conn.execute(
+        "select count(*) from duckdb_tables() "
+        "where database_name = current_database() and schema_name = 'meta' and table_name = 'ddl_version'"
+    ).fetchall()
+    if not dropped and has_version:
+        [(current,)] = conn.execute("select max(digest) from meta.ddl_version").fetchall()
+        if current == digest:
+            return
+    for text in texts:
+        conn.execute(text)
+    conn.execute("create or replace table meta.ddl_version as select $digest::varchar as digest", {"digest": digest})
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
@@ -156,7 +182,7 @@ def open_warehouse(
             raise FatalPipelineError(f"cannot open warehouse {path}: {str(exc).splitlines()[0][:160]}") from None
 
 
-def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> None:
+def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> bool:
     """Landing tables from before wave keys are a cache of the files: drop them so every file is re-read."""
     table_count = conn.execute(
         "select count(*) from information_schema.tables where table_schema = 'landing' "
@@ -178,6 +204,8 @@ def migrate_legacy_landing(conn: duckdb.DuckDBPyConnection) -> None:
             "quarantine.rejected_files",
         ):
             conn.execute(f"drop table if exists {table}")
+        return True
+    return False
 
 
 def pdfs_from_env() -> bool:

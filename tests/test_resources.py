@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.resources import JianfuResource
+from pipelines.resources import JianfuResource, ddl_statements
 
 
 def _settings(conn) -> tuple[str, str]:
@@ -42,3 +42,27 @@ def test_a_query_larger_than_the_memory_limit_spills_instead_of_failing(tmp_path
         conn.execute("create table wide as select i, md5(i::varchar) as h from range(3000000) t(i)")
         distinct = conn.execute("select count(*) from (select h, count(*) from wide group by h)").fetchone()[0]
     assert distinct == 3_000_000
+
+
+def test_the_ddl_runs_once_per_code_version_and_again_when_it_changes(tmp_path):
+    """A write connection skips sql/ddl/ when the warehouse holds this code's digest; a different digest
+    (new code) or legacy landing tables run it again, so a missing table comes back."""
+    jianfu = JianfuResource(data_dir=str(tmp_path))
+    _, digest = ddl_statements()
+    with jianfu.connect() as conn:
+        assert conn.execute("select digest from meta.ddl_version").fetchall() == [(digest,)]
+        tables = conn.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database()"
+        ).fetchall()
+        conn.execute("drop table marts.area_metrics")
+    with jianfu.connect() as conn:
+        assert conn.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'marts' and table_name = 'area_metrics'"
+        ).fetchall() == [(0,)], "same code, same digest: the DDL did not run"
+        conn.execute("update meta.ddl_version set digest = 'older code'")
+    with jianfu.connect() as conn:
+        assert (
+            conn.execute("select count(*) from duckdb_tables() where database_name = current_database()").fetchall()
+            == tables
+        )
+        assert conn.execute("select digest from meta.ddl_version").fetchall() == [(digest,)]
