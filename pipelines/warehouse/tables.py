@@ -294,12 +294,12 @@ def rule_params(source: str, current_wave: str) -> dict:
 
 
 def type_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str) -> None:
-    """Temp table typed_rows: temp table wave_rows typed and checked against the source's rules in one pass."""
+    """Temp view typed_rows: temp table wave_rows typed and checked against the source's rules in one pass."""
     conn.execute(
         "set variable staging_rules = (" + load_sql("staging/column_rules.sql") + ")",
         rule_params(source, current_wave),
     )
-    conn.execute("create or replace temp table typed_rows as " + load_sql(f"staging/{source}_typed.sql"))
+    conn.execute("create or replace temp view typed_rows as " + load_sql(f"staging/{source}_typed.sql"))
 
 
 def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None, current_wave: str) -> None:
@@ -350,7 +350,7 @@ def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str, current_
 
 
 def _replace_staged(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> StageResult:
-    """Judge temp table typed_rows with the shared and the source's staging SQL; swap the staged and quarantined
+    """Judge temp view typed_rows with the shared and the source's staging SQL; swap the staged and quarantined
     rows of `wave` (None: of every keyed wave) in one transaction."""
     conn.execute("create or replace temp view judged_rows as " + load_sql("staging/judged_rows.sql"))
     conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
