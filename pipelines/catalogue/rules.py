@@ -226,3 +226,19 @@ PAPER_MIN_INSPECTIONS = 2.0
 """Teachers' mean n_inspections at or above this, with no inspection event registered: paper compliance."""
 PAPER_MIN_ITEM_SHARE = 0.5
 """Share of teachers reporting campus events held at will (item_11) at or above this, with no activity registered."""
+
+
+STAGED_TYPES = {"wave": "varchar", "text": "varchar", "timestamp": "timestamp", "date": "date", "number": "double"}
+"""The staged type of each rule kind but `integer` (see staged_type)."""
+
+
+def staged_type(rule: ColumnRule) -> str:
+    """A column's staged type: an integer code or bounded scale fits `integer`, an unbounded count takes `bigint`."""
+    if rule.kind == "integer":
+        return "integer" if rule.allowed or rule.max_value is not None else "bigint"
+    return STAGED_TYPES[rule.kind]
+
+
+def staged_column(rule: ColumnRule) -> str:
+    """A column's staged name: a pseudonymised `<x>_id` is staged as `<x>_pseudonym`, never under its own name."""
+    return rule.column.removesuffix("_id") + "_pseudonym" if rule.pseudonymised else rule.column

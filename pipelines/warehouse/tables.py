@@ -27,6 +27,7 @@ from pipelines.catalogue.rules import (
     rule_rows,
     wave_column,
 )
+from pipelines.catalogue.sqlgen import staged_columns
 from pipelines.landing.scan import LandingFileError, read_landing, scan_landing
 from pipelines.resources import FatalPipelineError, load_sql
 
@@ -282,8 +283,8 @@ def purge_vanished_waves(conn: duckdb.DuckDBPyConnection, source: str, waves: li
         conn.execute(load_sql("ingest/purge_wave_marts.sql"))
 
 
-def violation_params(source: str, current_wave: str) -> dict:
-    """What sql/staging/cell_violations.sql binds besides the rule table."""
+def rule_params(source: str, current_wave: str) -> dict:
+    """What sql/staging/column_rules.sql binds besides the rule table."""
     return {
         "source": source,
         "current_wave": current_wave,
@@ -292,13 +293,26 @@ def violation_params(source: str, current_wave: str) -> dict:
     }
 
 
+def type_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str) -> None:
+    """Temp view typed_rows: temp table wave_rows typed and checked against the source's rules in one pass."""
+    conn.execute(
+        "set variable staging_rules = (" + load_sql("staging/column_rules.sql") + ")",
+        rule_params(source, current_wave),
+    )
+    conn.execute("create or replace temp view typed_rows as " + load_sql(f"staging/{source}_typed.sql"))
+
+
 def _select_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None, current_wave: str) -> None:
     conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
     conn.execute("create or replace temp table wave_rows as " + load_sql("ingest/wave_rows.sql"), {"wave": wave})
-    conn.execute(
-        "create or replace temp table cell_violations as " + load_sql("staging/cell_violations.sql"),
-        violation_params(source, current_wave),
-    )
+    type_wave_rows(conn, source, current_wave)
+
+
+RAW_JSON = (
+    "json_merge_patch(to_json(wave_rows), "
+    '\'{"file": null, "row_number": null, "landing_file": null, "row_error": null, "wave_key": null}\')'
+)
+"""A rejected landing row as quarantine keeps it: its contract columns, as read."""
 
 
 def landing_waves(conn: duckdb.DuckDBPyConnection, source: str) -> list[str]:
@@ -313,10 +327,9 @@ def quarantine_rows_without_wave(conn: duckdb.DuckDBPyConnection, source: str, c
         conn.execute("delete from quarantine.rejected_rows where source = ? and wave is null", [source])
         conn.execute(
             "insert into quarantine.rejected_rows "
-            "select ?, null, wave_rows.file, wave_rows.row_number, meta.bounded_reason(cell_violations.reason, ?), "
-            'json_merge_patch(to_json(wave_rows), \'{"file": null, "row_number": null, '
-            '"landing_file": null, "row_error": null, "wave_key": null}\') '
-            "from wave_rows join cell_violations using (file, row_number)",
+            "select ?, null, wave_rows.file, wave_rows.row_number, meta.bounded_reason(typed_rows.cell_reason, ?), "
+            f"{RAW_JSON} from typed_rows join wave_rows using (file, row_number) "
+            "where typed_rows.cell_reason is not null",
             [source, MAX_REASON_LENGTH],
         )
     return conn.execute("select count(*) from wave_rows").fetchall()[0][0]
@@ -337,8 +350,9 @@ def stage_wave(conn: duckdb.DuckDBPyConnection, source: str, wave: str, current_
 
 
 def _replace_staged(conn: duckdb.DuckDBPyConnection, source: str, wave: str | None) -> StageResult:
-    """Judge temp table wave_rows with the source's staging SQL; swap the staged and quarantined
+    """Judge temp view typed_rows with the shared and the source's staging SQL; swap the staged and quarantined
     rows of `wave` (None: of every keyed wave) in one transaction."""
+    conn.execute("create or replace temp view judged_rows as " + load_sql("staging/judged_rows.sql"))
     conn.execute("create or replace temp table validated as " + load_sql(f"staging/{source}_staged.sql"))
     staged = STAGED_TABLES[source]
     with transaction(conn):
@@ -348,13 +362,13 @@ def _replace_staged(conn: duckdb.DuckDBPyConnection, source: str, wave: str | No
         else:
             conn.execute(f"delete from {staged} where wave = ?", [wave])
             conn.execute("delete from quarantine.rejected_rows where source = ? and wave = ?", [source, wave])
-        conn.execute(
-            f"insert into {staged} by name select * exclude (reason, raw_json) from validated where reason is null"
-        )
+        conn.execute(f"insert into {staged} by name select * exclude (reason) from validated where reason is null")
         conn.execute(
             "insert into quarantine.rejected_rows "
-            "select ?, wave, source_file, source_row, meta.bounded_reason(reason, ?), raw_json "
-            "from validated where reason is not null",
+            "select ?, validated.wave, validated.source_file, validated.source_row, "
+            f"meta.bounded_reason(validated.reason, ?), {RAW_JSON} from validated join wave_rows "
+            "on wave_rows.file = validated.source_file and wave_rows.row_number = validated.source_row "
+            "where validated.reason is not null",
             [source, MAX_REASON_LENGTH],
         )
     received, accepted = conn.execute(
@@ -373,10 +387,7 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str
     months) and replace its staged and keyed quarantined rows atomically."""
     conn.execute(f"create or replace temp view landing_rows as select * from {LANDING_TABLES[source]}")
     conn.execute("create or replace temp table wave_rows as select * from landing_rows where wave_key is not null")
-    conn.execute(
-        "create or replace temp table cell_violations as " + load_sql("staging/cell_violations.sql"),
-        violation_params(source, current_wave),
-    )
+    type_wave_rows(conn, source, current_wave)
     return _replace_staged(conn, source, None)
 
 
@@ -398,17 +409,40 @@ def replace_wave(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, par
     return conn.execute(f"select count(*) from {table} where wave = $wave", {"wave": params["wave"]}).fetchall()[0][0]
 
 
+def _table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, name = table.split(".")
+    return [
+        c
+        for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+
+
+def add_rule_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """A column the rule table gained after the warehouse was built is appended to its landing and staged
+    tables (names only from the rule table), so adding one needs no hand-written migration."""
+    added = []
+    for source in SOURCES:
+        wanted = {
+            LANDING_TABLES[source]: [(column, "varchar") for column in contract_columns(source)],
+            STAGED_TABLES[source]: staged_columns(source),
+        }
+        for table, columns in wanted.items():
+            present = set(_table_columns(conn, table))
+            for name, kind in columns:
+                if name not in present:
+                    conn.execute(f"alter table {table} add column {name} {kind}")
+                    added.append(f"{table}.{name}")
+    return added
+
+
 def check_columns_match_contract(conn: duckdb.DuckDBPyConnection) -> None:
-    """The landing DDL and the rule table must list the same columns; a mismatch is a bug."""
+    """The landing tables and the rule table must list the same columns, once the new ones are added;
+    a mismatch (a column renamed, removed or inserted mid-table) is a bug."""
+    add_rule_columns(conn)
     for source, table in LANDING_TABLES.items():
-        schema, name = table.split(".")
-        columns = [
-            c
-            for (c,) in conn.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-                "order by ordinal_position",
-                [schema, name],
-            ).fetchall()
-        ]
-        if columns != LANDING_PREFIX + contract_columns(source):
+        if _table_columns(conn, table) != LANDING_PREFIX + contract_columns(source):
             raise FatalPipelineError(f"{table} columns differ from the rule table")
