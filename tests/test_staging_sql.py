@@ -139,8 +139,8 @@ def warehouse():
     for ddl in sorted((SQL_DIR / "ddl").glob("*.sql")):
         conn.execute(ddl.read_text(encoding="utf-8"))
     conn.executemany(f"insert into meta.column_rules values ({', '.join('?' * 12)})", rule_rows())
-    conn.execute("create or replace table ref.schools as select '1501020001' as school_code, '150102' as county_code")
-    conn.execute("create or replace table ref.divisions as select '150102' as code, '150100' as parent_code")
+    conn.execute("insert into ref.schools (school_code, county_code) values ('1501020001', '150102')")
+    conn.execute("insert into ref.divisions (code, level, parent_code) values ('150102', 'county', '150100')")
     yield conn
     conn.close()
 

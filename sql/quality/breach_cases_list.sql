@@ -9,11 +9,11 @@ located as (
     select
         cases.*,
         schools.school_name,
-        schools.county_code,
-        counties.parent_code as league_code
+        areas.county_code,
+        areas.league_code
     from cases
     left join ref.schools as schools on schools.school_code = cases.school_code
-    left join ref.divisions as counties on counties.code = schools.county_code
+    left join ref.school_areas as areas on areas.school_code = cases.school_code
 ),
 
 final as (

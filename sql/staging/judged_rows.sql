@@ -10,12 +10,11 @@ with source as (
 located as (
     select
         source.*,
-        schools.county_code,
-        counties.parent_code as league_code,
-        source.school_code <> '' and schools.school_code is null as unknown_school
+        areas.county_code,
+        areas.league_code,
+        source.school_code <> '' and areas.school_code is null as unknown_school
     from source
-    left join ref.schools as schools on source.school_code = schools.school_code
-    left join ref.divisions as counties on schools.county_code = counties.code
+    left join ref.school_areas as areas on source.school_code = areas.school_code
 ),
 
 final as (
