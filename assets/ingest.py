@@ -30,7 +30,7 @@ def questionnaire_paths(jianfu: JianfuResource) -> list:
 def reference_tables(jianfu: JianfuResource) -> dg.MaterializeResult:
     """ref.* from the reference files (data-dir overrides win) and meta.* from the catalogues."""
     paths = {name: jianfu.reference_path(name) for name in REFERENCE_FILES}
-    digest = state.ingest_digest("", ";files=" + state._digest_paths(list(paths.values()))[:32])
+    digest = state.reference_digest(list(paths.values()))
     with jianfu.connect() as conn:
         check_columns_match_contract(conn)
         skipped = state.reference_unchanged(conn, digest)

@@ -121,6 +121,17 @@ def _staging_progress(result: dg.ExecuteInProcessResult) -> str:
     return ", ".join(sorted(parts))
 
 
+def _skipped_assets(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The ingest assets that found their files unchanged and reused the warehouse's rows."""
+    names = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        flag = materialization.metadata.get("skipped")
+        if flag is not None and getattr(flag, "value", flag) is True:
+            names.append(materialization.asset_key.path[-1])
+    return sorted(names)
+
+
 def _settings(defs: dg.Definitions) -> dict:
     """The configured values every wave and mart is built with, for the fingerprints."""
     assert defs.resources is not None
@@ -242,7 +253,10 @@ def _run_locked(
 ) -> RunSummary:
     summary = RunSummary(reports_dir=jianfu.reports_dir)
     step("ingest: reference and landing files", 1, 0)
-    summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu).run_id)
+    ingest = _execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu)
+    summary.run_ids.append(ingest.run_id)
+    if skipped := _skipped_assets(ingest):
+        echo(f"ingest: {', '.join(skipped)} unchanged since the last run (content hashes verified): not re-read")
     references = [jianfu.reference_path(n) for n in REFERENCE_FILES]
     context = state.context_digest(references, _settings(defs), "wave")
     site_context = state.context_digest(references, _settings(defs), "site")

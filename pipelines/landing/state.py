@@ -217,5 +217,10 @@ def landing_unchanged(
     return recorded == {(f.name, f.sha256, version) for f in present} | links
 
 
+def reference_digest(paths: list[Path]) -> str:
+    """The reference files' contents and the ingest code: load_reference reruns when either changed."""
+    return ingest_digest("", ";files=" + _digest_paths(paths)[:32])
+
+
 def reference_unchanged(conn: duckdb.DuckDBPyConnection, digest: str) -> bool:
     return recorded_run(conn, "reference") == digest
