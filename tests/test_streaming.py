@@ -146,3 +146,12 @@ def test_changed_parts_say_why_a_wave_is_restaged():
     assert state.changed_parts(old, "files=b;reference=q;settings=s;code=c") == ["files", "reference"]
     assert state.changed_parts(None, old) == ["never built"]
     assert state.changed_parts("0123abcd", old) == ["inputs"]
+
+
+def test_a_line_over_duckdbs_limit_is_read_whole_with_the_same_result(tmp_path):
+    huge = "9" * (3 * 2**20)
+    row = f"2024-05,R2,1501020001,小学,2024-05-10 09:00:00,T2,{huge}"
+    read = read_landing(_file(tmp_path, "huge.csv", _csv([ROWS[0], row]).encode()), key=KEY)
+    assert not isinstance(read.frame, LandingStream)
+    assert read.frame["hours_total"].to_list() == ["50", huge]
+    assert read.frame["teacher_id"].to_list() == [pseudonym("T-001", KEY), pseudonym("T2", KEY)]

@@ -424,7 +424,7 @@ def _read_streamed_csv(file: LandingFile, key: bytes, mappings_dir: Path | None)
             export = convert_export(probe, file.name, file.source, mappings_dir) is not None
         except LandingFileError:
             export = True
-        if export:
+        if export or source.whole:
             source.close()
             return None
         by_column, absent = _contract_sources(probe.columns, file.source)

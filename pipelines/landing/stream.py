@@ -147,6 +147,9 @@ class CsvSource:
         self._finalizer = weakref.finalize(self, _cleanup, self.conn, self.workdir)
         self.header: list[str] = []
         self.normalized = False
+        self.whole = False
+        """True when even the normalized file defeats DuckDB's reader (a line over its 2 MB limit):
+        the caller then reads the file whole, as before streaming."""
         try:
             self.conn.execute(load_sql("ingest/csv_macros.sql"))
             decoded = decode_to_utf8(path, self.workdir)
@@ -154,6 +157,7 @@ class CsvSource:
             self.delimiter = "\t" if "\t" in decoded.first_line and "," not in decoded.first_line else ","
             if not (decoded.simple and self._simple_header(decoded.first_line) and self._count_with_duckdb()):
                 self._normalize(decoded.path)
+                self.whole = not self._duckdb_reads_normalized()
         except BaseException:
             self.close()
             raise
@@ -198,6 +202,17 @@ class CsvSource:
         except duckdb.Error:
             return False
         self.rows, self.blank_rows = total - blank, blank
+        return True
+
+    def _duckdb_reads_normalized(self) -> bool:
+        columns = ["__row", "__row_error", *self._raw_columns()]
+        try:
+            self.conn.execute(
+                "select count(*) from utf8_csv($path, $skip, $delim, $nullstr, $columns)",
+                self._csv_params(columns, 0),
+            ).fetchall()
+        except duckdb.Error:
+            return False
         return True
 
     def _normalize(self, path: Path) -> None:
