@@ -3,10 +3,19 @@
 import dagster as dg
 
 from pipelines.catalogue.rules import CAMPUS_EVENT, SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.landing import state
+from pipelines.landing.scan import scan_landing
 from pipelines.landing.state import reader_version, run_month
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.resources import REFERENCE_FILES, FatalPipelineError, JianfuResource
-from pipelines.warehouse.tables import check_columns_match_contract, load_reference, sync_landing
+from pipelines.warehouse.tables import (
+    LANDING_TABLES,
+    LandingSync,
+    check_columns_match_contract,
+    landing_waves,
+    load_reference,
+    sync_landing,
+)
 
 
 def questionnaire_paths(jianfu: JianfuResource) -> list:
@@ -21,24 +30,58 @@ def questionnaire_paths(jianfu: JianfuResource) -> list:
 def reference_tables(jianfu: JianfuResource) -> dg.MaterializeResult:
     """ref.* from the reference files (data-dir overrides win) and meta.* from the catalogues."""
     paths = {name: jianfu.reference_path(name) for name in REFERENCE_FILES}
+    digest = state.reference_digest(list(paths.values()))
     with jianfu.connect() as conn:
         check_columns_match_contract(conn)
-        counts = load_reference(conn, paths)
-    return dg.MaterializeResult(metadata={**counts, "files": {k: str(v) for k, v in paths.items()}})
+        skipped = state.reference_unchanged(conn, digest)
+        counts = {} if skipped else load_reference(conn, paths)
+        if not skipped:
+            state.record_run(conn, "reference", digest)
+    return dg.MaterializeResult(metadata={**counts, "skipped": skipped, "files": {k: str(v) for k, v in paths.items()}})
+
+
+def _recorded_sync(conn, source: str, names: list[str]) -> LandingSync:
+    """What the last pass over an unchanged folder found, read back from the warehouse."""
+    sync = LandingSync(unchanged=names)
+    sync.bad_files = dict(
+        conn.execute(
+            "select file, reason from quarantine.rejected_files where source = ? order by 1", [source]
+        ).fetchall()
+    )
+    sync.missing_columns = dict(
+        conn.execute(
+            "select file, missing_columns from landing.files where source = ? and len(missing_columns) > 0 order by 1",
+            [source],
+        ).fetchall()
+    )
+    sync.rows_without_wave = conn.execute(
+        f"select count(*) from {LANDING_TABLES[source]} where wave_key is null"
+    ).fetchall()[0][0]
+    sync.waves = landing_waves(conn, source)
+    return sync
 
 
 def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: str) -> dg.MaterializeResult:
     version = reader_version([jianfu.mappings_dir, *questionnaire_paths(jianfu)])
+    present, skipped = scan_landing(jianfu.landing_dir, source)
+    digest = state.ingest_digest(run_month())
     with jianfu.connect() as conn:
-        sync = sync_landing(
-            conn,
-            jianfu.landing_dir,
-            source,
-            jianfu.pseudonym_key(),
-            mappings_dir=jianfu.mappings_dir,
-            version=version,
-            current_wave=run_month(),
-        )
+        unchanged = state.landing_unchanged(conn, source, present, skipped, version, digest)
+        if unchanged:
+            sync = _recorded_sync(conn, source, sorted([f.name for f in present] + [s.name for s in skipped]))
+        else:
+            sync = sync_landing(
+                conn,
+                jianfu.landing_dir,
+                source,
+                jianfu.pseudonym_key(),
+                mappings_dir=jianfu.mappings_dir,
+                version=version,
+                current_wave=run_month(),
+            )
+            state.record_run(conn, f"landing:{source}", digest)
+    if unchanged:
+        context.log.info(f"{source}: {len(sync.unchanged)} files unchanged (content hashes): not re-read")
     for name, reason in sync.bad_files.items():
         context.log.warning(f"{source}/{name}: {reason}")
     for name, columns in sync.missing_columns.items():
@@ -54,6 +97,7 @@ def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: s
             "bad_files": dg.MetadataValue.json(sync.bad_files),
             "missing_columns": dg.MetadataValue.json(sync.missing_columns),
             "rows_without_wave": sync.rows_without_wave,
+            "skipped": unchanged,
             "waves": ", ".join(sync.waves),
         }
     )

@@ -121,6 +121,17 @@ def _staging_progress(result: dg.ExecuteInProcessResult) -> str:
     return ", ".join(sorted(parts))
 
 
+def _skipped_assets(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The ingest assets that found their files unchanged and reused the warehouse's rows."""
+    names = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        flag = materialization.metadata.get("skipped")
+        if flag is not None and getattr(flag, "value", flag) is True:
+            names.append(materialization.asset_key.path[-1])
+    return sorted(names)
+
+
 def _settings(defs: dg.Definitions) -> dict:
     """The configured values every wave and mart is built with, for the fingerprints."""
     assert defs.resources is not None
@@ -242,23 +253,29 @@ def _run_locked(
 ) -> RunSummary:
     summary = RunSummary(reports_dir=jianfu.reports_dir)
     step("ingest: reference and landing files", 1, 0)
-    summary.run_ids.append(_execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu).run_id)
-    context = state.context_digest([jianfu.reference_path(n) for n in REFERENCE_FILES], _settings(defs))
+    ingest = _execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu)
+    summary.run_ids.append(ingest.run_id)
+    if skipped := _skipped_assets(ingest):
+        echo(f"ingest: {', '.join(skipped)} unchanged since the last run (content hashes verified): not re-read")
+    references = [jianfu.reference_path(n) for n in REFERENCE_FILES]
+    context = state.context_digest(references, _settings(defs), "wave")
+    site_context = state.context_digest(references, _settings(defs), "site")
     with jianfu.connect() as conn:
         summary.waves = sorted({w for source in WAVE_SOURCES for w in landing_waves(conn, source)})
         check_baseline(conn, baseline_wave)
         _report_inputs(conn, echo, summary)
         digests = state.wave_digests(conn, context)
         state.forget_vanished_waves(conn, summary.waves)
-        stale = state.stale_waves(conn, digests)
-        site_digest = state.run_digest(digests, context + state.unwaved_digest(conn))
-        site_current = (
-            state.recorded_run(conn, "monitoring") == site_digest and (jianfu.reports_dir / "index.html").is_file()
-        )
+        reasons = state.stale_waves(conn, digests)
+        site_digest = state.run_digest(digests, site_context + state.unwaved_digest(conn))
+        recorded_site = state.recorded_run(conn, "monitoring")
+        site_current = recorded_site == site_digest and (jianfu.reports_dir / "index.html").is_file()
+    stale = list(reasons)
     echo(
         f"waves found: {', '.join(summary.waves) or 'none'}"
         + (f"; changed: {', '.join(stale)}" if stale and stale != summary.waves else "")
     )
+    echo(_skip_line(summary.waves, reasons))
     if summary.files_loaded == 0 and summary.bad_files:
         echo(f"NO FILE LOADED: all {len(summary.bad_files)} landing files were rejected (reasons above)")
 
@@ -274,7 +291,7 @@ def _run_locked(
         echo(f"wave {wave}: {_staging_progress(result)}")
     summary.restaged = stale
     if site_current and not stale:
-        echo(f"nothing changed since the last run; reports in {summary.reports_dir}")
+        echo(f"nothing changed since the last run: marts and report site not rebuilt; reports in {summary.reports_dir}")
         return summary
     step("cross-wave marts, checks and the report site", total, total)
     summary.run_ids.append(_execute(defs.resolve_job_def("monitoring_job"), instance, jianfu=jianfu).run_id)
@@ -285,6 +302,16 @@ def _run_locked(
     if defs.resources["monitoring"].print_pdfs and (note := pdf_note()):
         echo(note)
     return summary
+
+
+def _skip_line(waves: list[str], reasons: dict[str, list[str]]) -> str:
+    """'restage 2024-11 (code); skip 2024-05 (inputs unchanged)': what this run redoes and why."""
+    redo = [f"{w} ({', '.join(reasons[w])})" for w in waves if w in reasons]
+    skip = [w for w in waves if w not in reasons]
+    parts = ([f"restage {', '.join(redo)}"] if redo else []) + (
+        [f"skip {', '.join(skip)} (inputs unchanged)"] if skip else []
+    )
+    return "waves: " + ("; ".join(parts) or "none")
 
 
 @contextmanager

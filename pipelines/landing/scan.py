@@ -1,8 +1,8 @@
 """Reading landing files into all-text Polars frames of contract columns only.
 
 Every value stays text so the rule table, not a reader's type guess, decides what is
-malformed. GBK/GB18030 are transcoded here because DuckDB's encodings extension cannot
-be downloaded offline. Columns the contract does not list never leave this module, and
+malformed. GBK/GB18030 are transcoded in Python because DuckDB's encodings extension cannot
+be downloaded offline; contract-format CSVs are streamed (pipelines/landing/stream.py). Columns the contract does not list never leave this module, and
 no error raised here quotes a cell or a line of the file: reasons name rows and columns.
 """
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow.compute as pc
 
 from pipelines.catalogue.rules import (
     NON_METRIC_OPTIONAL_COLUMNS,
@@ -31,6 +32,7 @@ from pipelines.catalogue.rules import (
     required_columns,
     rules_for,
 )
+from pipelines.landing.stream import CsvError, CsvSource, LandingStream
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".parquet")
 ROW_COLUMN, ROW_ERROR_COLUMN = "__row", "__row_error"
@@ -319,11 +321,14 @@ def header_key(name: str) -> str:
     return re.sub(r"\s+", "", name.replace("\ufeff", "")).lower()
 
 
-def _contract_frame(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, list[str]]:
-    """Contract columns from a contract-format table; (frame, optional columns it lacks)."""
+def _contract_sources(names: list[str], source: str) -> tuple[dict[str, str], list[str]]:
+    """Which table column feeds each contract column, and the optional contract columns none feeds.
+
+    Raises LandingFileError for a header lacking required columns or naming one twice.
+    """
     wanted = set(contract_columns(source))
     found: dict[str, list[int]] = {}
-    for position, name in enumerate(raw.columns, start=1):
+    for position, name in enumerate(names, start=1):
         if name in (ROW_COLUMN, ROW_ERROR_COLUMN):
             continue
         key = header_key(re.sub(r"__\d+$", "", name) if name not in wanted else name)
@@ -338,7 +343,18 @@ def _contract_frame(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, list[
     missing = [c for c in required_columns(source) if c not in found]
     if missing:
         raise LandingFileError(f"header lacks required columns: {', '.join(missing)}")
-    by_column = {column: raw.columns[positions[0] - 1] for column, positions in found.items()}
+    by_column = {column: names[positions[0] - 1] for column, positions in found.items()}
+    absent = [
+        c
+        for c in contract_columns(source)
+        if c not in by_column and c not in NON_METRIC_OPTIONAL_COLUMNS and c not in required_columns(source)
+    ]
+    return by_column, absent
+
+
+def _contract_frame(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, list[str]]:
+    """Contract columns from a contract-format table; (frame, optional columns it lacks)."""
+    by_column, absent = _contract_sources(raw.columns, source)
     frame = raw.select(
         [
             pl.col(by_column[c]).alias(c) if c in by_column else pl.lit(None, pl.String).alias(c)
@@ -346,11 +362,6 @@ def _contract_frame(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, list[
         ]
         + [ROW_COLUMN, ROW_ERROR_COLUMN]
     )
-    absent = [
-        c
-        for c in contract_columns(source)
-        if c not in by_column and c not in NON_METRIC_OPTIONAL_COLUMNS and c not in required_columns(source)
-    ]
     return frame, absent
 
 
@@ -363,9 +374,13 @@ def pseudonym(raw: str | None, key: bytes) -> str | None:
 
 @dataclass
 class LandingRead:
-    """A file read into landing rows, with what the run should say about it."""
+    """A file read into landing rows, with what the run should say about it.
 
-    frame: pl.DataFrame
+    A contract-format CSV arrives as a LandingStream (rows read from disk as DuckDB scans it,
+    `height` known beforehand); every other table as a Polars frame.
+    """
+
+    frame: pl.DataFrame | LandingStream
     missing_columns: list[str] = field(default_factory=list)
     blank_rows: int = 0
     tables: int = 1
@@ -394,7 +409,42 @@ def read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None = None
         raise LandingFileError(f"unreadable file ({type(exc).__name__})") from None
 
 
+def _read_streamed_csv(file: LandingFile, key: bytes, mappings_dir: Path | None) -> LandingRead | None:
+    """A contract-format CSV as a LandingStream, in memory independent of its size; None for a
+    survey-platform export, which is read whole as before (exports are questionnaire-sized)."""
+    from pipelines.platforms import convert_export
+
+    try:
+        source = CsvSource(file.path)
+    except CsvError as exc:
+        raise LandingFileError(str(exc)) from None
+    try:
+        probe = _raw_frame(source.header, [], [], [])
+        try:
+            export = convert_export(probe, file.name, file.source, mappings_dir) is not None
+        except LandingFileError:
+            export = True
+        if export or source.whole:
+            source.close()
+            return None
+        by_column, absent = _contract_sources(probe.columns, file.source)
+        if source.rows == 0:
+            raise LandingFileError("no data rows")
+        columns = contract_columns(file.source)
+        positions = {c: probe.columns.index(by_column[c]) if c in by_column else None for c in columns}
+        hashed = {rule.column for rule in rules_for(file.source) if rule.pseudonymised}
+        stream = source.stream(positions, hashed, key, file=file.name, landing_file=file.name)
+    except BaseException:
+        source.close()
+        raise
+    return LandingRead(stream, [c for c in columns if c in absent], source.blank_rows, 1)
+
+
 def _read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None) -> LandingRead:
+    if file.path.suffix.lower() == ".csv":
+        streamed = _read_streamed_csv(file, key, mappings_dir)
+        if streamed is not None:
+            return streamed
     tables = read_tables(file)
     multi_sheet = file.path.suffix.lower() == ".xlsx"
     frames, missing, blank = [], [], 0
@@ -427,13 +477,27 @@ def _read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None) -> L
 
 
 def read_landing_file(file: LandingFile, key: bytes, mappings_dir: Path | None = None) -> pl.DataFrame:
-    return read_landing(file, key, mappings_dir).frame
+    """The whole file as one frame: for tests and small files; the warehouse load streams."""
+    frame = read_landing(file, key, mappings_dir).frame
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    try:
+        return frame.collect()
+    finally:
+        frame.close()
 
 
 def waves_in_file(file: LandingFile, mappings_dir: Path | None = None) -> set[str]:
     """The valid wave keys a file holds; the sensor uses it to know which partitions to run."""
     from pipelines.catalogue.rules import WAVE_PATTERN
 
-    frame = read_landing_file(file, key=b"", mappings_dir=mappings_dir)
+    frame = read_landing(file, key=b"", mappings_dir=mappings_dir).frame
+    if isinstance(frame, pl.DataFrame):
+        values = set(frame["wave"].drop_nulls().unique().to_list())
+    else:
+        try:
+            values = {v for batch in frame.batches() for v in pc.unique(batch.column("wave")).to_pylist() if v}
+        finally:
+            frame.close()
     pattern = re.compile(WAVE_PATTERN)
-    return {w.strip() for w in frame["wave"].drop_nulls().unique().to_list() if pattern.fullmatch(w.strip())}
+    return {w.strip() for w in values if pattern.fullmatch(w.strip())}

@@ -5,7 +5,9 @@ One run generates a landing set (`jianfu generate`), then measures, each as a su
 - the baseline: `create table` from the teacher CSV into a file database, then one
   `group by` wave x league x level over every numeric column (league by a join to the
   school register);
-- a rerun of the pipeline on the unchanged files.
+- a rerun of the pipeline on the unchanged files;
+- the ingest alone (reference and every landing file into a fresh warehouse, no Dagster), whose
+  peak RSS is the reader's, apart from the staging, checks and site of the whole run.
 Wall time and peak RSS of each process tree (the process and all its descendants, polled)
 are printed as JSON and written to `--out`, with the ratio pipeline / baseline. `--scaling`
 repeats this for a series of sizes. `--coverage-only` runs the county-interval coverage
@@ -53,6 +55,20 @@ BASELINE = textwrap.dedent("""
     conn.execute("create table schools as select * from read_csv($path, all_varchar = true)", {"path": schools})
     conn.execute("create table divisions as select * from read_csv($path, all_varchar = true)", {"path": divisions})
     print(len(conn.execute(query).fetchall()))
+""")
+
+
+INGEST = textwrap.dedent("""
+    import sys
+    from pipelines.catalogue.rules import SOURCES
+    from pipelines.resources import REFERENCE_FILES, JianfuResource
+    from pipelines.warehouse.tables import load_reference, sync_landing
+    jianfu = JianfuResource(data_dir=sys.argv[1])
+    with jianfu.connect() as conn:
+        load_reference(conn, {name: jianfu.reference_path(name) for name in REFERENCE_FILES})
+        for source in SOURCES:
+            sync_landing(conn, jianfu.landing_dir, source, jianfu.pseudonym_key(), mappings_dir=jianfu.mappings_dir)
+        print(conn.execute("select sum(rows_read) from landing.files").fetchone()[0])
 """)
 
 
@@ -150,6 +166,9 @@ def compare(teachers: int, waves: int, seed: int, workdir: Path, timeout: float 
     _pipeline_dir(landing_set, data_dir)
     pipeline = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
     rerun = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
+    ingest_dir = workdir / "ingest"
+    _pipeline_dir(landing_set, ingest_dir)
+    ingest = measured([sys.executable, "-c", INGEST, str(ingest_dir)], env, timeout)
     reference = landing_set / "reference"
     baseline = measured(
         [
@@ -181,6 +200,7 @@ def compare(teachers: int, waves: int, seed: int, workdir: Path, timeout: float 
         "ratio": round(pipeline["wall_s"] / baseline["wall_s"], 3),
         "rss_ratio": round(pipeline["peak_rss_mb"] / max(baseline["peak_rss_mb"], 1), 3),
         "rerun": {**rerun, "ratio_to_first": round(rerun["wall_s"] / pipeline["wall_s"], 3)},
+        "ingest_only": ingest,
         "warehouse_mb": round((data_dir / "warehouse.duckdb").stat().st_size / 2**20, 1)
         if (data_dir / "warehouse.duckdb").exists()
         else None,
