@@ -600,3 +600,4 @@ def test_benchmark_reports_pipeline_baseline_and_rerun(tmp_path):
     assert figures["rerun"]["ratio_to_first"] == round(figures["rerun"]["wall_s"] / figures["pipeline"]["wall_s"], 3)
     assert figures["baseline"]["stdout_tail"] and int(figures["baseline"]["stdout_tail"][0]) >= 12
     assert figures["teacher_rows"] >= 300
+    assert figures["report_pdfs"] is False, "PDFs are a fixed chromium cost: measured only with --pdfs"

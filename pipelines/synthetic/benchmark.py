@@ -135,9 +135,12 @@ def _pipeline_dir(landing_set: Path, target: Path) -> None:
     shutil.copytree(landing_set / "reference", target / "reference")
 
 
-def compare(teachers: int, waves: int, seed: int, workdir: Path, timeout: float | None = None) -> dict:
-    """One size: generate, then pipeline, baseline and rerun on the same files."""
-    env = _clean_env()
+def compare(
+    teachers: int, waves: int, seed: int, workdir: Path, timeout: float | None = None, pdfs: bool = False
+) -> dict:
+    """One size: generate, then pipeline, baseline and rerun on the same files. The report PDFs
+    (chromium, about 3 s a page whatever the data size) are printed only with `pdfs`."""
+    env = {**_clean_env(), "JIANFU_REPORT_PDFS": "1" if pdfs else "0"}
     landing_set = workdir / "generated"
     generate = measured(
         [
@@ -190,6 +193,7 @@ def compare(teachers: int, waves: int, seed: int, workdir: Path, timeout: float 
         "teachers_per_wave": teachers,
         "waves": waves,
         "seed": seed,
+        "report_pdfs": pdfs,
         "teacher_rows": rows,
         "baseline_files": [Path(f).name for f in csv_files],
         "landing_mb": round(landing_mb, 1),
@@ -229,7 +233,9 @@ def machine() -> dict:
     }
 
 
-def run_sizes(sizes: list[int], waves: int, seed: int, root: Path | None, timeout: float | None, keep: bool) -> list:
+def run_sizes(
+    sizes: list[int], waves: int, seed: int, root: Path | None, timeout: float | None, keep: bool, pdfs: bool = False
+) -> list:
     """Each size in its own work directory; a size the disk cannot hold three times over is skipped."""
     results = []
     for teachers in sizes:
@@ -244,7 +250,7 @@ def run_sizes(sizes: list[int], waves: int, seed: int, root: Path | None, timeou
                 }
             )
         else:
-            results.append(compare(teachers, waves, seed, work, timeout))
+            results.append(compare(teachers, waves, seed, work, timeout, pdfs))
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
         print(json.dumps(results[-1], ensure_ascii=False), file=sys.stderr, flush=True)
@@ -266,6 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, help="parent of the scratch directories (default: the system temp)")
     parser.add_argument("--timeout", type=float, help="seconds after which a measured step is killed")
     parser.add_argument("--keep", action="store_true", help="keep the generated files and warehouses")
+    parser.add_argument(
+        "--pdfs", action="store_true", help="print the report PDFs too (chromium; a fixed cost, off by default)"
+    )
     parser.add_argument("--coverage-seeds", type=int, default=80, help="generator seeds of the coverage simulation")
     parser.add_argument("--coverage-only", action="store_true", help="run the coverage simulation only")
     args = parser.parse_args(argv)
@@ -279,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         }
     else:
         sizes = [int(s) for s in args.sizes.split(",")] if args.scaling else [args.teachers]
-        results = run_sizes(sizes, args.waves, args.seed, args.workdir, args.timeout, args.keep)
+        results = run_sizes(sizes, args.waves, args.seed, args.workdir, args.timeout, args.keep, args.pdfs)
         figures = {"machine": machine(), **({"series": results} if args.scaling else results[0])}
     text = json.dumps(figures, ensure_ascii=False, indent=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
