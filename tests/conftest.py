@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
+import gc
 import io
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -157,9 +160,13 @@ def query(data_dir: Path, sql: str, params: dict | None = None) -> list[tuple]:
         return conn.sql(sql, params=params or {}).fetchall()
 
 
+CLI_ENV_DROPPED = frozenset({"DAGSTER_HOME", "JIANFU_DATA_DIR"})
+"""What the test session may set that a user's shell would not: jianfu() and jianfu_in_process() unset it."""
+
+
 def jianfu(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The console script as a user runs it, without the test session's Dagster or data settings."""
-    base = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
+    base = {k: v for k, v in os.environ.items() if k not in CLI_ENV_DROPPED}
     return subprocess.run(
         [str(JIANFU), *args],
         capture_output=True,
@@ -167,6 +174,68 @@ def jianfu(*args: str, env: dict | None = None, timeout: float = 600) -> subproc
         timeout=timeout,
         env={**base, "JIANFU_ID_KEY": "cli-test-key", **(env or {})},
     )
+
+
+def jianfu_in_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """jianfu() without a new interpreter: pipelines.cli.main(argv), output captured, exit status as returncode.
+
+    Saves the ~10 s of imports a console-script run pays. The environment, working directory and
+    warning filters are restored afterwards (a run sets JIANFU_DAGSTER_STORAGE, for one); use jianfu()
+    where being a separate process is the point (the console script itself, concurrent runs, locks).
+    """
+    from pipelines.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        _cli_environment({"JIANFU_ID_KEY": "cli-test-key", **(env or {})}),
+        _as_a_process_warns(),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        try:
+            returncode = main(list(args))
+        except SystemExit as exit_:
+            returncode = _exit_status(exit_.code)
+    gc.collect()
+    return subprocess.CompletedProcess(["jianfu", *args], returncode, stdout.getvalue(), stderr.getvalue())
+
+
+def _exit_status(code: object) -> int:
+    """What the interpreter makes of sys.exit(code): None is 0, a number itself, anything else printed and 1."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
+@contextlib.contextmanager
+def _cli_environment(settings: dict[str, str]) -> Iterator[None]:
+    saved, cwd = dict(os.environ), os.getcwd()
+    for name in CLI_ENV_DROPPED:
+        os.environ.pop(name, None)
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _as_a_process_warns() -> Iterator[None]:
+    """Python's default warning filters, printed to (captured) stderr as a fresh interpreter would, not to pytest."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.showwarning = _print_warning
+        yield
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def session_root(base: Path) -> Path:

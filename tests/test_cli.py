@@ -1,4 +1,4 @@
-"""The `jianfu` console script end to end: real Dagster runs recorded in an instance, exit codes."""
+"""The `jianfu` command end to end (mostly in-process via main(argv)): real Dagster runs recorded, exit codes."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from conftest import jianfu, query, small_landing
+from conftest import jianfu, jianfu_in_process, query, small_landing
 
 
 def test_run_records_real_dagster_runs_under_the_data_dir(data_dir):
     small_landing(data_dir)
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     assert "wave 2024-05: school_report 1/1 accepted, teacher_survey 1/2 accepted" in result.stdout
     assert "wave 2024-11:" in result.stdout
@@ -35,7 +35,7 @@ def test_run_uses_dagster_home_when_set(data_dir, tmp_path):
     small_landing(data_dir)
     home = tmp_path / "home"
     home.mkdir()
-    result = jianfu("run", "--data-dir", str(data_dir), env={"DAGSTER_HOME": str(home)})
+    result = jianfu_in_process("run", "--data-dir", str(data_dir), env={"DAGSTER_HOME": str(home)})
     assert result.returncode == 0, result.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert len(instance.get_runs()) == 4
@@ -45,27 +45,27 @@ def test_run_uses_dagster_home_when_set(data_dir, tmp_path):
 def test_missing_reference_column_is_fatal_with_one_line(data_dir):
     small_landing(data_dir)
     (data_dir / "reference" / "schools.csv").write_text("school_code,county_code\n1,150102\n", encoding="utf-8")
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "schools.csv lacks columns: school_name" in lines[0]
     ((job, step, message),) = query(data_dir, "select job_name, step, message from quality.run_failures")
     assert job == "ingest_job" and step and "schools.csv lacks columns: school_name" in message
-    status = jianfu("status", "--data-dir", str(data_dir))
+    status = jianfu_in_process("status", "--data-dir", str(data_dir))
     assert "run failures recorded: 1" in status.stdout and "last jianfu run: FAILED" in status.stdout
 
 
 def test_unreadable_warehouse_is_fatal_with_one_line(data_dir):
     small_landing(data_dir)
     (data_dir / "warehouse.duckdb").write_bytes(b"this is not a duckdb file" * 200)
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "cannot open warehouse" in result.stderr
 
 
 def test_run_on_an_empty_landing_succeeds(data_dir):
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     assert "waves found: none" in result.stdout
 
@@ -118,7 +118,7 @@ def test_bad_option_values_exit_2_with_one_line(tmp_path):
         (("run", "--lock-timeout", "soon"), "--lock-timeout: expected a number"),
         (("nonsense",), "invalid choice"),
     ]:
-        result = jianfu(*args)
+        result = jianfu_in_process(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and fragment in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
@@ -127,11 +127,11 @@ def test_bad_option_values_exit_2_with_one_line(tmp_path):
 def test_an_unknown_baseline_wave_exits_1_naming_the_waves(data_dir):
     small_landing(data_dir)
     for typo in ("foo", "2099-01", "2024-11"):
-        result = jianfu("run", "--data-dir", str(data_dir), "--baseline-wave", typo)
+        result = jianfu_in_process("run", "--data-dir", str(data_dir), "--baseline-wave", typo)
         assert result.returncode == 1, result.stdout
         (line,) = result.stderr.strip().splitlines()
         assert f"unknown baseline wave '{typo}'" in line and "waves with school reports are 2024-05" in line
-    result = jianfu("run", "--data-dir", str(data_dir), "--baseline-wave", "2024-05")
+    result = jianfu_in_process("run", "--data-dir", str(data_dir), "--baseline-wave", "2024-05")
     assert result.returncode == 0, result.stderr
     assert {b for (b,) in query(data_dir, "select distinct baseline_wave from marts.inspection_target")} == {"2024-05"}
 
@@ -139,27 +139,27 @@ def test_an_unknown_baseline_wave_exits_1_naming_the_waves(data_dir):
 def test_a_run_where_no_file_loads_says_so_and_exits_1(data_dir):
     (data_dir / "landing" / "teacher_survey" / "junk.parquet").write_bytes(b"PAR1 not really")
     (data_dir / "landing" / "school_report" / "empty.csv").write_bytes(b"")
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert "NO FILE LOADED: all 2 landing files were rejected" in line
     assert "bad file teacher_survey/junk.parquet" in result.stdout
-    status = jianfu("status", "--data-dir", str(data_dir))
+    status = jianfu_in_process("status", "--data-dir", str(data_dir))
     assert status.returncode == 0, status.stderr
     assert "last jianfu run: FAILED" in status.stdout and "NO FILE LOADED" in status.stdout
     assert "landing files: 0 loaded, 2 rejected" in status.stdout
 
 
 def test_status_reports_waves_rows_last_run_and_reports_read_only(data_dir):
-    before = jianfu("status", "--data-dir", str(data_dir))
+    before = jianfu_in_process("status", "--data-dir", str(data_dir))
     assert before.returncode == 0, before.stderr
     assert "no warehouse yet" in before.stdout and "last Dagster run: none recorded" in before.stdout
     assert not (data_dir / "warehouse.duckdb").exists() and not (data_dir / "dagster").exists()
 
     small_landing(data_dir)
-    assert jianfu("run", "--data-dir", str(data_dir)).returncode == 0
+    assert jianfu_in_process("run", "--data-dir", str(data_dir)).returncode == 0
     modified = (data_dir / "warehouse.duckdb").stat().st_mtime_ns
-    result = jianfu("status", "--data-dir", str(data_dir))
+    result = jianfu_in_process("status", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     expected = query(
@@ -202,7 +202,7 @@ def test_synthetic_and_real_files_in_one_data_dir_are_flagged(data_dir):
     small_landing(data_dir)
     manifest = {"files": {"teacher_survey": ["t.csv"], "school_report": []}, "bad_files": ["broken_empty.csv"]}
     (data_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     assert "WARNING: synthetic sample files" in result.stdout and "1 other landing files are mixed" in result.stdout
     assert "[1/?] ingest" in result.stdout and "[4/4] cross-wave marts" in result.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, query, write_table
+from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, jianfu_in_process, query, write_table
 
 from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.report.site import publish_site
@@ -187,7 +187,7 @@ def test_a_parser_error_names_the_row_and_never_the_text(data_dir, tmp_path):
     landing(data_dir, "fine.csv").write_bytes(csv_bytes(teacher_rows("2024-05", 2, "F")))
     schools(data_dir, "2024-05")
     storage = tmp_path / "dagster-storage"
-    result = jianfu("run", "--data-dir", str(data_dir), env={"JIANFU_DAGSTER_STORAGE": str(storage)})
+    result = jianfu_in_process("run", "--data-dir", str(data_dir), env={"JIANFU_DAGSTER_STORAGE": str(storage)})
     assert result.returncode == 0, result.stderr
 
     reason = file_reasons(data_dir)["broken.csv"]
@@ -346,7 +346,7 @@ def test_missing_metric_columns_load_and_show_as_not_collected(data_dir):
         csv_bytes([{k: v for k, v in r.items() if k not in dropped} for r in rows])
     )
     schools(data_dir, "2024-05")
-    result = jianfu("run", "--data-dir", str(data_dir))
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
 
     (missing,) = query(data_dir, "select missing_columns from landing.files where file = 'short.csv'")[0]
@@ -361,11 +361,11 @@ def test_missing_metric_columns_load_and_show_as_not_collected(data_dir):
 
 def test_run_on_a_missing_data_dir_creates_nothing_and_init_makes_the_layout(tmp_path):
     typo = tmp_path / "dataa"
-    result = jianfu("run", "--data-dir", str(typo))
+    result = jianfu_in_process("run", "--data-dir", str(typo))
     assert result.returncode == 1 and not typo.exists()
     assert len(result.stderr.strip().splitlines()) == 1 and "jianfu init" in result.stderr
 
-    made = jianfu("init", str(typo))
+    made = jianfu_in_process("init", str(typo))
     assert made.returncode == 0, made.stderr
     assert sorted(str(p.relative_to(typo)) for p in typo.rglob("*")) == [
         "landing",
@@ -375,8 +375,8 @@ def test_run_on_a_missing_data_dir_creates_nothing_and_init_makes_the_layout(tmp
         "mappings",
         "reference",
     ]
-    assert jianfu("init", str(typo)).returncode == 0
-    result = jianfu("run", "--data-dir", str(typo))
+    assert jianfu_in_process("init", str(typo)).returncode == 0
+    result = jianfu_in_process("run", "--data-dir", str(typo))
     assert result.returncode == 0, result.stderr
 
 
@@ -481,18 +481,18 @@ def test_a_full_disk_leaves_the_previous_site_whole_and_says_so_in_one_line(data
     shutil.copytree(data_dir, target)
     write_table(landing(target, "t.csv"), teacher_rows("2024-05", 4, "A"))
     schools(target, "2024-05")
-    assert jianfu("run", "--data-dir", str(target)).returncode == 0
+    assert jianfu_in_process("run", "--data-dir", str(target)).returncode == 0
     old_site = site_bytes(target / "reports")
 
     write_table(landing(target, "t.csv"), teacher_rows("2024-05", 5, "A"))
     filler = fill(disk)
-    result = jianfu("run", "--data-dir", str(target))
+    result = jianfu_in_process("run", "--data-dir", str(target))
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr + result.stdout
     assert site_bytes(target / "reports") == old_site
 
     filler.unlink()
-    result = jianfu("run", "--data-dir", str(target))
+    result = jianfu_in_process("run", "--data-dir", str(target))
     assert result.returncode == 0, result.stderr
     assert query(target, "select count(*) from staging.teacher_survey_staged") == [(5,)]
     assert not list(disk.glob("data/.reports.*"))
@@ -525,11 +525,11 @@ def test_a_read_only_data_dir_fails_in_one_line_and_changes_nothing(data_dir, tm
     target = disk / "data"
     shutil.copytree(data_dir, target)
     write_table(landing(target, "t.csv"), teacher_rows("2024-05", 3, "A"))
-    assert jianfu("run", "--data-dir", str(target)).returncode == 0
+    assert jianfu_in_process("run", "--data-dir", str(target)).returncode == 0
     old_site = site_bytes(target / "reports")
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     try:
-        result = jianfu("run", "--data-dir", str(target))
+        result = jianfu_in_process("run", "--data-dir", str(target))
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
     assert result.returncode == 1
