@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.catalogue.rules import MAX_REASON_LENGTH, SOURCES
+from pipelines.catalogue.rules import MAX_REASON_LENGTH, SOURCES, WAVE_SOURCES
 from pipelines.landing.scan import LandingFileError, list_landing_files, waves_in_file
 from pipelines.partitions import waves_partitions
 from pipelines.resources import FatalPipelineError, JianfuResource, load_sql
@@ -30,7 +30,8 @@ def landing_snapshot(jianfu: JianfuResource) -> dict[str, int]:
 def plan_runs(
     previous: dict[str, int], current: dict[str, int], jianfu: JianfuResource, known_waves: Sequence[str]
 ) -> tuple[list[str], list[str], str]:
-    """(waves to run, waves to register, run-key digest) for what changed since `previous`."""
+    """(waves to run, waves to register, run-key digest) for what changed since `previous`. A change of
+    campus events alone (no wave of their own) runs the latest wave: its run rebuilds the policy marts."""
     changed = sorted(k for k, mtime in current.items() if previous.get(k) != mtime)
     removed = sorted(set(previous) - set(current))
     if not changed and not removed:
@@ -42,6 +43,9 @@ def plan_runs(
             waves |= waves_in_file(files[key], jianfu.mappings_dir)
         except (KeyError, LandingFileError):
             continue
+    waveless = [k for k in (*changed, *removed) if k.split("/", 1)[0] not in WAVE_SOURCES]
+    if waveless and not waves and known_waves:
+        waves = {max(known_waves)}
     digest = hashlib.sha256(json.dumps([changed, removed, [current.get(k) for k in changed]]).encode())
     return sorted(waves), sorted(waves - set(known_waves)), digest.hexdigest()[:16]
 

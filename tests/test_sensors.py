@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from conftest import good_school_row, good_teacher_row, write_table
 
+from pipelines.catalogue.rules import CAMPUS_EVENT, contract_columns
 from pipelines.definitions import defs
 from pipelines.resources import JianfuResource
 
@@ -55,6 +56,29 @@ def test_sensor_reruns_every_known_wave_when_a_file_disappears(data_dir):
     (folder / "b.csv").unlink()
     after = evaluate(data_dir, instance, first.cursor)
     assert sorted(r.partition_key for r in after.run_requests) == ["2024-05", "2024-11"]
+
+
+def test_a_campus_event_file_alone_reruns_the_latest_wave(data_dir):
+    """Campus events have no wave: a new event file runs the latest known wave, whose run rebuilds the policy marts."""
+    instance = dg.DagsterInstance.ephemeral()
+    write_table(
+        data_dir / "landing" / "teacher_survey" / "a.csv",
+        [good_teacher_row(), good_teacher_row(response_id="R2", wave="2024-11")],
+    )
+    first = evaluate(data_dir, instance)
+    instance.add_dynamic_partitions("waves", ["2024-05", "2024-11"])
+    event = dict.fromkeys(contract_columns(CAMPUS_EVENT), "")
+    event.update(
+        event_id="E1", school_code="1501020001", event_date="2024-06-01", kind="check", organiser_level="county"
+    )
+    event.update(in_annual_plan="1", teacher_days="0")
+    (data_dir / "landing" / "campus_event").mkdir(parents=True, exist_ok=True)
+    write_table(data_dir / "landing" / "campus_event" / "events.csv", [event])
+    after = evaluate(data_dir, instance, first.cursor)
+    assert [r.partition_key for r in after.run_requests] == ["2024-11"]
+    assert not after.dynamic_partitions_requests
+    again = evaluate(data_dir, instance, after.cursor)
+    assert isinstance(again, dg.SkipReason)
 
 
 def test_schedule_targets_the_latest_wave(tmp_path):
