@@ -134,3 +134,28 @@ def test_every_sql_check_has_its_file_and_every_check_file_its_check():
     files = {p.relative_to(SQL_DIR).as_posix() for p in (SQL_DIR / "checks").rglob("*.sql")}
     assert sql_checks == files
     assert len(files) == 13
+
+
+TOP_LEVEL_TESTS = {
+    "test_deployment.py": "dagster.yaml",
+    "test_notebooks.py": "notebooks",
+    "test_packaging.py": "pyproject.toml",
+}
+"""Top-level test files about a file of the repository rather than a module of pipelines/."""
+
+
+def test_tests_mirror_the_code_layout():
+    """tests/<part>/ tests pipelines/<part>/ (or assets/); tests/test_<name>.py tests pipelines/<name>.py."""
+    tests = REPO_ROOT / "tests"
+    folders = [p for p in tests.iterdir() if p.is_dir() and p.name not in {"r", "snapshots", "__pycache__"}]
+    assert {p.name for p in folders} >= {"assets", "landing", "report", "quality"}
+    for folder in folders:
+        code = REPO_ROOT / folder.name if folder.name == "assets" else REPO_ROOT / "pipelines" / folder.name
+        assert (code / "__init__.py").is_file(), f"tests/{folder.name}/ mirrors no package"
+        assert list(folder.glob("test_*.py")), f"tests/{folder.name}/ holds no tests"
+    for test in tests.glob("test_*.py"):
+        module = REPO_ROOT / "pipelines" / test.name.removeprefix("test_")
+        target = TOP_LEVEL_TESTS.get(test.name)
+        assert module.is_file() or (target and (REPO_ROOT / target).exists()), f"{test.name} mirrors nothing"
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), "test file names must be unique (pytest imports them by basename)"

@@ -2,7 +2,7 @@
 
 The reference implementation below loops over strata and schools explicitly (the textbook
 form of R survey::svymean's linearisation variance on a post-stratified design); the mart
-aggregates PSU sums in SQL. tests/test_uncertainty.py checks both against R itself.
+aggregates PSU sums in SQL. tests/estimation/test_uncertainty.py checks both against R itself.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def test_wave_changes(tmp_path):
     assert rise["previous_wave"] == "2023-06" and rise["change"] == pytest.approx(1.0)
     # Without the waves' design (staging.survey_design) there is no SE of the change, hence no
     # test: a rise is never called significant on the two estimates alone. The stacked-design
-    # SE itself is checked against R in test_uncertainty.py.
+    # SE itself is checked against R in tests/estimation/test_uncertainty.py.
     assert rise["se"] is None and rise["p_value"] is None and rise["ci_low"] is None
     assert rise["significant"] is False and rise["direction"] == "no_change"
 
