@@ -141,6 +141,10 @@ def _count(column: str) -> Callable[[dict], Cell]:
     return lambda r: Cell(format_n(r[column]), r[column], "num")
 
 
+_SCHOOL_COLUMNS: list[Column] = [("policy_school_code", _school_code), ("policy_school_name", _school_name)]
+"""A school by code and name, as the breach and case tables open."""
+
+
 def _county(data: ReportData, lang: str) -> Callable[[dict], Cell]:
     return lambda r: Cell(data.name(r["county_code"], lang))
 
@@ -195,8 +199,7 @@ def breaching_table(data: ReportData, wave: str, lang: str) -> Table:
     policy = _policy(data)
     columns = _headed(
         lang,
-        ("policy_school_code", _school_code),
-        ("policy_school_name", _school_name),
+        *_SCHOOL_COLUMNS,
         ("county", _county(data, lang)),
         *_case_columns(policy, lang),
     )
@@ -294,8 +297,7 @@ def county_case_history(data: ReportData, county_code: str, lang: str) -> Table:
     policy = _policy(data)
     columns = _headed(
         lang,
-        ("policy_school_code", _school_code),
-        ("policy_school_name", _school_name),
+        *_SCHOOL_COLUMNS,
         *_case_columns(policy, lang),
         ("policy_assignee", lambda r: Cell(r["assignee"] or MISSING)),
         ("policy_note", lambda r: Cell(r["note"] or MISSING)),
