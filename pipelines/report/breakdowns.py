@@ -40,6 +40,20 @@ ITEM_SCALE = [
 """Plotly's YlOrRd as plotly.py spells it out (plotly.js has its own "YlOrRd", darker at the low end)."""
 
 
+def _league_axis(fig: Figure, names: list[str], lang: str) -> None:
+    """The y axis of a horizontal bar chart by league: the areas top to bottom in the order given."""
+    update_axes(
+        fig,
+        "y",
+        {
+            "title": {"text": text("axis_league", lang)},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": list(reversed(names)),
+        },
+    )
+
+
 def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) -> Figure:
     """Non-teaching hours split into the list's five categories, one stacked bar per area."""
     names = [data.name(code, lang) for code in areas]
@@ -90,16 +104,7 @@ def category_figure(data: ReportData, wave: str, areas: list[str], lang: str) ->
             )
     merge(fig["layout"], {"barmode": "stack", "legend": {"traceorder": "normal"}})
     update_axes(fig, "x", {"title": {"text": metric_title("hours_nonteaching", lang)}})
-    update_axes(
-        fig,
-        "y",
-        {
-            "title": {"text": text("axis_league", lang)},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": list(reversed(names)),
-        },
-    )
+    _league_axis(fig, names, lang)
     n = (data.cell(wave, data.region, "hours_nonteaching") or {}).get("n")
     merge(fig["layout"], {"legend": {"y": 1.0, "yanchor": "bottom"}})
     return finish(
@@ -312,16 +317,7 @@ def inspection_figure(data: ReportData, wave: str, areas: list[str], lang: str) 
             ],
         },
     )
-    update_axes(
-        fig,
-        "y",
-        {
-            "title": {"text": text("axis_league", lang)},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": list(reversed(names)),
-        },
-    )
+    _league_axis(fig, names, lang)
     region = rows.get(data.region) or {}
     source = text(
         "source_school_vs",

@@ -350,6 +350,22 @@ def short_label(metric: str, lang: str) -> str:
     return re.split(r"（| \(", metric_label(metric, lang))[0]
 
 
+def _band_edge(waves: list[str], values: list, fill: str | None = None) -> dict:
+    """One invisible edge of an interval band; the lower edge fills up to the upper (drawn just before it)."""
+    trace: dict = {
+        "type": "scatter",
+        "x": waves,
+        "y": values,
+        "mode": "lines",
+        "line": {"width": 0},
+        "hoverinfo": "skip",
+    }
+    if fill is not None:
+        trace.update(fill="tonexty", fillcolor=fill)
+    trace["showlegend"] = False
+    return trace
+
+
 def trend_figure(
     data: ReportData, wave: str, areas: list[str], lang: str, title: str, show_direction: bool, per_row: int = 2
 ) -> Figure:
@@ -390,34 +406,8 @@ def trend_figure(
             cells = [drawn(metric, data.cell(w, code, metric)) for w in waves]
             published = [c if is_published(c) else None for c in cells]
             index = (row - 1) * cols + col
-            add_trace(
-                fig,
-                {
-                    "type": "scatter",
-                    "x": waves,
-                    "y": [c["ci_high"] if c else None for c in published],
-                    "mode": "lines",
-                    "line": {"width": 0},
-                    "hoverinfo": "skip",
-                    "showlegend": False,
-                },
-                index,
-            )
-            add_trace(
-                fig,
-                {
-                    "type": "scatter",
-                    "x": waves,
-                    "y": [c["ci_low"] if c else None for c in published],
-                    "mode": "lines",
-                    "line": {"width": 0},
-                    "hoverinfo": "skip",
-                    "fill": "tonexty",
-                    "fillcolor": fill,
-                    "showlegend": False,
-                },
-                index,
-            )
+            add_trace(fig, _band_edge(waves, [c["ci_high"] if c else None for c in published]), index)
+            add_trace(fig, _band_edge(waves, [c["ci_low"] if c else None for c in published], fill), index)
             fmt, unit = d3_format(metric), "" if is_share(metric) else f" {metric_unit(metric, lang)}"
             add_trace(
                 fig,

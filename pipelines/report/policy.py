@@ -6,7 +6,9 @@ policy marts, the rule table and the analysts' case fields.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -101,65 +103,107 @@ def _periods(policy: PolicyData, wave: str) -> list[tuple[str, str]]:
     return [(r, p) for r, p, _ in ordered.iter_rows()]
 
 
+Column = tuple[str, Callable[[Any], Cell]]
+"""A table column: its header and how one record fills its cell."""
+
+
+def _table(table_id: str, columns: list[Column], records: Iterable) -> Table:
+    """One row per record, one cell per column: what every policy table shares."""
+    return Table(
+        [header for header, _ in columns], [[cell(r) for _, cell in columns] for r in records], table_id=table_id
+    )
+
+
+def _headed(lang: str, *columns: Column) -> list[Column]:
+    """Columns whose headers are text keys, in the page's language."""
+    return [(text(key, lang), cell) for key, cell in columns]
+
+
+def _rows(policy: PolicyData | None, frame: str, keep: pl.Expr) -> Iterator[dict]:
+    """The rows of one of the policy frames that `keep` selects, as dicts; none without policy data."""
+    rows = None if policy is None else getattr(policy, frame)
+    return iter(()) if rows is None or rows.height == 0 else rows.filter(keep).iter_rows(named=True)
+
+
+def _school_code(r: dict) -> Cell:
+    return Cell(r["school_code"], r["school_code"], "nowrap")
+
+
+def _school_name(r: dict) -> Cell:
+    return Cell(r["school_name"] or MISSING)
+
+
+def _period(r: dict) -> Cell:
+    return Cell(r["period"], r["period"], "nowrap")
+
+
+def _count(column: str) -> Callable[[dict], Cell]:
+    return lambda r: Cell(format_n(r[column]), r[column], "num")
+
+
+_SCHOOL_COLUMNS: list[Column] = [("policy_school_code", _school_code), ("policy_school_name", _school_name)]
+"""A school by code and name, as the breach and case tables open."""
+
+
+def _county(data: ReportData, lang: str) -> Callable[[dict], Cell]:
+    return lambda r: Cell(data.name(r["county_code"], lang))
+
+
+def _case_columns(policy: PolicyData | None, lang: str) -> list[Column]:
+    """Rule, period, observed, limit and status: the columns a breach and a case share."""
+
+    def rule(r: dict) -> Cell:
+        assert policy is not None  # there are rows only when there is policy data
+        return Cell(policy.rule_text(r["rule_id"], lang))
+
+    return [
+        ("policy_rule", rule),
+        ("policy_period", _period),
+        ("policy_observed", _count("observed")),
+        ("policy_limit", _count("limit")),
+        ("policy_status", lambda r: Cell(label(STATUS_LABELS, r["status"], lang))),
+    ]
+
+
 def compliance_table(data: ReportData, wave: str, lang: str) -> Table:
     """Per cap and period: schools breaching / observed for the region and each league."""
     policy = _policy(data)
-    areas = [data.region, *data.leagues]
-    headers = [text("policy_rule", lang), text("policy_period", lang), *[data.name(a, lang) for a in areas]]
-    rows = []
-    if policy is not None:
-        cells = {(r["rule_id"], r["period"], r["area_code"]): r for r in policy.compliance.iter_rows(named=True)}
-        for rule_id, period in _periods(policy, wave):
-            row = [
-                Cell(policy.rule_text(rule_id, lang), rule_id, "name", policy.rule_source(rule_id, lang)),
-                Cell(period, period, "nowrap"),
-            ]
-            for area in areas:
-                cell = cells.get((rule_id, period, area))
-                row.append(
-                    Cell(MISSING, None, "num")
-                    if cell is None
-                    else Cell(
-                        f"{cell['schools_breaching']} / {cell['schools_observed']}",
-                        cell["share_breaching"],
-                        "num missed" if cell["schools_breaching"] else "num",
-                        format_pct(cell["share_breaching"]),
-                    )
-                )
-            rows.append(row)
-    return Table(headers, rows, table_id="policy-compliance")
+    cells = {(r["rule_id"], r["period"], r["area_code"]): r for r in _rows(policy, "compliance", pl.lit(True))}
+
+    def rule(rule_period: tuple[str, str]) -> Cell:
+        assert policy is not None  # there are periods only when there is policy data
+        rule_id = rule_period[0]
+        return Cell(policy.rule_text(rule_id, lang), rule_id, "name", policy.rule_source(rule_id, lang))
+
+    def share(area: str) -> Callable[[tuple[str, str]], Cell]:
+        def fill(rule_period: tuple[str, str]) -> Cell:
+            cell = cells.get((*rule_period, area))
+            if cell is None:
+                return Cell(MISSING, None, "num")
+            return Cell(
+                f"{cell['schools_breaching']} / {cell['schools_observed']}",
+                cell["share_breaching"],
+                "num missed" if cell["schools_breaching"] else "num",
+                format_pct(cell["share_breaching"]),
+            )
+
+        return fill
+
+    columns = _headed(lang, ("policy_rule", rule), ("policy_period", lambda rp: Cell(rp[1], rp[1], "nowrap")))
+    columns += [(data.name(area, lang), share(area)) for area in [data.region, *data.leagues]]
+    return _table("policy-compliance", columns, [] if policy is None else _periods(policy, wave))
 
 
-def breaching_table(data: ReportData, wave: str, lang: str, county: str | None = None) -> Table:
+def breaching_table(data: ReportData, wave: str, lang: str) -> Table:
     """The schools breaching a cap in a period that began by the wave (by code and name)."""
     policy = _policy(data)
-    headers = [
-        text("policy_school_code", lang),
-        text("policy_school_name", lang),
-        text("county", lang),
-        text("policy_rule", lang),
-        text("policy_period", lang),
-        text("policy_observed", lang),
-        text("policy_limit", lang),
-        text("policy_status", lang),
-    ]
-    rows = []
-    if policy is not None:
-        frame = policy.breaches.filter(pl.col("period_start") <= wave)
-        for r in frame.iter_rows(named=True):
-            rows.append(
-                [
-                    Cell(r["school_code"], r["school_code"], "nowrap"),
-                    Cell(r["school_name"] or MISSING),
-                    Cell(data.name(r["county_code"], lang)),
-                    Cell(policy.rule_text(r["rule_id"], lang)),
-                    Cell(r["period"], r["period"], "nowrap"),
-                    Cell(format_n(r["observed"]), r["observed"], "num"),
-                    Cell(format_n(r["limit"]), r["limit"], "num"),
-                    Cell(label(STATUS_LABELS, r["status"], lang)),
-                ]
-            )
-    return Table(headers, rows, table_id="policy-breaches")
+    columns = _headed(
+        lang,
+        *_SCHOOL_COLUMNS,
+        ("county", _county(data, lang)),
+        *_case_columns(policy, lang),
+    )
+    return _table("policy-breaches", columns, _rows(policy, "breaches", pl.col("period_start") <= wave))
 
 
 def trend_figure(data: ReportData, wave: str, lang: str) -> Figure:
@@ -199,104 +243,67 @@ def trend_figure(data: ReportData, wave: str, lang: str) -> Figure:
 
 def open_cases_table(data: ReportData, lang: str) -> Table:
     """Per league: open, confirmed and all breach cases (quality.breach_cases)."""
-    policy = _policy(data)
-    headers = [
-        text("league", lang),
-        text("policy_cases_open", lang),
-        text("policy_cases_confirmed", lang),
-        text("policy_cases_total", lang),
-    ]
-    rows = []
-    cases = policy.cases if policy is not None else pl.DataFrame()
-    for league in data.leagues:
-        mine = cases.filter(pl.col("league_code") == league) if cases.height else cases
-        open_n = mine.filter(pl.col("status") == "open").height if mine.height else 0
-        confirmed = mine.filter(pl.col("status") == "confirmed").height if mine.height else 0
-        rows.append(
-            [
-                Cell(data.name(league, lang), league, "name"),
-                Cell(format_n(open_n), open_n, "num missed" if open_n else "num"),
-                Cell(format_n(confirmed), confirmed, "num"),
-                Cell(format_n(mine.height), mine.height, "num"),
-            ]
-        )
-    return Table(headers, rows, table_id="policy-open-cases")
+
+    def counts(league: str) -> dict:
+        status = [r["status"] for r in _rows(_policy(data), "cases", pl.col("league_code") == league)]
+        return {
+            "league": league,
+            "open": status.count("open"),
+            "confirmed": status.count("confirmed"),
+            "total": len(status),
+        }
+
+    columns = _headed(
+        lang,
+        ("league", lambda r: Cell(data.name(r["league"], lang), r["league"], "name")),
+        ("policy_cases_open", lambda r: Cell(format_n(r["open"]), r["open"], "num missed" if r["open"] else "num")),
+        ("policy_cases_confirmed", _count("confirmed")),
+        ("policy_cases_total", _count("total")),
+    )
+    return _table("policy-open-cases", columns, [counts(league) for league in data.leagues])
+
+
+def _reported(r: dict) -> Cell:
+    """A cross-check's reported figure: a share for teachers' campus activities, else per school."""
+    if r["reported"] is None:
+        shown = MISSING
+    elif r["check_name"] == "teacher_campus_activities":
+        shown = format_pct(r["reported"])
+    else:
+        shown = f"{r['reported']:.1f}"
+    return Cell(shown, r["reported"], "num")
 
 
 def cross_check_table(data: ReportData, wave: str, lang: str) -> Table:
     """The wave's flagged cross-checks of the register, school by school."""
-    policy = _policy(data)
-    headers = [
-        text("policy_school_code", lang),
-        text("county", lang),
-        text("policy_check", lang),
-        text("policy_reported", lang),
-        text("policy_events", lang),
-    ]
-    frame = policy.checks if policy is not None else pl.DataFrame()
-    rows = []
-    if frame.height:
-        for r in frame.filter(pl.col("wave") == wave).iter_rows(named=True):
-            reported = (
-                MISSING
-                if r["reported"] is None
-                else (
-                    format_pct(r["reported"])
-                    if r["check_name"] == "teacher_campus_activities"
-                    else f"{r['reported']:.1f}"
-                )
-            )
-            rows.append(
-                [
-                    Cell(r["school_code"], r["school_code"], "nowrap"),
-                    Cell(data.name(r["county_code"], lang)),
-                    Cell(text(f"check_{r['check_name']}", lang)),
-                    Cell(reported, r["reported"], "num"),
-                    Cell(format_n(r["events"]), r["events"], "num"),
-                ]
-            )
-    return Table(headers, rows, table_id="policy-cross-checks")
+    columns = _headed(
+        lang,
+        ("policy_school_code", _school_code),
+        ("county", _county(data, lang)),
+        ("policy_check", lambda r: Cell(text(f"check_{r['check_name']}", lang))),
+        ("policy_reported", _reported),
+        ("policy_events", _count("events")),
+    )
+    return _table("policy-cross-checks", columns, _rows(_policy(data), "checks", pl.col("wave") == wave))
+
+
+def _updated(r: dict) -> Cell:
+    updated = r["updated_at"].strftime("%Y-%m-%d %H:%M") if r["updated_at"] is not None else MISSING
+    return Cell(updated, updated, "nowrap")
 
 
 def county_case_history(data: ReportData, county_code: str, lang: str) -> Table:
     """Every breach case of the county's schools, open or closed, with its follow-up: for the county page."""
     policy = _policy(data)
-    headers = [
-        text("policy_school_code", lang),
-        text("policy_school_name", lang),
-        text("policy_rule", lang),
-        text("policy_period", lang),
-        text("policy_observed", lang),
-        text("policy_limit", lang),
-        text("policy_status", lang),
-        text("policy_assignee", lang),
-        text("policy_note", lang),
-        text("policy_updated", lang),
-    ]
-    rows = []
-    cases = (
-        policy.cases.filter(pl.col("county_code") == county_code)
-        if policy is not None and policy.cases.height
-        else pl.DataFrame()
+    columns = _headed(
+        lang,
+        *_SCHOOL_COLUMNS,
+        *_case_columns(policy, lang),
+        ("policy_assignee", lambda r: Cell(r["assignee"] or MISSING)),
+        ("policy_note", lambda r: Cell(r["note"] or MISSING)),
+        ("policy_updated", _updated),
     )
-    for r in cases.iter_rows(named=True):
-        assert policy is not None  # cases has rows only when there is policy data
-        updated = r["updated_at"].strftime("%Y-%m-%d %H:%M") if r["updated_at"] is not None else MISSING
-        rows.append(
-            [
-                Cell(r["school_code"], r["school_code"], "nowrap"),
-                Cell(r["school_name"] or MISSING),
-                Cell(policy.rule_text(r["rule_id"], lang)),
-                Cell(r["period"], r["period"], "nowrap"),
-                Cell(format_n(r["observed"]), r["observed"], "num"),
-                Cell(format_n(r["limit"]), r["limit"], "num"),
-                Cell(label(STATUS_LABELS, r["status"], lang)),
-                Cell(r["assignee"] or MISSING),
-                Cell(r["note"] or MISSING),
-                Cell(updated, updated, "nowrap"),
-            ]
-        )
-    return Table(headers, rows, table_id=f"cases-{county_code}")
+    return _table(f"cases-{county_code}", columns, _rows(policy, "cases", pl.col("county_code") == county_code))
 
 
 def policy_page(data: ReportData, wave: str, lang: str) -> Page:

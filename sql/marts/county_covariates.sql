@@ -23,16 +23,15 @@ settings as (
 
 final as (
     select
-        counties.code as area_code,
-        counties.parent_code as league_code,
+        counties.county_code as area_code,
+        counties.league_code,
         coalesce(levels.share_primary, 0) as share_primary,
         coalesce(levels.share_junior, 0) as share_junior,
         coalesce(settings.share_urban, 0) as share_urban,
         coalesce(settings.share_town, 0) as share_town
-    from ref.divisions as counties
-    left join levels on levels.area_code = counties.code
-    left join settings on settings.area_code = counties.code
-    where counties.level = 'county'
+    from ref.county_areas as counties
+    left join levels on levels.area_code = counties.county_code
+    left join settings on settings.area_code = counties.county_code
 )
 
 select *

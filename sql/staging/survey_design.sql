@@ -10,12 +10,11 @@
 -- the variance needs this sum over every school of the stratum, members or not.
 with population as (
     select
-        counties.parent_code as league_code,
+        counties.league_code,
         teacher_population.school_level,
         sum(teacher_population.n_teachers) as stratum_population
     from ref.teacher_population as teacher_population
-    inner join ref.divisions as counties
-        on counties.code = teacher_population.county_code and counties.level = 'county'
+    inner join ref.county_areas as counties on counties.county_code = teacher_population.county_code
     group by all
 ),
 
