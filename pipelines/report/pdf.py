@@ -2,7 +2,7 @@
 
 Debian's Chromium prints each page headless (print CSS in site.css) from the built site, offline;
 without chromium on PATH there are no PDFs and the site shows no PDF links. One browser prints every
-page, driven over the DevTools protocol on a pipe: a browser start costs ~3 s, a page ~0.3 s.
+page in one tab, driven over the DevTools protocol on a pipe: a browser start costs ~3 s.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class Browser:
         self._buffer = bytearray()
         self._events: list[dict] = []
         self._next_id = 0
+        self._target = self._session = ""
         try:
             self.pid = os.posix_spawn(
                 executable,
@@ -148,14 +149,14 @@ class Browser:
             raise BrowserError("chromium sent an unreadable message") from None
 
     def print_page(self, page: Path, pdf: Path) -> None:
-        """Open `page` in a fresh tab, let its scripts run, print it to `pdf` and close the tab."""
+        """Load `page` in the tab, let its scripts run and print it to `pdf`.
+
+        One tab serves every page: its renderer keeps plotly.js compiled, half the CPU of a tab per
+        page. A page the browser refuses gets the next page a fresh tab.
+        """
         deadline = time.monotonic() + PRINT_TIMEOUT
-        target = self.call("Target.createTarget", {"url": "about:blank"}, deadline=deadline)["targetId"]
         try:
-            session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, deadline=deadline)[
-                "sessionId"
-            ]
-            self.call("Page.enable", session=session, deadline=deadline)
+            session = self._session or self._open_tab(deadline)
             navigated = self.call("Page.navigate", {"url": page.resolve().as_uri()}, session, deadline)
             if navigated.get("errorText"):
                 raise PageError(f"navigation failed: {navigated['errorText']}")
@@ -163,9 +164,24 @@ class Browser:
             self.call("Runtime.evaluate", {"expression": SETTLE, "awaitPromise": True}, session, deadline)
             printed = self.call("Page.printToPDF", PRINT_OPTIONS, session, deadline)
             pdf.write_bytes(base64.b64decode(printed["data"]))
+        except PageError:
+            self._close_tab()
+            raise
         finally:
             self._events.clear()
-            self.call("Target.closeTarget", {"targetId": target}, deadline=time.monotonic() + CLOSE_TIMEOUT)
+
+    def _open_tab(self, deadline: float) -> str:
+        self._target = self.call("Target.createTarget", {"url": "about:blank"}, deadline=deadline)["targetId"]
+        reply = self.call("Target.attachToTarget", {"targetId": self._target, "flatten": True}, deadline=deadline)
+        self.call("Page.enable", session=reply["sessionId"], deadline=deadline)
+        self._session = reply["sessionId"]
+        return self._session
+
+    def _close_tab(self) -> None:
+        if self._target:
+            with contextlib.suppress(PageError):
+                self.call("Target.closeTarget", {"targetId": self._target}, deadline=time.monotonic() + CLOSE_TIMEOUT)
+        self._target = self._session = ""
 
     def close(self) -> None:
         """Ask the browser to quit; kill its process group when it does not within CLOSE_TIMEOUT."""
