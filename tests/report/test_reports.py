@@ -795,6 +795,37 @@ def test_demo_site_prints_the_entry_page_and_each_league_page_to_pdf(demo):
     assert 'href="latest/pdf/index_zh.pdf"' in index and 'href="latest/pdf/league-150100_zh.pdf"' in index
 
 
+def test_one_browser_prints_every_page_and_reports_the_one_it_could_not(tmp_path):
+    """A missing page is reported and the pages after it still print, A4 from the print CSS, in one browser."""
+    import shutil
+
+    from pipelines.report.pdf import chromium, print_pdfs
+
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not on PATH")
+    for name in ("a", "c"):
+        (tmp_path / f"{name}.html").write_text(
+            f"<!doctype html><style>@page {{ size: A4; }}</style><p>page {name}</p>", encoding="utf-8"
+        )
+    out = tmp_path / "pdf"
+    jobs = [(tmp_path / f"{name}.html", out / f"{name}.pdf") for name in ("a", "missing", "c")]
+    assert print_pdfs(str(chromium()), jobs) == [out / "missing.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.pdf", "c.pdf"]
+    for pdf in (out / "a.pdf", out / "c.pdf"):
+        body = pdf.read_bytes()
+        assert body[:5] == b"%PDF-" and re.search(rb"/MediaBox \[0 0 59[45]\.\d+ 84[12]\.\d+\]", body), pdf
+
+
+def test_a_browser_that_exits_at_once_fails_every_page_without_a_crash(tmp_path):
+    from pipelines.report.pdf import print_pdfs
+
+    page = tmp_path / "a.html"
+    page.write_text("<p>a</p>", encoding="utf-8")
+    jobs = [(page, tmp_path / "pdf" / "a.pdf"), (page, tmp_path / "pdf" / "b.pdf")]
+    assert print_pdfs("/bin/true", jobs) == [pdf for _, pdf in jobs]
+    assert not list((tmp_path / "pdf").glob("*.pdf"))
+
+
 def test_demo_alert_texts_carry_units_never_raw_fractions(demo):
     """Every alert message and value on the site reads as a percentage, points or a count, never '-0.039'."""
     fraction = re.compile(r"(?<![\d.])[-+−]?0\.\d{2,}(?!\d*\s*(?:次|小时|hours|per school|/))")
