@@ -32,7 +32,7 @@ SCHOOLS = [
 POPULATION = [("150102", "primary", 500), ("150102", "junior", 600), ("150203", "primary", 400)]
 JIANFU = Path(sys.executable).with_name("jianfu")
 os.environ["JIANFU_REPORT_PDFS"] = "0"
-"""Printing PDFs costs chromium ~3 s a page on every published site; only the demo build below prints them."""
+"""Printing PDFs costs a chromium on every published site; only the demo build below prints them."""
 EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "希望少填表"}
 
 
