@@ -8,6 +8,7 @@ import fcntl
 import gc
 import io
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import polars as pl
 import pytest
 
 from pipelines.catalogue.rules import SCHOOL_REPORT, TEACHER_SURVEY, contract_columns
-from pipelines.runner import run_pipeline
+from pipelines.runner import RunSummary, run_pipeline
 
 SCHOOLS = [
     ("1501020001", "新城区第一小学", "150102", "primary", "urban", 50),
@@ -282,6 +283,35 @@ def build_demo(base: Path) -> Path:
 def demo_set(tmp_path_factory) -> Path:
     """build_demo's data directory."""
     return build_demo(tmp_path_factory.getbasetemp())
+
+
+def _run_empty_landing(target: Path) -> None:
+    """`jianfu run` on target/data's empty landing folders; its output and RunSummary pickled beside it."""
+    from pipelines import runner
+
+    summaries: list[RunSummary] = []
+
+    def recorded(*args, **kwargs) -> RunSummary:
+        summaries.append(run_pipeline(*args, **kwargs))
+        return summaries[-1]
+
+    runner.run_pipeline = recorded
+    try:
+        result = jianfu_in_process("run", "--data-dir", str(new_data_dir(target)))
+    finally:
+        runner.run_pipeline = run_pipeline
+    (target / "run.pickle").write_bytes(pickle.dumps((result, summaries)))
+
+
+@pytest.fixture(scope="session")
+def empty_landing_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, RunSummary]:
+    """One `jianfu run` on empty landing folders per session, read-only: its data dir, output and RunSummary.
+
+    The command's exit status and lines and the site it publishes are asserted by different modules.
+    """
+    target = build_once(tmp_path_factory.getbasetemp(), "empty-landing-run", _run_empty_landing)
+    result, (summary,) = pickle.loads((target / "run.pickle").read_bytes())
+    return target / "data", result, summary
 
 
 def copy_data_dir(source: Path, target: Path, *skip: str) -> Path:

@@ -9,12 +9,37 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from conftest import jianfu, jianfu_in_process, query, small_landing
+import pytest
+from conftest import copy_data_dir, jianfu, jianfu_in_process, new_data_dir, query, small_landing
+
+SYNTHETIC_MANIFEST = {"files": {"teacher_survey": ["t.csv"], "school_report": []}, "bad_files": ["broken_empty.csv"]}
 
 
-def test_run_records_real_dagster_runs_under_the_data_dir(data_dir):
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """small_landing beside a manifest naming t.csv synthetic, run once by `jianfu run`; its readers share it."""
+    data_dir = new_data_dir(tmp_path_factory.mktemp("cli"))
     small_landing(data_dir)
-    result = jianfu_in_process("run", "--data-dir", str(data_dir))
+    (data_dir / "manifest.json").write_text(json.dumps(SYNTHETIC_MANIFEST), encoding="utf-8")
+    return data_dir, jianfu_in_process("run", "--data-dir", str(data_dir))
+
+
+@pytest.fixture(scope="module")
+def home_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """small_landing run once with DAGSTER_HOME set and the baseline wave named on the command line."""
+    root = tmp_path_factory.mktemp("cli-home")
+    data_dir = new_data_dir(root)
+    small_landing(data_dir)
+    home = root / "home"
+    home.mkdir()
+    result = jianfu_in_process(
+        "run", "--data-dir", str(data_dir), "--baseline-wave", "2024-05", env={"DAGSTER_HOME": str(home)}
+    )
+    return data_dir, home, result
+
+
+def test_run_records_real_dagster_runs_under_the_data_dir(small_run):
+    data_dir, result = small_run
     assert result.returncode == 0, result.stderr
     assert "wave 2024-05: school_report 1/1 accepted, teacher_survey 1/2 accepted" in result.stdout
     assert "wave 2024-11:" in result.stdout
@@ -31,11 +56,8 @@ def test_run_records_real_dagster_runs_under_the_data_dir(data_dir):
         del os.environ["JIANFU_DAGSTER_STORAGE"]
 
 
-def test_run_uses_dagster_home_when_set(data_dir, tmp_path):
-    small_landing(data_dir)
-    home = tmp_path / "home"
-    home.mkdir()
-    result = jianfu_in_process("run", "--data-dir", str(data_dir), env={"DAGSTER_HOME": str(home)})
+def test_run_uses_dagster_home_when_set(home_run):
+    data_dir, home, result = home_run
     assert result.returncode == 0, result.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert len(instance.get_runs()) == 4
@@ -64,8 +86,8 @@ def test_unreadable_warehouse_is_fatal_with_one_line(data_dir):
     assert "cannot open warehouse" in result.stderr
 
 
-def test_run_on_an_empty_landing_succeeds(data_dir):
-    result = jianfu_in_process("run", "--data-dir", str(data_dir))
+def test_run_on_an_empty_landing_succeeds(empty_landing_run):
+    result = empty_landing_run[1]
     assert result.returncode == 0, result.stderr
     assert "waves found: none" in result.stdout
 
@@ -124,14 +146,14 @@ def test_bad_option_values_exit_2_with_one_line(tmp_path):
         assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
 
 
-def test_an_unknown_baseline_wave_exits_1_naming_the_waves(data_dir):
-    small_landing(data_dir)
+def test_an_unknown_baseline_wave_exits_1_naming_the_waves(home_run, tmp_path):
+    data_dir, _, result = home_run
+    copy = copy_data_dir(data_dir, tmp_path / "data")
     for typo in ("foo", "2099-01", "2024-11"):
-        result = jianfu_in_process("run", "--data-dir", str(data_dir), "--baseline-wave", typo)
-        assert result.returncode == 1, result.stdout
-        (line,) = result.stderr.strip().splitlines()
+        refused = jianfu_in_process("run", "--data-dir", str(copy), "--baseline-wave", typo)
+        assert refused.returncode == 1, refused.stdout
+        (line,) = refused.stderr.strip().splitlines()
         assert f"unknown baseline wave '{typo}'" in line and "waves with school reports are 2024-05" in line
-    result = jianfu_in_process("run", "--data-dir", str(data_dir), "--baseline-wave", "2024-05")
     assert result.returncode == 0, result.stderr
     assert {b for (b,) in query(data_dir, "select distinct baseline_wave from marts.inspection_target")} == {"2024-05"}
 
@@ -150,14 +172,14 @@ def test_a_run_where_no_file_loads_says_so_and_exits_1(data_dir):
     assert "landing files: 0 loaded, 2 rejected" in status.stdout
 
 
-def test_status_reports_waves_rows_last_run_and_reports_read_only(data_dir):
+def test_status_reports_waves_rows_last_run_and_reports_read_only(data_dir, small_run):
     before = jianfu_in_process("status", "--data-dir", str(data_dir))
     assert before.returncode == 0, before.stderr
     assert "no warehouse yet" in before.stdout and "last Dagster run: none recorded" in before.stdout
     assert not (data_dir / "warehouse.duckdb").exists() and not (data_dir / "dagster").exists()
 
-    small_landing(data_dir)
-    assert jianfu_in_process("run", "--data-dir", str(data_dir)).returncode == 0
+    data_dir = small_run[0]
+    assert small_run[1].returncode == 0
     modified = (data_dir / "warehouse.duckdb").stat().st_mtime_ns
     result = jianfu_in_process("status", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
@@ -181,7 +203,7 @@ def test_status_reports_waves_rows_last_run_and_reports_read_only(data_dir):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        busy = jianfu("status", "--data-dir", str(data_dir))
+        busy = jianfu_in_process("status", "--data-dir", str(data_dir))
     finally:
         holder.kill()
         holder.wait()
@@ -198,15 +220,13 @@ time.sleep(120)
 """
 
 
-def test_synthetic_and_real_files_in_one_data_dir_are_flagged(data_dir):
-    small_landing(data_dir)
-    manifest = {"files": {"teacher_survey": ["t.csv"], "school_report": []}, "bad_files": ["broken_empty.csv"]}
-    (data_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    result = jianfu_in_process("run", "--data-dir", str(data_dir))
+def test_synthetic_and_real_files_in_one_data_dir_are_flagged(small_run, tmp_path):
+    data_dir, result = small_run
     assert result.returncode == 0, result.stderr
     assert "WARNING: synthetic sample files" in result.stdout and "1 other landing files are mixed" in result.stdout
     assert "[1/?] ingest" in result.stdout and "[4/4] cross-wave marts" in result.stdout
 
+    data_dir = copy_data_dir(data_dir, tmp_path / "data", "warehouse.duckdb", "dagster", "reports")
     (data_dir / "landing" / "school_report" / "s.xlsx").unlink()
     from pipelines.runner import synthetic_mix
 

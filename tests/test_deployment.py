@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import jianfu, small_landing
+from conftest import jianfu_in_process, small_landing
 
 from pipelines.resources import REPO_ROOT
 
@@ -116,7 +116,7 @@ def test_a_run_goes_through_the_documented_postgres_instance(data_dir, tmp_path,
     settings = {f"JIANFU_PG_{key}": value for key, value in PG.items()} | {"JIANFU_PG_DB": postgres_db}
 
     small_landing(data_dir)
-    result = jianfu("run", "--data-dir", str(data_dir), env={"DAGSTER_HOME": str(home), **settings})
+    result = jianfu_in_process("run", "--data-dir", str(data_dir), env={"DAGSTER_HOME": str(home), **settings})
     assert result.returncode == 0, result.stderr
     assert not (data_dir / "dagster").exists(), "the run history went to PostgreSQL, not under the data dir"
     assert not (home / "history").exists(), "no SQLite run storage beside the PostgreSQL one"

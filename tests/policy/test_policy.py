@@ -16,6 +16,7 @@ from conftest import (
     good_school_row,
     good_teacher_row,
     jianfu,
+    jianfu_in_process,
     new_data_dir,
     query,
     write_table,
@@ -455,7 +456,7 @@ def test_a_bad_rule_is_refused_naming_its_row(column, value, words):
 def test_a_bad_rule_override_stops_the_run_in_one_line(data_dir):
     rules = shipped_rules().with_columns(pl.lit("median").alias("measure"))
     rules.write_csv(data_dir / "reference" / "policy_rules.csv")
-    done = jianfu("run", "--data-dir", str(data_dir))
+    done = jianfu_in_process("run", "--data-dir", str(data_dir))
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert "row 1" in done.stderr and "unknown measure" in done.stderr
 

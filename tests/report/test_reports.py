@@ -553,8 +553,8 @@ def test_demo_site_embeds_no_identifier_and_no_row_level_data(demo):
     assert checked > 50
 
 
-def test_a_run_without_landing_files_publishes_an_index_that_says_so(data_dir, run):
-    summary = run(data_dir)
+def test_a_run_without_landing_files_publishes_an_index_that_says_so(empty_landing_run):
+    summary = empty_landing_run[2]
     assert summary.waves == []
     index = (summary.reports_dir / "index.html").read_text()
     assert text("no_waves", "zh") in index
