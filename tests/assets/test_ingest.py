@@ -8,11 +8,14 @@ import json
 import zipfile
 from pathlib import Path
 
+import dagster as dg
+import duckdb
 import polars as pl
 import pytest
-from conftest import EXTRA_COLUMNS, good_school_row, good_teacher_row, query, write_table
+from conftest import EXTRA_COLUMNS, good_school_row, good_teacher_row, new_data_dir, query, write_table
 
 from pipelines.landing.scan import LandingFile, LandingFileError, decode_text, read_landing_file
+from pipelines.runner import run_pipeline
 
 T = good_teacher_row
 
@@ -51,6 +54,11 @@ FORMATS = [
 ]
 
 
+def warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """One read-only connection for a whole-warehouse scan: opening one costs more than a query."""
+    return duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+
+
 def teacher_file_rows() -> list[dict[str, str]]:
     """Good and dirty rows interleaved; the duplicate comes after the row it repeats."""
     dirty = [row for row, _ in DIRTY_TEACHER_ROWS]
@@ -62,7 +70,20 @@ def prefixed(rows: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
     return [{**row, "response_id": prefix + row["response_id"] if row["response_id"] else ""} for row in rows]
 
 
-def test_each_format_accepts_exactly_the_good_rows(data_dir, run):
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> Path:
+    """One run over the files of every case that needs a single run (distinct files, response ids unique
+    where a test looks rows up by id); each test asserts on its own files."""
+    data_dir = new_data_dir(tmp_path_factory.mktemp("ingested"))
+    for case in SHARED_CASES:
+        case(data_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JIANFU_ID_KEY", "test-key-not-secret")
+        run_pipeline(data_dir, instance=dg.DagsterInstance.ephemeral(), echo=lambda _: None)
+    return data_dir
+
+
+def format_files(data_dir: Path) -> None:
     for name, encoding in FORMATS:
         write_table(
             data_dir / "landing" / "teacher_survey" / name,
@@ -70,8 +91,10 @@ def test_each_format_accepts_exactly_the_good_rows(data_dir, run):
             encoding or "utf-8",
         )
     write_table(data_dir / "landing" / "school_report" / "reports.csv", [good_school_row()])
-    run(data_dir)
 
+
+def test_each_format_accepts_exactly_the_good_rows(ingested):
+    data_dir = ingested
     rows = teacher_file_rows()
     expected = {rows.index(row) + 1: reason for row, reason in DIRTY_TEACHER_ROWS}
     for name, _ in FORMATS:
@@ -103,18 +126,21 @@ def test_each_format_accepts_exactly_the_good_rows(data_dir, run):
         assert [r for (r,) in null_wave] == sorted(k for k, v in expected.items() if v.endswith(":wave"))
 
 
-def test_staged_values_are_typed_and_located(data_dir, run):
-    write_table(data_dir / "landing" / "teacher_survey" / "t.xlsx", teacher_file_rows())
-    run(data_dir)
+def typed_files(data_dir: Path) -> None:
+    write_table(data_dir / "landing" / "teacher_survey" / "t.xlsx", prefixed(teacher_file_rows(), "t:"))
+
+
+def test_staged_values_are_typed_and_located(ingested):
+    data_dir = ingested
     (row,) = query(
         data_dir,
         "select hours_total, hours_cat3, n_forms, item_01, felt_change, county_code, "
         "league_code, submitted_at::varchar from staging.teacher_survey_staged "
-        "where response_id = 'R1'",
+        "where response_id = 't:R1'",
     )
     assert row == (50.0, 1.5, 10, 0, 4, "150102", "150100", "2024-05-10 09:00:00")
     (blank,) = query(
-        data_dir, "select item_05, felt_change from staging.teacher_survey_staged where response_id = 'R17'"
+        data_dir, "select item_05, felt_change from staging.teacher_survey_staged where response_id = 't:R17'"
     )
     assert blank == (None, None)
 
@@ -131,7 +157,7 @@ def test_typed_parquet_columns_read_as_contract_text(tmp_path):
     assert "teacher_name" not in read.columns and "phone" not in read.columns
 
 
-def test_school_reports_latest_valid_row_wins(data_dir, run):
+def school_report_files(data_dir: Path) -> None:
     rows = [
         good_school_row(n_inspections="9"),
         good_school_row(reported_at="2024-05-25 10:00:00", n_inspections="7"),
@@ -141,9 +167,12 @@ def test_school_reports_latest_valid_row_wins(data_dir, run):
         good_school_row(school_code="9999999999"),
     ]
     write_table(data_dir / "landing" / "school_report" / "r.csv", rows, "gbk")
-    run(data_dir)
+
+
+def test_school_reports_latest_valid_row_wins(ingested):
+    data_dir = ingested
     assert query(data_dir, "select school_code, n_inspections from staging.school_report_staged") == [("1501020001", 7)]
-    assert dict(query(data_dir, "select row_number, reason from quarantine.rejected_rows")) == {
+    assert dict(query(data_dir, "select row_number, reason from quarantine.rejected_rows where file = 'r.csv'")) == {
         1: "superseded",
         3: "out_of_range:n_inspections",
         4: "missing:reported_at",
@@ -152,9 +181,9 @@ def test_school_reports_latest_valid_row_wins(data_dir, run):
     }
 
 
-def test_bad_files_get_one_line_reasons_and_others_still_load(data_dir, run):
+def bad_files(data_dir: Path) -> None:
     folder = data_dir / "landing" / "teacher_survey"
-    write_table(folder / "good.csv", [T()])
+    write_table(folder / "good.csv", [T(response_id="good1")])
     (folder / "empty.csv").write_bytes(b"")
     (folder / "header.csv").write_text("name,phone\n张伟,139\n", encoding="utf-8")
     good_book = write_table(folder / "whole.xlsx", [T()])
@@ -163,14 +192,19 @@ def test_bad_files_get_one_line_reasons_and_others_still_load(data_dir, run):
     (folder / "junk.parquet").write_bytes(bytes(range(256)) * 4)
     (folder / "notes.txt").write_text("hello", encoding="utf-8")
     (folder / "latin1.csv").write_bytes(b"wave,response_id\n" + bytes([0xFF, 0xFE, 0x80, 0x81]) * 3)
-    run(data_dir)
+
+
+def test_bad_files_get_one_line_reasons_and_others_still_load(ingested):
+    data_dir = ingested
     reasons = dict(query(data_dir, "select file, reason from quarantine.rejected_files"))
     assert set(reasons) == {"empty.csv", "header.csv", "truncated.xlsx", "junk.parquet", "notes.txt", "latin1.csv"}
     assert reasons["empty.csv"] == "empty file"
     assert reasons["header.csv"].startswith("header lacks required columns: wave, response_id")
     assert "XLSX" in reasons["truncated.xlsx"] and "Parquet" in reasons["junk.parquet"]
     assert all("\n" not in r for r in reasons.values())
-    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(1,)]
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged where source_file = 'good.csv'") == [
+        (1,)
+    ]
 
 
 def test_row_accounting_received_equals_accepted_plus_rejected(data_dir, run):
@@ -190,29 +224,32 @@ def test_row_accounting_received_equals_accepted_plus_rejected(data_dir, run):
     assert landed == sum(r[1] for r in quality) == 23
 
 
-def test_no_identifier_or_personal_value_reaches_the_warehouse(data_dir, run):
+def privacy_files(data_dir: Path) -> None:
     write_table(data_dir / "landing" / "teacher_survey" / "a.csv", teacher_file_rows(), "gbk")
     write_table(data_dir / "landing" / "teacher_survey" / "b.xlsx", teacher_file_rows())
-    run(data_dir)
+
+
+def test_no_identifier_or_personal_value_reaches_the_warehouse(ingested):
+    data_dir = ingested
     forbidden = {"T100000001", "T100000009", *EXTRA_COLUMNS.values()}
-    tables = query(
-        data_dir, "select table_schema, table_name from information_schema.tables where table_catalog = 'warehouse'"
-    )
-    for schema, table in tables:
-        for (value,) in query(data_dir, f"select to_json(t)::varchar from {schema}.{table} as t"):
-            assert not any(f in value for f in forbidden), f"{schema}.{table} leaks {value[:80]}"
-        columns = {
-            c
-            for (c,) in query(
-                data_dir,
-                "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
-                {"s": schema, "t": table},
+    with warehouse(data_dir) as conn:
+        tables = conn.sql(
+            "select table_schema, table_name from information_schema.tables where table_catalog = 'warehouse'"
+        ).fetchall()
+        for schema, table in tables:
+            for (value,) in conn.sql(f"select to_json(t)::varchar from {schema}.{table} as t").fetchall():
+                assert not any(f in value for f in forbidden), f"{schema}.{table} leaks {value[:80]}"
+            columns = {
+                c
+                for (c,) in conn.sql(
+                    "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
+                    params={"s": schema, "t": table},
+                ).fetchall()
+            }
+            assert not columns & {"teacher_name", "phone", "remarks", "teacher_id"} or (schema, table) == (
+                "landing",
+                "teacher_survey_rows",
             )
-        }
-        assert not columns & {"teacher_name", "phone", "remarks", "teacher_id"} or (schema, table) == (
-            "landing",
-            "teacher_survey_rows",
-        )
     expected = hmac.new(b"test-key-not-secret", b"T100000001", hashlib.sha256).hexdigest()
     assert query(
         data_dir, "select distinct teacher_pseudonym from staging.teacher_survey_staged where response_id = 'R1'"
@@ -224,17 +261,23 @@ def test_no_identifier_or_personal_value_reaches_the_warehouse(data_dir, run):
         )
     }
     assert landing_ids and all(len(v) == 64 for v in landing_ids)
-    raw = [json.loads(j) for (j,) in query(data_dir, "select raw_json from quarantine.rejected_rows")]
-    assert all(set(r) <= set(good_teacher_row()) - set(EXTRA_COLUMNS) for r in raw)
+    raw = [
+        json.loads(j)
+        for (j,) in query(data_dir, "select raw_json from quarantine.rejected_rows where source = 'teacher_survey'")
+    ]
+    assert raw and all(set(r) <= set(good_teacher_row()) - set(EXTRA_COLUMNS) for r in raw)
+
+
+SHARED_CASES = [format_files, typed_files, school_report_files, bad_files, privacy_files]
 
 
 def snapshot(data_dir: Path) -> dict[str, list]:
-    tables = query(
-        data_dir,
-        "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_catalog = 'warehouse' order by 1",
-    )
-    return {t: sorted(map(repr, query(data_dir, f"select * from {t}"))) for (t,) in tables}
+    with warehouse(data_dir) as conn:
+        tables = conn.sql(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_catalog = 'warehouse' order by 1"
+        ).fetchall()
+        return {t: sorted(map(repr, conn.sql(f"select * from {t}").fetchall())) for (t,) in tables}
 
 
 def test_rerun_changes_nothing_and_removed_files_leave_nothing(data_dir, run):

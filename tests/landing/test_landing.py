@@ -5,15 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pytest
-from conftest import SCHOOLS, good_school_row, good_teacher_row, jianfu, jianfu_in_process, query, write_table
+from conftest import (
+    SCHOOLS,
+    copy_data_dir,
+    good_school_row,
+    good_teacher_row,
+    jianfu_in_process,
+    new_data_dir,
+    query,
+    write_table,
+)
 
 from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.report.site import publish_site
@@ -89,14 +100,16 @@ def row_reasons(data_dir: Path) -> list[tuple]:
 
 
 def every_text(data_dir: Path) -> str:
-    """Every varchar value in every warehouse table, for scanning what the warehouse stores."""
-    tables = query(
-        data_dir,
-        "select table_schema, table_name, column_name from information_schema.columns where data_type like 'VARCHAR%'",
-    )
+    """Every varchar value in every warehouse table, for scanning what the warehouse stores (one connection:
+    opening one costs more than a query)."""
     parts = []
-    for schema, table, column in tables:
-        parts += [str(v) for (v,) in query(data_dir, f'select distinct "{column}" from {schema}."{table}"')]
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
+        tables = conn.sql(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type like 'VARCHAR%'"
+        ).fetchall()
+        for schema, table, column in tables:
+            parts += [str(v) for (v,) in conn.sql(f'select distinct "{column}" from {schema}."{table}"').fetchall()]
     return "\n".join(parts)
 
 
@@ -110,6 +123,53 @@ def files_holding(root: Path, needles: list[str]) -> list[str]:
         and "landing" not in p.relative_to(root).parts
         and any(pattern in p.read_bytes() for pattern in patterns)
     ]
+
+
+@dataclass
+class Landed:
+    """The shared run: its data dir, CLI outcome and Dagster storage, and which case wrote each landing file."""
+
+    data_dir: Path
+    result: subprocess.CompletedProcess
+    storage: Path
+    owners: dict[str, str]
+
+    def others(self, case: Callable) -> list[str]:
+        """The teacher landing files the other cases wrote."""
+        return sorted(name for name, owner in self.owners.items() if owner != case.__name__)
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory) -> Landed:
+    """One CLI run over the files of every case that needs a single run (distinct files and response ids).
+
+    Each case's test asserts on its own files; the whole-warehouse checks (accounting, secrets) see them all.
+    """
+    root = tmp_path_factory.mktemp("landed")
+    data_dir, scratch = new_data_dir(root), root / "scratch"
+    scratch.mkdir()
+    folder = data_dir / "landing" / "teacher_survey"
+    owners: dict[str, str] = {}
+    for case in SHARED_CASES:
+        before = set(os.listdir(folder))
+        case(data_dir, scratch)
+        owners.update(dict.fromkeys(set(os.listdir(folder)) - before, case.__name__))
+    schools(data_dir, "2024-05", "2024-11")
+    storage = root / "dagster-storage"
+    result = jianfu_in_process("run", "--data-dir", str(data_dir), env={"JIANFU_DAGSTER_STORAGE": str(storage)})
+    assert result.returncode == 0, result.stderr
+    return Landed(data_dir, result, storage, owners)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    """Four May rows and every school's report after one CLI run: where the lock and disk cases start (copy it)."""
+    data_dir = new_data_dir(tmp_path_factory.mktemp("small"))
+    write_table(landing(data_dir, "t.csv"), teacher_rows("2024-05", 4, "A"))
+    schools(data_dir, "2024-05")
+    result = jianfu_in_process("run", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    return data_dir
 
 
 def test_a_corrected_reexport_converges_in_one_run_and_a_rerun_changes_nothing(data_dir, run):
@@ -180,19 +240,21 @@ def test_only_the_waves_a_changed_file_touches_are_restaged(data_dir, run):
     assert_rows_accounted(data_dir)
 
 
-def test_a_parser_error_names_the_row_and_never_the_text(data_dir, tmp_path):
-    good = csv_bytes(teacher_rows("2024-05", 3, "A")).decode()
+def parser_error_files(data_dir: Path, scratch: Path) -> None:
+    good = csv_bytes(teacher_rows("2024-05", 3, "P")).decode()
     broken = good + f'2024-05,"R9,{NAME},{PHONE},50,15\n2024-05,R10,1501020001\n'
     landing(data_dir, "broken.csv").write_bytes(broken.encode("utf-8"))
     landing(data_dir, "fine.csv").write_bytes(csv_bytes(teacher_rows("2024-05", 2, "F")))
-    schools(data_dir, "2024-05")
-    storage = tmp_path / "dagster-storage"
-    result = jianfu_in_process("run", "--data-dir", str(data_dir), env={"JIANFU_DAGSTER_STORAGE": str(storage)})
-    assert result.returncode == 0, result.stderr
+
+
+def test_a_parser_error_names_the_row_and_never_the_text(landed):
+    data_dir, result, storage = landed.data_dir, landed.result, landed.storage
 
     reason = file_reasons(data_dir)["broken.csv"]
     assert "row 4" in reason and len(reason) <= MAX_REASON_LENGTH
-    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(2,)]
+    assert query(
+        data_dir, "select count(*) from staging.teacher_survey_staged where source_file in ('broken.csv', 'fine.csv')"
+    ) == [(2,)]
     output = result.stdout + result.stderr
     assert "bad file teacher_survey/broken.csv" in output
     assert not any(s in output for s in SECRETS)
@@ -201,7 +263,7 @@ def test_a_parser_error_names_the_row_and_never_the_text(data_dir, tmp_path):
     assert (storage / "history").is_dir() or any(storage.rglob("*.db"))
 
 
-def test_one_bad_file_is_quarantined_and_the_others_load(data_dir, run):
+def bad_file_files(data_dir: Path, scratch: Path) -> None:
     rows = teacher_rows("2024-05", 3, "G")
     landing(data_dir, "good.csv").write_bytes(csv_bytes(rows))
     gbk_body = csv_bytes(teacher_rows("2024-05", 2, "K"), "gbk")
@@ -215,21 +277,34 @@ def test_one_bad_file_is_quarantined_and_the_others_load(data_dir, run):
     )
     landing(data_dir, "twin_headers.csv").write_text(twin, encoding="utf-8")
     landing(data_dir, "random.xlsx").write_bytes(os.urandom(4096))
-    whole = write_table(data_dir / "whole.xlsx", teacher_rows("2024-05", 2, "X"))
+    whole = write_table(scratch / "whole.xlsx", teacher_rows("2024-05", 2, "X"))
     landing(data_dir, "truncated.xlsx").write_bytes(whole.read_bytes()[:1500])
     whole.unlink()
     landing(data_dir, "binary.csv").write_bytes(bytes(range(256)) * 8)
-    schools(data_dir, "2024-05")
 
-    summary = run(data_dir)
 
-    reasons = file_reasons(data_dir)
+def test_one_bad_file_is_quarantined_and_the_others_load(landed):
+    data_dir = landed.data_dir
+    others = landed.others(bad_file_files)
+
+    reasons = {name: r for name, r in file_reasons(data_dir).items() if name not in others}
     assert set(reasons) == {"bom_then_gbk.csv", "twin_headers.csv", "random.xlsx", "truncated.xlsx", "binary.csv"}
     assert "byte" in reasons["bom_then_gbk.csv"] and "UTF-8" in reasons["bom_then_gbk.csv"]
     assert "wave" in reasons["twin_headers.csv"] and "column" in reasons["twin_headers.csv"]
-    assert all(len(r) <= MAX_REASON_LENGTH and "\n" not in r for r in reasons.values())
-    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(3,)]
-    assert summary.files_loaded == 2
+    assert all(len(r) <= MAX_REASON_LENGTH and "\n" not in r for r in file_reasons(data_dir).values())
+    assert query(
+        data_dir,
+        "select count(*) from staging.teacher_survey_staged "
+        "where not list_contains($others, split_part(source_file, '#', 1))",
+        {"others": others},
+    ) == [(3,)]
+    loaded = query(
+        data_dir,
+        "select source, file from landing.files where status = 'loaded' and not list_contains($others, file) "
+        "order by 1, 2",
+        {"others": others},
+    )
+    assert loaded == [("school_report", "schools.csv"), ("teacher_survey", "good.csv")]
     assert_rows_accounted(data_dir)
 
 
@@ -256,107 +331,154 @@ def test_a_future_wave_is_rejected_and_the_latest_wave_is_the_real_one(data_dir,
     assert query(data_dir, "select * from marts.alerts order by all") == alerts
 
 
-def test_a_ten_megabyte_cell_gives_a_short_reason(data_dir, run):
+def huge_cell_files(data_dir: Path, scratch: Path) -> None:
     huge = "9" * (10 * 2**20)
-    rows = teacher_rows("2024-05", 3, "A")
+    rows = teacher_rows("2024-05", 3, "H")
     rows[1]["hours_total"] = huge
     rows[2]["remarks"] = huge
     landing(data_dir, "huge.csv").write_bytes(csv_bytes(rows))
     landing(data_dir, "huge_line.csv").write_bytes(b"x" * (10 * 2**20))
-    schools(data_dir, "2024-05")
-    run(data_dir)
 
-    reasons = [r for _, _, r in row_reasons(data_dir)] + list(file_reasons(data_dir).values())
-    assert "out_of_range:hours_total" in reasons or "malformed:hours_total" in reasons
+
+def test_a_ten_megabyte_cell_gives_a_short_reason(landed):
+    data_dir = landed.data_dir
+
+    own = [r for file, _, r in row_reasons(data_dir) if file == "huge.csv"]
+    assert "out_of_range:hours_total" in own or "malformed:hours_total" in own
     assert "huge_line.csv" in file_reasons(data_dir)
+    reasons = [r for _, _, r in row_reasons(data_dir)] + list(file_reasons(data_dir).values())
     assert max(len(r) for r in reasons) <= MAX_REASON_LENGTH
     pages = list((data_dir / "reports").rglob("quality.html"))
     assert pages and max(p.stat().st_size for p in pages) < 2 * 2**20
-    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(2,)]
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged where source_file = 'huge.csv'") == [
+        (2,)
+    ]
     assert_rows_accounted(data_dir)
 
 
-def test_every_workbook_sheet_is_read_and_an_uncached_formula_is_malformed(data_dir, run):
+def workbook_files(data_dir: Path, scratch: Path) -> None:
     book = openpyxl.Workbook()
     first = book.active
     first.title = "五月"
     second = book.create_sheet("十一月")
     book.create_sheet("说明")
-    for sheet, rows in ((first, teacher_rows("2024-05", 3, "A")), (second, teacher_rows("2024-11", 4, "B"))):
+    for sheet, rows in ((first, teacher_rows("2024-05", 3, "BA")), (second, teacher_rows("2024-11", 4, "BB"))):
         columns = list(rows[0])
         sheet.append(columns)
         for row in rows:
             sheet.append([row[c] for c in columns])
-    second.cell(row=3, column=list(teacher_rows("2024-11", 1, "B")[0]).index("hours_total") + 1, value="=40+2")
+    second.cell(row=3, column=list(teacher_rows("2024-11", 1, "BB")[0]).index("hours_total") + 1, value="=40+2")
     book.save(landing(data_dir, "book.xlsx"))
-    schools(data_dir, "2024-05", "2024-11")
-    run(data_dir)
 
-    assert query(data_dir, "select file, count(*) from landing.teacher_survey_rows group by 1 order by 1") == [
+
+def test_every_workbook_sheet_is_read_and_an_uncached_formula_is_malformed(landed):
+    data_dir = landed.data_dir
+
+    assert query(
+        data_dir,
+        "select file, count(*) from landing.teacher_survey_rows where file like 'book.xlsx#%' group by 1 order by 1",
+    ) == [
         ("book.xlsx#五月", 3),
         ("book.xlsx#十一月", 4),
     ]
-    assert row_reasons(data_dir) == [("book.xlsx#十一月", 2, "malformed:hours_total")]
-    assert query(data_dir, "select wave, count(*) from staging.teacher_survey_staged group by 1 order by 1") == [
+    assert [r for r in row_reasons(data_dir) if r[0].startswith("book.xlsx")] == [
+        ("book.xlsx#十一月", 2, "malformed:hours_total")
+    ]
+    assert query(
+        data_dir,
+        "select wave, count(*) from staging.teacher_survey_staged where source_file like 'book.xlsx#%' "
+        "group by 1 order by 1",
+    ) == [
         ("2024-05", 3),
         ("2024-11", 3),
     ]
     assert_rows_accounted(data_dir)
 
 
-def test_ragged_rows_are_malformed_and_the_rest_of_the_file_loads(data_dir, run):
-    text = csv_bytes(teacher_rows("2024-05", 4, "A")).decode().splitlines()
+def ragged_files(data_dir: Path, scratch: Path) -> None:
+    text = csv_bytes(teacher_rows("2024-05", 4, "RG")).decode().splitlines()
     short = ",".join(text[2].split(",")[:20])
     longer = text[3] + ",extra,fields"
     landing(data_dir, "ragged.csv").write_text(
         "\n".join([text[0], text[1], short, longer, text[4], ""]), encoding="utf-8"
     )
-    schools(data_dir, "2024-05")
-    run(data_dir)
 
-    assert row_reasons(data_dir) == [("ragged.csv", 2, "malformed_row"), ("ragged.csv", 3, "malformed_row")]
-    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(2,)]
+
+def test_ragged_rows_are_malformed_and_the_rest_of_the_file_loads(landed):
+    data_dir = landed.data_dir
+
+    assert [r for r in row_reasons(data_dir) if r[0] == "ragged.csv"] == [
+        ("ragged.csv", 2, "malformed_row"),
+        ("ragged.csv", 3, "malformed_row"),
+    ]
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged where source_file = 'ragged.csv'") == [
+        (2,)
+    ]
     assert_rows_accounted(data_dir)
 
 
-def test_symlinks_are_not_followed_out_of_landing_and_each_is_recorded(data_dir, run, tmp_path):
-    outside = tmp_path / "outside"
+def symlink_files(data_dir: Path, scratch: Path) -> None:
+    outside = scratch / "outside"
     outside.mkdir()
     (outside / "secret.csv").write_bytes(csv_bytes(teacher_rows("2024-05", 5, "S")))
     folder = data_dir / "landing" / "teacher_survey"
     (folder / "to_file.csv").symlink_to(outside / "secret.csv")
     (folder / "to_dir").symlink_to(outside, target_is_directory=True)
-    (folder / "dangling.csv").symlink_to(tmp_path / "gone.csv")
+    (folder / "dangling.csv").symlink_to(scratch / "gone.csv")
     (folder / "real.csv").write_bytes(csv_bytes(teacher_rows("2024-05", 2, "R")))
     os.mkfifo(folder / "pipe.csv")
-    schools(data_dir, "2024-05")
-    run(data_dir)
 
-    reasons = file_reasons(data_dir)
+
+def test_symlinks_are_not_followed_out_of_landing_and_each_is_recorded(landed):
+    data_dir = landed.data_dir
+    others = landed.others(symlink_files)
+
+    reasons = {name: r for name, r in file_reasons(data_dir).items() if name not in others}
     assert set(reasons) == {"to_file.csv", "to_dir", "dangling.csv", "pipe.csv"}
     assert all("link" in r for name, r in reasons.items() if name != "pipe.csv")
     assert "not a regular file" in reasons["pipe.csv"]
-    assert query(data_dir, "select distinct landing_file from landing.teacher_survey_rows") == [("real.csv",)]
+    assert query(
+        data_dir,
+        "select distinct landing_file from landing.teacher_survey_rows "
+        "where not list_contains($others, split_part(landing_file, '#', 1))",
+        {"others": others},
+    ) == [("real.csv",)]
 
 
-def test_missing_metric_columns_load_and_show_as_not_collected(data_dir):
-    rows = teacher_rows("2024-05", 5, "A")
+def missing_column_files(data_dir: Path, scratch: Path) -> None:
+    """A wave of its own: another file of the wave holding the questions would make them collected."""
+    rows = teacher_rows("2024-03", 5, "M")
     dropped = [f"item_{i:02d}" for i in range(1, 27)] + ["felt_change"]
     landing(data_dir, "short.csv").write_bytes(
         csv_bytes([{k: v for k, v in r.items() if k not in dropped} for r in rows])
     )
-    schools(data_dir, "2024-05")
-    result = jianfu_in_process("run", "--data-dir", str(data_dir))
-    assert result.returncode == 0, result.stderr
+
+
+def test_missing_metric_columns_load_and_show_as_not_collected(landed):
+    data_dir, result = landed.data_dir, landed.result
+    dropped = [f"item_{i:02d}" for i in range(1, 27)] + ["felt_change"]
 
     (missing,) = query(data_dir, "select missing_columns from landing.files where file = 'short.csv'")[0]
     assert sorted(missing) == sorted(dropped)
     assert "file teacher_survey/short.csv lacks 27 optional columns" in result.stdout
-    assert query(data_dir, "select count(*) from staging.teacher_survey_staged") == [(5,)]
-    overview = "".join(p.read_text(encoding="utf-8") for p in (data_dir / "reports" / "2024-05").glob("*.html"))
+    assert query(data_dir, "select count(*) from staging.teacher_survey_staged where source_file = 'short.csv'") == [
+        (5,)
+    ]
+    overview = "".join(p.read_text(encoding="utf-8") for p in (data_dir / "reports" / "2024-03").glob("*.html"))
     assert "未采集" in overview
-    english = "".join(p.read_text(encoding="utf-8") for p in (data_dir / "reports" / "2024-05" / "en").glob("*.html"))
+    english = "".join(p.read_text(encoding="utf-8") for p in (data_dir / "reports" / "2024-03" / "en").glob("*.html"))
     assert "not collected" in english
+
+
+SHARED_CASES = [
+    parser_error_files,
+    bad_file_files,
+    huge_cell_files,
+    workbook_files,
+    ragged_files,
+    symlink_files,
+    missing_column_files,
+]
 
 
 def test_run_on_a_missing_data_dir_creates_nothing_and_init_makes_the_layout(tmp_path):
@@ -410,7 +532,7 @@ def test_a_held_run_lock_is_waited_for_then_reported_in_one_line(data_dir):
     holder = hold(HOLD_LOCK, data_dir / ".jianfu.lock", 60)
     try:
         started = time.monotonic()
-        result = jianfu("run", "--data-dir", str(data_dir), "--lock-timeout", "3")
+        result = jianfu_in_process("run", "--data-dir", str(data_dir), "--lock-timeout", "3")
         waited = time.monotonic() - started
     finally:
         holder.kill()
@@ -420,13 +542,12 @@ def test_a_held_run_lock_is_waited_for_then_reported_in_one_line(data_dir):
     assert not (data_dir / "warehouse.duckdb").exists()
 
 
-def test_a_held_warehouse_is_waited_for_and_the_run_then_succeeds(data_dir, run):
-    write_table(landing(data_dir, "t.csv"), teacher_rows("2024-05", 2, "A"))
-    run(data_dir)
+def test_a_held_warehouse_is_waited_for_and_the_run_then_succeeds(small_run, tmp_path):
+    data_dir = copy_data_dir(small_run, tmp_path / "data")
     holder = hold(HOLD_WAREHOUSE, data_dir / "warehouse.duckdb", 4)
     write_table(landing(data_dir, "t.csv"), teacher_rows("2024-05", 3, "A"))
     started = time.monotonic()
-    result = jianfu("run", "--data-dir", str(data_dir), "--lock-timeout", "60")
+    result = jianfu_in_process("run", "--data-dir", str(data_dir), "--lock-timeout", "60")
     holder.wait()
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started >= 3
@@ -475,13 +596,9 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_leaves_the_previous_site_whole_and_says_so_in_one_line(data_dir, tmpfs):
+def test_a_full_disk_leaves_the_previous_site_whole_and_says_so_in_one_line(small_run, tmpfs):
     disk = tmpfs("160m")
-    target = disk / "data"
-    shutil.copytree(data_dir, target)
-    write_table(landing(target, "t.csv"), teacher_rows("2024-05", 4, "A"))
-    schools(target, "2024-05")
-    assert jianfu_in_process("run", "--data-dir", str(target)).returncode == 0
+    target = copy_data_dir(small_run, disk / "data")
     old_site = site_bytes(target / "reports")
 
     write_table(landing(target, "t.csv"), teacher_rows("2024-05", 5, "A"))
@@ -498,14 +615,11 @@ def test_a_full_disk_leaves_the_previous_site_whole_and_says_so_in_one_line(data
     assert not list(disk.glob("data/.reports.*"))
 
 
-def test_publication_that_runs_out_of_space_restores_nothing_it_did_not_touch(data_dir, run, tmpfs):
-    write_table(landing(data_dir, "t.csv"), teacher_rows("2024-05", 4, "A"))
-    schools(data_dir, "2024-05")
-    run(data_dir)
+def test_publication_that_runs_out_of_space_restores_nothing_it_did_not_touch(small_run, tmpfs):
     from pipelines.report.site import load_report_data
     from pipelines.resources import JianfuResource
 
-    with JianfuResource(data_dir=str(data_dir)).connect(read_only=True) as conn:
+    with JianfuResource(data_dir=str(small_run)).connect(read_only=True) as conn:
         data = load_report_data(conn)
     disk = tmpfs("64m")
     reports = disk / "reports"
@@ -520,12 +634,9 @@ def test_publication_that_runs_out_of_space_restores_nothing_it_did_not_touch(da
     assert site_bytes(reports) == old_site
 
 
-def test_a_read_only_data_dir_fails_in_one_line_and_changes_nothing(data_dir, tmpfs):
+def test_a_read_only_data_dir_fails_in_one_line_and_changes_nothing(small_run, tmpfs):
     disk = tmpfs("160m")
-    target = disk / "data"
-    shutil.copytree(data_dir, target)
-    write_table(landing(target, "t.csv"), teacher_rows("2024-05", 3, "A"))
-    assert jianfu_in_process("run", "--data-dir", str(target)).returncode == 0
+    target = copy_data_dir(small_run, disk / "data")
     old_site = site_bytes(target / "reports")
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     try:
