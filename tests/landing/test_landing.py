@@ -655,6 +655,7 @@ def test_two_runs_at_once_both_finish_and_every_row_is_accounted_for(data_dir):
     env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "JIANFU_DATA_DIR"}}
     env["JIANFU_ID_KEY"] = "cli-test-key"
     command = [str(Path(sys.executable).with_name("jianfu")), "run", "--data-dir", str(data_dir)]
+    command += ["--lock-timeout", "600"]
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outcomes = [p.communicate(timeout=600) for p in (first, second)]
