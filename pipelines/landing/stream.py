@@ -389,14 +389,20 @@ class LandingStream:
     def blank_rows(self) -> int:
         return self.source.count_blank()
 
-    def insert_into(self, conn: duckdb.DuckDBPyConnection, table: str) -> None:
-        """Insert the rows into `table` (a name the code chose) straight from the file, in `conn`.
+    def insert_into(
+        self, conn: duckdb.DuckDBPyConnection, table: str, derived: str = "", params: dict | None = None
+    ) -> None:
+        """Insert the rows into `table` straight from the file, in `conn`; `derived` (`expr as name, …`,
+        binding `params`) adds columns computed from the row's. Table and expressions are the code's own.
 
         Faster than the Arrow stream: one query, no conversion. The raw identifier is hashed in
         the query's projection and never stored; the macros are temp macros of that connection.
         """
         conn.execute(load_sql("ingest/csv_macros.sql"))
-        ((inserted,),) = conn.execute(f"insert into {table} by name {self.query}", self.params).fetchall()
+        extra = f", {derived}" if derived else ""
+        ((inserted,),) = conn.execute(
+            f"insert into {table} by name select *{extra} from ({self.query})", {**self.params, **(params or {})}
+        ).fetchall()
         self.source.settle(inserted)
 
     def reader(self) -> pa.RecordBatchReader:

@@ -224,10 +224,8 @@ def sync_landing(
                 assert error is not None
                 _record_rejected(conn, source, file.name, file.sha256, file.size, error, version)
             else:
-                insert_landing(conn, table, read.frame)
-                conn.execute(
-                    f"update {table} set wave_key = {wave_key_sql(source)} where landing_file = $file",
-                    _key_params(source, current_wave, file=file.name),
+                insert_landing(
+                    conn, table, read.frame, f"{wave_key_sql(source)} as wave_key", _key_params(source, current_wave)
                 )
                 conn.execute(
                     "insert into landing.files by name select ?::varchar as source, ?::varchar as file, "
