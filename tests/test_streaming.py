@@ -14,13 +14,12 @@ from pipelines.landing.scan import (
     LandingFile,
     LandingFileError,
     decode_text,
-    insert_landing,
     pseudonym,
     read_landing,
     read_landing_file,
     scan_landing,
 )
-from pipelines.landing.stream import LandingStream
+from pipelines.landing.stream import LandingStream, insert_landing
 
 HEADER = "wave,response_id,school_code,school_level,submitted_at,teacher_id,hours_total"
 ROWS = [

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pyarrow.compute as pc
 
@@ -494,24 +493,6 @@ def _read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None) -> L
         *columns,
     )
     return LandingRead(frame, [c for c in columns if c in missing], blank, len(tables))
-
-
-def insert_landing(
-    conn: duckdb.DuckDBPyConnection,
-    table: str,
-    frame: pl.DataFrame | LandingStream,
-    derived: str = "",
-    params: dict | None = None,
-) -> None:
-    """A read file's rows into `table`, with the `derived` columns (`expr as name, …`, binding `params`):
-    a CSV straight from the file, a frame by Arrow. Table and expressions are the code's own."""
-    if isinstance(frame, LandingStream):
-        frame.insert_into(conn, table, derived, params)
-        return
-    extra = f", {derived}" if derived else ""
-    conn.register("landing_frame", frame)
-    conn.execute(f"insert into {table} by name select *{extra} from landing_frame", params or {})
-    conn.unregister("landing_frame")
 
 
 def read_landing_file(file: LandingFile, key: bytes, mappings_dir: Path | None = None) -> pl.DataFrame:

@@ -421,3 +421,21 @@ class LandingStream:
 
     def close(self) -> None:
         self.source.close()
+
+
+def insert_landing(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame | LandingStream,
+    derived: str = "",
+    params: dict | None = None,
+) -> None:
+    """A read file's rows into `table`, with the `derived` columns (`expr as name, …`, binding `params`):
+    a CSV straight from the file, a frame by Arrow. Table and expressions are the code's own."""
+    if isinstance(frame, LandingStream):
+        frame.insert_into(conn, table, derived, params)
+        return
+    extra = f", {derived}" if derived else ""
+    conn.register("landing_frame", frame)
+    conn.execute(f"insert into {table} by name select *{extra} from landing_frame", params or {})
+    conn.unregister("landing_frame")

@@ -28,7 +28,8 @@ from pipelines.catalogue.rules import (
     wave_column,
 )
 from pipelines.catalogue.sqlgen import staged_columns
-from pipelines.landing.scan import LandingFileError, insert_landing, read_landing, scan_landing
+from pipelines.landing.scan import LandingFileError, read_landing, scan_landing
+from pipelines.landing.stream import insert_landing
 from pipelines.resources import FatalPipelineError, load_sql
 
 LANDING_PREFIX = ["file", "row_number", "landing_file", "row_error", "wave_key"]
