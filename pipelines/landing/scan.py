@@ -66,12 +66,26 @@ class SkippedEntry:
     reason: str
 
 
+_DIGESTS: dict[tuple, str] = {}
+"""Content hashes by file identity and (modification, change) times: an ingest scans a folder twice
+(the asset's unchanged-check, then the sync) and reads each file for its hash once. Any write,
+rename over or utime changes the change time, so a changed file is hashed again."""
+DIGEST_CACHE_SIZE = 4096
+
+
 def _sha256(path: Path) -> str:
+    info = path.stat()
+    key = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(2**20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    if len(_DIGESTS) >= DIGEST_CACHE_SIZE:
+        _DIGESTS.clear()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def scan_landing(landing_dir: Path, source: str) -> tuple[list[LandingFile], list[SkippedEntry]]:
@@ -376,14 +390,19 @@ def pseudonym(raw: str | None, key: bytes) -> str | None:
 class LandingRead:
     """A file read into landing rows, with what the run should say about it.
 
-    A contract-format CSV arrives as a LandingStream (rows read from disk as DuckDB scans it,
-    `height` known beforehand); every other table as a Polars frame.
+    A contract-format CSV arrives as a LandingStream (rows read from disk when it is inserted);
+    every other table as a Polars frame.
     """
 
     frame: pl.DataFrame | LandingStream
     missing_columns: list[str] = field(default_factory=list)
-    blank_rows: int = 0
+    table_blank_rows: int = 0
     tables: int = 1
+
+    @property
+    def blank_rows(self) -> int:
+        """A stream's blank rows are known once it is inserted (or counted on demand)."""
+        return self.frame.blank_rows if isinstance(self.frame, LandingStream) else self.table_blank_rows
 
 
 def _to_contract(table: RawTable, file: LandingFile, mappings_dir: Path | None) -> tuple[pl.DataFrame, list[str]]:
@@ -437,7 +456,7 @@ def _read_streamed_csv(file: LandingFile, key: bytes, mappings_dir: Path | None)
     except BaseException:
         source.close()
         raise
-    return LandingRead(stream, [c for c in columns if c in absent], source.blank_rows, 1)
+    return LandingRead(stream, [c for c in columns if c in absent], 0, 1)
 
 
 def _read_landing(file: LandingFile, key: bytes, mappings_dir: Path | None) -> LandingRead:

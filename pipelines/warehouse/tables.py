@@ -29,6 +29,7 @@ from pipelines.catalogue.rules import (
 )
 from pipelines.catalogue.sqlgen import staged_columns
 from pipelines.landing.scan import LandingFileError, read_landing, scan_landing
+from pipelines.landing.stream import insert_landing
 from pipelines.resources import FatalPipelineError, load_sql
 
 LANDING_PREFIX = ["file", "row_number", "landing_file", "row_error", "wave_key"]
@@ -224,12 +225,8 @@ def sync_landing(
                 assert error is not None
                 _record_rejected(conn, source, file.name, file.sha256, file.size, error, version)
             else:
-                conn.register("landing_frame", read.frame)
-                conn.execute(f"insert into {table} by name select * from landing_frame")
-                conn.unregister("landing_frame")
-                conn.execute(
-                    f"update {table} set wave_key = {wave_key_sql(source)} where landing_file = $file",
-                    _key_params(source, current_wave, file=file.name),
+                insert_landing(
+                    conn, table, read.frame, f"{wave_key_sql(source)} as wave_key", _key_params(source, current_wave)
                 )
                 conn.execute(
                     "insert into landing.files by name select ?::varchar as source, ?::varchar as file, "

@@ -26,3 +26,15 @@ case
     when coalesce(regexp_replace(raw, strip_pattern, '', 'g'), '') = '' then null
     else sha256(outer_pad || unhex(sha256(inner_pad || encode(regexp_replace(raw, strip_pattern, '', 'g')))))
 end;
+
+-- visible_start: the field starts with a visible ASCII character, so its row is not blank; a
+-- file where every row's first field does needs no look at the other fields.
+create or replace temp macro visible_start(field) as field >= '!' and field < chr(127);
+
+-- blank_row: every field of the row whitespace-only (joined: the fields concatenated); the
+-- pattern runs only on rows whose first field does not settle it.
+create or replace temp macro blank_row(first_field, joined, blank_pattern) as
+case
+    when visible_start(first_field) then false
+    else regexp_full_match(joined, blank_pattern)
+end;

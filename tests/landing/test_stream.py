@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import duckdb
 import pytest
 
 from pipelines.catalogue.rules import TEACHER_SURVEY, contract_columns
-from pipelines.landing import state
+from pipelines.landing import state, stream
 from pipelines.landing.scan import (
     LandingFile,
     LandingFileError,
@@ -16,8 +17,9 @@ from pipelines.landing.scan import (
     pseudonym,
     read_landing,
     read_landing_file,
+    scan_landing,
 )
-from pipelines.landing.stream import LandingStream
+from pipelines.landing.stream import LandingStream, insert_landing
 
 HEADER = "wave,response_id,school_code,school_level,submitted_at,teacher_id,hours_total"
 ROWS = [
@@ -155,3 +157,84 @@ def test_a_line_over_duckdbs_limit_is_read_whole_with_the_same_result(tmp_path):
     assert not isinstance(read.frame, LandingStream)
     assert read.frame["hours_total"].to_list() == ["50", huge]
     assert read.frame["teacher_id"].to_list() == [pseudonym("T-001", KEY), pseudonym("T2", KEY)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b\r\n1,2\r\n",
+        b"a,b\n1,2\r3,4\n",
+        b"a,b\n1,2\n\n3,4\n",
+        b"a,b\n1,2\n\r\n3,4\n",
+        b"a,b\n1,\x002\n",
+        b"a,b\n1,2\r",
+        b"\na,b\n1,2\n",
+        "a,b\n教,师\n".encode(),
+        b"  \n \t ",
+    ],
+    ids=["crlf", "lone-cr", "empty-line", "empty-crlf-line", "nul", "cr-at-end", "leading-empty", "cjk", "whitespace"],
+)
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 2**20])
+def test_the_byte_pass_over_utf8_agrees_with_the_text_pass(tmp_path, monkeypatch, data, chunk):
+    """Chunk edges anywhere (inside a character, between CR and LF, between two LFs): same first line and verdicts."""
+    monkeypatch.setattr(stream, "CHUNK_BYTES", chunk)
+    path = tmp_path / "p.csv"
+    path.write_bytes(data)
+    assert stream._plain_pass(path) == stream._decode_pass(path, "utf-8", 0, None)
+
+
+def test_the_byte_pass_names_the_absolute_byte_of_bad_utf8(tmp_path, monkeypatch):
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 3)
+    path = tmp_path / "bad.csv"
+    path.write_bytes("a,b\n教师,".encode() + b"\xff\n")
+    with pytest.raises(UnicodeDecodeError) as plain:
+        stream._plain_pass(path)
+    with pytest.raises(UnicodeDecodeError) as text:
+        stream._decode_pass(path, "utf-8", 0, None)
+    assert plain.value.start == text.value.start == 11
+
+
+def test_direct_insert_matches_the_arrow_stream_and_stores_no_raw_id(tmp_path):
+    """A first field that is blank (or not ASCII) does not make a row blank; whitespace-only rows still are."""
+    lines = [ROWS[0], ",R4,1501020001,,,T-004,", "  ,  ,\t, , ,\u3000,", "小学,R5,1501020001,,,T-005,1", ROWS[2]]
+    path = tmp_path / "d.csv"
+    path.write_bytes(_csv(lines).encode())
+    database = tmp_path / "w.duckdb"
+    conn = duckdb.connect(str(database))
+    columns = ["file", "row_number", "landing_file", "row_error", *contract_columns(TEACHER_SURVEY)]
+    conn.execute("create table t (" + ", ".join(f"{c} varchar" for c in columns) + ")")
+    read = read_landing(_file(tmp_path, "d.csv", path.read_bytes()), key=KEY)
+    assert read.blank_rows == 1 and read.frame.height == 4
+    insert_landing(conn, "t", read.frame)
+    direct = conn.execute("select * from t order by row_number::int").fetchall()
+    arrow = read_landing_file(_file(tmp_path, "d.csv", path.read_bytes()), key=KEY)
+    assert direct == [tuple(None if v is None else str(v) for v in row) for row in arrow.rows()]
+    assert [row[1] for row in direct] == ["1", "2", "4", "5"]
+    assert [row[columns.index("teacher_id")] for row in direct] == [
+        pseudonym("T-001", KEY),
+        pseudonym("T-004", KEY),
+        pseudonym("T-005", KEY),
+        None,
+    ]
+    settled = read_landing(_file(tmp_path, "d2.csv", path.read_bytes()), key=KEY)
+    assert settled.frame.source.blank_rows is None
+    insert_landing(conn, "t", settled.frame)
+    assert (settled.frame.source.blank_rows, settled.blank_rows, settled.frame.height) == (1, 1, 4)
+    conn.execute("checkpoint")
+    conn.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("w.duckdb*"))
+    assert b"T-004" not in stored and b"T-005" not in stored and pseudonym("T-004", KEY).encode() in stored
+
+
+def test_a_rewritten_file_is_hashed_again_within_one_process(tmp_path):
+    folder = tmp_path / "landing" / TEACHER_SURVEY
+    folder.mkdir(parents=True)
+    path = folder / "a.csv"
+    path.write_bytes(b"wave\n2024-05\n")
+    first = scan_landing(tmp_path / "landing", TEACHER_SURVEY)[0][0].sha256
+    assert scan_landing(tmp_path / "landing", TEACHER_SURVEY)[0][0].sha256 == first
+    path.write_bytes(b"wave\n2024-06\n")
+    assert (
+        scan_landing(tmp_path / "landing", TEACHER_SURVEY)[0][0].sha256
+        == hashlib.sha256(b"wave\n2024-06\n").hexdigest()
+    )
