@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -68,8 +69,15 @@ def _module_path(name: str) -> Path | None:
     return None
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path) -> frozenset[str]:
     """Modules of this repository that `path` imports (absolute and relative), by dotted name."""
+    stat = path.stat()
+    return _parsed_imports(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_imports(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    """Parsed once per file version: a run asks for the code version several times."""
     package = path.relative_to(REPO_ROOT).with_suffix("").as_posix().replace("/", ".")
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
@@ -89,7 +97,7 @@ def _imports(path: Path) -> set[str]:
         parts = name.split(".")
         if parts[0] in ("pipelines", "assets"):
             found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return found
+    return frozenset(found)
 
 
 def module_closure(roots: list[str]) -> list[Path]:
