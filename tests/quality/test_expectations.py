@@ -3,6 +3,7 @@ batched without losing duplicates, and rendered as Data Docs that open with no n
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -613,3 +614,16 @@ def test_exact_counts_agree_with_gx_run_on_every_row(warehouse, source, rows):
     )
     by_sql = validate_staged(warehouse, source, sample_rows=1)
     assert failures(by_sql) == failures(by_gx) and failures(by_sql)
+
+
+def test_a_detached_expectation_equals_gx_copy_and_leaves_its_suite_alone():
+    suite = expectations.staged_suite(TEACHER_SURVEY)
+    before = [e.dict() for e in suite.expectations]
+    for expectation in suite.expectations:
+        copied = staged.detached(expectation)
+        assert copied.dict() == copy.copy(expectation).dict()
+        assert copied.id is None and copied is not expectation
+        assert copied.meta == expectation.meta and copied.meta is not expectation.meta
+    copies = [staged.detached(e) for e in suite.expectations]
+    copies[0].meta["rule"] = "changed"
+    assert [e.dict() for e in suite.expectations] == before
