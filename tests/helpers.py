@@ -280,3 +280,23 @@ def oracle_excluded_reasons(flags: pl.DataFrame, excluded: tuple[str, ...]) -> d
         (file, row): "excluded_flag:" + "; ".join(kinds)
         for file, row, kinds in chosen.select("source_file", "source_row", "flag").iter_rows()
     }
+
+
+def flag_wave(root, frame: pl.DataFrame, questions, excluded: tuple[str, ...] = ()):
+    """Staged rows in a fresh warehouse, flagged in SQL: (flags, counts, excluded reasons, staged frame)."""
+    from pipelines.platforms.flags import write_flags
+
+    jianfu = JianfuResource(data_dir=str(root))
+    insert_staged(jianfu, "staging.teacher_survey_staged", frame)
+    with jianfu.connect() as conn:
+        write_flags(conn, "2026-05", questions, excluded)
+        flags = conn.sql("select * exclude (wave) from quality.respondent_flags").pl()
+        counts = conn.sql("select * exclude (wave) from marts.respondent_quality").pl().to_dicts()
+        reasons = {
+            (f, r): e
+            for f, r, e in conn.execute(
+                "select source_file, source_row, excluded_flag from quality.excluded_rows"
+            ).fetchall()
+        }
+        staged = conn.sql("select * from staging.teacher_survey_staged").pl()
+    return flags, counts, reasons, staged

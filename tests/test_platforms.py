@@ -483,97 +483,8 @@ def test_mapping_finds_near_headers_and_a_broken_mapping_rejects_with_its_name(t
         read_landing_file(file, key=b"k", mappings_dir=mappings)
 
 
-def _flag_wave(tmp_path, frame: pl.DataFrame, excluded: tuple[str, ...] = ()):
-    """Staged rows in a fresh warehouse, flagged in SQL: (flags, counts, excluded reasons, staged frame)."""
-    from helpers import insert_staged
-
-    from pipelines.platforms.flags import write_flags
-    from pipelines.resources import JianfuResource
-
-    jianfu = JianfuResource(data_dir=str(tmp_path))
-    insert_staged(jianfu, "staging.teacher_survey_staged", frame)
-    with jianfu.connect() as conn:
-        write_flags(conn, "2026-05", QUESTIONS, excluded)
-        flags = conn.sql("select * exclude (wave) from quality.respondent_flags").pl()
-        counts = conn.sql("select * exclude (wave) from marts.respondent_quality").pl().to_dicts()
-        reasons = {
-            (f, r): e
-            for f, r, e in conn.execute(
-                "select source_file, source_row, excluded_flag from quality.excluded_rows"
-            ).fetchall()
-        }
-        staged = conn.sql("select * from staging.teacher_survey_staged").pl()
-    return flags, counts, reasons, staged
-
-
-def _rows(flags: pl.DataFrame) -> set[tuple]:
-    return set(flags.select("response_id", "source_file", "source_row", "flag").iter_rows())
-
-
-def planted_wave(size: int = 3000, seed: int = 11) -> pl.DataFrame:
-    """A staged wave with planted speeders, straight-liners (and near misses) and duplicate submissions."""
-    import datetime as dt
-
-    import numpy as np
-    from helpers import survey_frame
-
-    rng = np.random.default_rng(seed)
-    layout = [(f"15010200{k:02d}", ["primary", "junior", "senior"][k % 3], size // 6) for k in range(6)]
-    frame = survey_frame("2026-05", layout, rng, blank_rate=0.03)
-    n = frame.height
-    start = dt.datetime(2026, 5, 1)
-    frame = frame.with_columns(
-        pl.Series("submitted_at", [start + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 400, n)]),
-        pl.Series("seconds_taken", rng.integers(20, 1500, n)).set(pl.Series(rng.random(n) < 0.05), None),
-        pl.Series("teacher_pseudonym", [None if rng.random() < 0.6 else f"t{rng.integers(0, 600)}" for _ in range(n)]),
-        pl.lit("wave.csv").alias("source_file"),
-        pl.int_range(1, n + 1, dtype=pl.Int64).alias("source_row"),
-        pl.Series("hours_teaching", rng.integers(10, 20, n).astype(float)),
-        pl.Series("hours_teaching_related", rng.integers(10, 25, n).astype(float)),
-    )
-    items = [f"item_{i:02d}" for i in range(1, 27)]
-    rows = frame.to_dicts()
-    for i in range(0, 300, 10):
-        first = i % 20 == 0
-        rows[i].update(
-            dict.fromkeys(items, 0 if first else 1), felt_change=1 if first else 5, focus_on_teaching=1 if first else 5
-        )
-        if i % 30 == 0:
-            rows[i].update(item_04=None, item_17=None)
-    for i in range(300, 360, 10):
-        rows[i].update(dict.fromkeys(items, 0), felt_change=1, focus_on_teaching=1)
-        rows[i].update(dict.fromkeys(items[:7]) if i % 20 == 0 else {"focus_on_teaching": 2})
-    answers = [q.column for q in QUESTIONS if q.column != "teacher_id"]
-    for i in range(400, 520, 3):
-        twin = dict(rows[i + 1000])
-        rows[i].update({c: twin[c] for c in answers}, county_code=twin["county_code"], league_code=twin["league_code"])
-    for i in range(700, 720):
-        rows[i].update({c: rows[i + 1000][c] for c in answers if c != "school_code"})
-    for i in range(600, 640):
-        rows[i].update(
-            {c: None for c in answers if c not in ("school_code", "school_level")}, school_code=rows[600]["school_code"]
-        )
-    return pl.DataFrame(rows, schema=frame.schema)
-
-
-def test_flags_in_sql_equal_the_polars_oracle_on_a_planted_wave(tmp_path):
-    """sql/quality/respondent_flags.sql and the mart/exclusion SQL give what the Polars functions gave."""
-    from helpers import oracle_excluded_reasons, oracle_flag_counts, oracle_respondent_flags
-
-    excluded = ("speeder", "straight_lining", "duplicate_submission")
-    flags, counts, reasons, staged = _flag_wave(tmp_path, planted_wave(), excluded)
-    expected = oracle_respondent_flags(staged, QUESTIONS)
-    assert _rows(flags) == _rows(expected) and flags.height == expected.height
-    per_kind = dict(expected.group_by("flag").len().iter_rows())
-    assert per_kind["straight_lining"] == 30 and per_kind["speeder"] > 50 and per_kind["duplicate_submission"] > 100
-    assert counts == oracle_flag_counts(expected, staged.height, excluded)
-    assert reasons == oracle_excluded_reasons(expected, excluded)
-    assert any("; " in r for r in reasons.values())
-    assert sum(c["rows_excluded"] for c in counts) == len(reasons) < expected.height
-
-
 def test_straight_lining_needs_the_same_option_position_in_both_blocks(tmp_path):
-    from helpers import oracle_straight_lining
+    from helpers import flag_wave, oracle_straight_lining
 
     def row(k: int, item: int | None, felt: int, focus: int) -> dict:
         return {
@@ -591,5 +502,5 @@ def test_straight_lining_needs_the_same_option_position_in_both_blocks(tmp_path)
         [row(0, 0, 1, 1), row(1, 1, 5, 5), row(2, 0, 3, 3), row(3, 0, 1, 2), {**row(4, 0, 1, 1), "item_03": 1}]
     )
     assert oracle_straight_lining(frame).to_list() == [True, True, False, False, False]
-    flags, *_ = _flag_wave(tmp_path, frame)
+    flags, *_ = flag_wave(tmp_path, frame, QUESTIONS)
     assert set(flags.filter(pl.col("flag") == "straight_lining")["response_id"]) == {"r0", "r1"}
