@@ -49,6 +49,8 @@ def planted_wave(size: int = 3000, seed: int = 11) -> pl.DataFrame:
         )
         if i % 30 == 0:
             rows[i].update(item_04=None, item_17=None)
+        elif i % 50 == 0:
+            rows[i].update(dict.fromkeys(items[20:]))
     for i in range(300, 360, 10):
         rows[i].update(dict.fromkeys(items, 0), felt_change=1, focus_on_teaching=1)
         rows[i].update(dict.fromkeys(items[:7]) if i % 20 == 0 else {"focus_on_teaching": 2})
