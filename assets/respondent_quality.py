@@ -7,13 +7,12 @@ later run (or a changed list) can put them back before judging the wave again.
 """
 
 import dagster as dg
-import polars as pl
 
 from assets.staging import teacher_survey_staged
 from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_path
 from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
-from pipelines.platforms.flags import FLAG_KINDS, excluded_kinds, flag_counts, respondent_flags
+from pipelines.platforms.flags import excluded_kinds, write_flags
 from pipelines.resources import FatalPipelineError, JianfuResource
 from pipelines.warehouse.tables import transaction
 
@@ -53,27 +52,15 @@ def _sync_columns(conn) -> None:
         conn.execute(f'alter table quality.excluded_rows add column if not exists "{name}" {kind}')
 
 
-def _exclude(conn, wave: str, flags: pl.DataFrame, kinds: tuple[str, ...]) -> None:
-    chosen = (
-        flags.filter(pl.col("flag").is_in(list(kinds)))
-        .group_by("source_file", "source_row")
-        .agg(pl.col("flag").sort_by(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})))
-    )
-    chosen = chosen.with_columns(("excluded_flag:" + pl.col("flag").list.join("; ")).alias("excluded_flag"))
-    conn.register("chosen", chosen.select("source_file", "source_row", "excluded_flag"))
-    conn.execute(
-        "insert into quality.excluded_rows by name select s.*, c.excluded_flag "
-        "from staging.teacher_survey_staged as s join chosen as c using (source_file, source_row) "
-        "where s.wave = $wave",
-        {"wave": wave},
-    )
+def _exclude(conn, wave: str) -> None:
+    """quality.excluded_rows (just written for the wave) leave staging for quarantine."""
     conn.execute(QUARANTINE, {"wave": wave, "max_length": MAX_REASON_LENGTH})
     conn.execute(
         "delete from staging.teacher_survey_staged as s where s.wave = $wave and exists (select 1 "
-        "from chosen as c where c.source_file = s.source_file and c.source_row = s.source_row)",
+        "from quality.excluded_rows as kept where kept.wave = s.wave and kept.source_file = s.source_file "
+        "and kept.source_row = s.source_row)",
         {"wave": wave},
     )
-    conn.unregister("chosen")
 
 
 @dg.asset(
@@ -102,22 +89,17 @@ def respondent_quality(context: dg.AssetExecutionContext, jianfu: JianfuResource
                 {"wave": wave},
             )
             conn.execute("delete from quality.excluded_rows where wave = $wave", {"wave": wave})
-            staged = conn.sql(
-                "select * from staging.teacher_survey_staged where wave = $wave", params={"wave": wave}
-            ).pl()
-            flags = respondent_flags(staged, questions).with_columns(pl.lit(wave).alias("wave"))
-            counts = pl.DataFrame(flag_counts(flags, staged.height, kinds)).with_columns(pl.lit(wave).alias("wave"))
-            conn.execute("delete from quality.respondent_flags where wave = $wave", {"wave": wave})
-            conn.execute("delete from marts.respondent_quality where wave = $wave", {"wave": wave})
-            if flags.height:
-                conn.execute("insert into quality.respondent_flags by name select * from flags")
-            conn.execute("insert into marts.respondent_quality by name select * from counts")
-            if kinds and flags.height:
-                _exclude(conn, wave, flags, kinds)
+            write_flags(conn, wave, questions, kinds)
+            if kinds:
+                _exclude(conn, wave)
+        counts = conn.execute(
+            "select flag, rows_flagged, rows_excluded from marts.respondent_quality where wave = $wave order by flag",
+            {"wave": wave},
+        ).fetchall()
     return dg.MaterializeResult(
         metadata={
-            **{r["flag"]: r["rows_flagged"] for r in counts.iter_rows(named=True)},
+            **{flag: flagged for flag, flagged, _ in counts},
             "excluded_kinds": ", ".join(kinds) or "none",
-            "rows_excluded": int(counts["rows_excluded"].sum()),
+            "rows_excluded": sum(excluded for _, _, excluded in counts),
         }
     )

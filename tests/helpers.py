@@ -184,3 +184,119 @@ def random_layout(rng: np.random.Generator) -> list[tuple[str, str, int]]:
     layout.append(("150302009", "senior", 25))
     layout.append(("150102001", "junior" if layout[0][1] == "primary" else "primary", 9))
     return layout
+
+
+def oracle_respondent_flags(frame: pl.DataFrame, questions) -> pl.DataFrame:
+    """The Polars respondent flags the pipeline computed before they moved to SQL: the independent oracle
+    for sql/quality/respondent_flags.sql. `response_id, source_file, source_row, flag`."""
+    from pipelines.catalogue.questionnaire import estimated_seconds
+    from pipelines.platforms.flags import SPEEDER_SHARE
+
+    answers = [q.column for q in questions if q.column not in ("teacher_id",)]
+    checks = {
+        "speeder": oracle_speeder(frame, estimated_seconds(questions) * SPEEDER_SHARE),
+        "straight_lining": oracle_straight_lining(frame),
+        "duplicate_submission": oracle_duplicate_submission(frame, answers),
+    }
+    parts = [
+        frame.filter(mask).select("response_id", "source_file", "source_row").with_columns(pl.lit(kind).alias("flag"))
+        for kind, mask in checks.items()
+    ]
+    return pl.concat(parts)
+
+
+def oracle_speeder(frame: pl.DataFrame, threshold_seconds: float) -> pl.Series:
+    taken = frame["seconds_taken"] if "seconds_taken" in frame.columns else pl.Series([None] * frame.height)
+    return (taken.cast(pl.Float64) < threshold_seconds).fill_null(False)
+
+
+def oracle_straight_lining(frame: pl.DataFrame) -> pl.Series:
+    """Every answered item (at least 20) 否 with both Likert answers 1, or every item 是 with both 5."""
+    from pipelines.platforms.flags import MIN_ITEMS_ANSWERED
+
+    items = frame.select(f"item_{i:02d}" for i in range(1, 27))
+    answered = items.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
+    highest = items.select(pl.max_horizontal(pl.all())).to_series()
+    lowest = items.select(pl.min_horizontal(pl.all())).to_series()
+    felt, focus = frame["felt_change"], frame["focus_on_teaching"]
+    first = (highest == 0) & (felt == 1) & (focus == 1)
+    last = (lowest == 1) & (felt == 5) & (focus == 5)
+    return ((answered >= MIN_ITEMS_ANSWERED) & (first | last)).fill_null(False)
+
+
+def oracle_duplicate_submission(frame: pl.DataFrame, answer_columns: list[str]) -> pl.Series:
+    """Every submission after the first of the same teacher (pseudonym) or of identical answers at one school."""
+    ordered = frame.with_row_index("__i").sort("submitted_at", "response_id")
+    same_answers = pl.concat_str([pl.col(c).cast(pl.String).fill_null("∅") for c in answer_columns], separator="|")
+    ordered = ordered.with_columns(
+        (pl.int_range(pl.len()).over("school_code", same_answers) > 0).alias("__same_answers"),
+        pl.when(pl.col("teacher_pseudonym").is_not_null())
+        .then(pl.int_range(pl.len()).over("school_code", "teacher_pseudonym") > 0)
+        .otherwise(False)
+        .alias("__same_teacher"),
+    )
+    flagged = ordered.sort("__i").select(pl.col("__same_answers") | pl.col("__same_teacher")).to_series()
+    return flagged.fill_null(False)
+
+
+def oracle_flag_counts(flags: pl.DataFrame, accepted: int, excluded: tuple[str, ...] = ()) -> list[dict]:
+    """Per flag kind: rows flagged, share of the accepted rows, rows removed (a row once, under its first kind)."""
+    from pipelines.platforms.flags import FLAG_KINDS
+
+    counts = dict(flags.group_by("flag").len().iter_rows()) if flags.height else {}
+    removed: dict[str, int] = {}
+    if flags.height and excluded:
+        chosen = flags.filter(pl.col("flag").is_in(list(excluded)))
+        first = (
+            chosen.with_columns(
+                pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)}).alias("__order")
+            )
+            .sort("__order")
+            .unique(["source_file", "source_row"], keep="first", maintain_order=True)
+        )
+        removed = dict(first.group_by("flag").len().iter_rows())
+    return [
+        {
+            "flag": kind,
+            "rows_flagged": counts.get(kind, 0),
+            "rows_accepted": accepted,
+            "share_flagged": counts.get(kind, 0) / accepted if accepted else None,
+            "rows_excluded": removed.get(kind, 0),
+        }
+        for kind in FLAG_KINDS
+    ]
+
+
+def oracle_excluded_reasons(flags: pl.DataFrame, excluded: tuple[str, ...]) -> dict[tuple[str, int], str]:
+    """(source_file, source_row) -> `excluded_flag:<kind>[; <kind>]`, kinds in FLAG_KINDS order."""
+    from pipelines.platforms.flags import FLAG_KINDS
+
+    chosen = (
+        flags.filter(pl.col("flag").is_in(list(excluded)))
+        .group_by("source_file", "source_row")
+        .agg(pl.col("flag").sort_by(pl.col("flag").replace_strict({k: i for i, k in enumerate(FLAG_KINDS)})))
+    )
+    return {
+        (file, row): "excluded_flag:" + "; ".join(kinds)
+        for file, row, kinds in chosen.select("source_file", "source_row", "flag").iter_rows()
+    }
+
+
+def flag_wave(root, frame: pl.DataFrame, questions, excluded: tuple[str, ...] = ()):
+    """Staged rows in a fresh warehouse, flagged in SQL: (flags, counts, excluded reasons, staged frame)."""
+    from pipelines.platforms.flags import write_flags
+
+    jianfu = JianfuResource(data_dir=str(root))
+    insert_staged(jianfu, "staging.teacher_survey_staged", frame)
+    with jianfu.connect() as conn:
+        write_flags(conn, "2026-05", questions, excluded)
+        flags = conn.sql("select * exclude (wave) from quality.respondent_flags").pl()
+        counts = conn.sql("select * exclude (wave) from marts.respondent_quality").pl().to_dicts()
+        reasons = {
+            (f, r): e
+            for f, r, e in conn.execute(
+                "select source_file, source_row, excluded_flag from quality.excluded_rows"
+            ).fetchall()
+        }
+        staged = conn.sql("select * from staging.teacher_survey_staged").pl()
+    return flags, counts, reasons, staged

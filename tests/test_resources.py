@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.resources import JianfuResource, ddl_statements
+import pipelines.resources
+from pipelines.resources import JianfuResource, ddl_statements, default_memory_limit
 
 
 def _settings(conn) -> tuple[str, str]:
@@ -33,6 +34,20 @@ def test_defaults_put_the_temp_dir_under_the_data_dir_and_env_vars_override(tmp_
     monkeypatch.setenv("JIANFU_DUCKDB_TEMP_DIR", str(tmp_path / "elsewhere"))
     with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
         assert _settings(conn) == ("953.6 MiB", str((tmp_path / "elsewhere").resolve()))
+
+
+def test_the_default_memory_limit_is_one_gib_or_half_a_small_machine(tmp_path, monkeypatch):
+    """DuckDB shares the run's process with Python and Dagster: 1 GiB by default, whatever the machine's size."""
+    monkeypatch.delenv("JIANFU_DUCKDB_MEMORY_LIMIT", raising=False)
+    with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
+        assert _settings(conn)[0] == "1.0 GiB"
+
+    def machine(gib: float):
+        pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": int(gib * 2**30 / 4096)}
+        monkeypatch.setattr(pipelines.resources.os, "sysconf", pages.__getitem__)
+        return default_memory_limit()
+
+    assert [machine(64), machine(2), machine(1.5), machine(0.25)] == ["1024MiB", "1024MiB", "768MiB", "256MiB"]
 
 
 def test_a_query_larger_than_the_memory_limit_spills_instead_of_failing(tmp_path):

@@ -8,8 +8,9 @@ One run generates a landing set (`jianfu generate`), then measures, each as a su
 - a rerun of the pipeline on the unchanged files;
 - the ingest alone (reference and every landing file into a fresh warehouse, no Dagster), whose
   peak RSS is the reader's, apart from the staging, checks and site of the whole run.
-Wall time and peak RSS of each process tree (the process and all its descendants, polled)
-are printed as JSON and written to `--out`, with the ratio pipeline / baseline. `--scaling`
+Wall time, CPU seconds and peak RSS of each process tree (the process and all its descendants,
+polled) are printed as JSON, with the peak RSS of each Dagster step of the pipeline run and the
+DuckDB memory limit it ran with, and written to `--out`, with the ratio pipeline / baseline. `--scaling`
 repeats this for a series of sizes. `--coverage-only` runs the county-interval coverage
 simulation (pipelines.synthetic.coverage) instead. Figures belong in the README, never in
 timed tests.
@@ -32,12 +33,15 @@ from pathlib import Path
 import psutil
 
 from pipelines.catalogue.rules import SOURCES
+from pipelines.resources import default_memory_limit
 from pipelines.synthetic.spec import DEFAULT_SEED, HOURS_COLUMNS, ITEM_COLUMNS, TEACHER_COUNT_COLUMNS, TEACHER_SURVEY
 
 SCALING_SIZES = (200_000, 2_000_000, 13_000_000)
 BYTES_PER_ROW = 210
 """About what a generated teacher row takes in CSV: used to skip sizes the disk cannot hold."""
 POLL_SECONDS = 0.05
+STEPS_SHOWN = 12
+"""The Dagster steps with the highest peak RSS that the JSON lists for the pipeline run."""
 NUMERIC_COLUMNS = [
     *HOURS_COLUMNS,
     *TEACHER_COUNT_COLUMNS,
@@ -61,6 +65,7 @@ BASELINE = textwrap.dedent("""
 INGEST = textwrap.dedent("""
     import sys
     from pipelines.catalogue.rules import SOURCES
+from pipelines.resources import default_memory_limit
     from pipelines.resources import REFERENCE_FILES, JianfuResource
     from pipelines.warehouse.tables import load_reference, sync_landing
     jianfu = JianfuResource(data_dir=sys.argv[1])
@@ -82,19 +87,27 @@ def baseline_query() -> str:
     )
 
 
-def measured(command: list[str], env: dict | None = None, timeout: float | None = None) -> dict:
-    """Wall time and peak RSS summed over the process and its descendants, polled until it exits."""
+def measured(
+    command: list[str], env: dict | None = None, timeout: float | None = None, timeline: list | None = None
+) -> dict:
+    """Wall time, peak RSS and CPU seconds (user + system) summed over the process and its descendants,
+    polled until it exits; `timeline` (if given) receives (epoch seconds, RSS bytes) per poll."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     root, peak, timed_out = psutil.Process(process.pid), 0, False
+    cpu: dict[int, float] = {}
     while process.poll() is None:
         rss = 0
         try:
             for member in [root, *root.children(recursive=True)]:
                 rss += member.memory_info().rss
+                times = member.cpu_times()
+                cpu[member.pid] = times.user + times.system
         except psutil.Error:
             pass
         peak = max(peak, rss)
+        if timeline is not None:
+            timeline.append((time.time(), rss))
         if timeout and time.perf_counter() - started > timeout:
             for member in [*root.children(recursive=True), root]:
                 member.kill()
@@ -105,6 +118,7 @@ def measured(command: list[str], env: dict | None = None, timeout: float | None 
     result = {
         "wall_s": round(time.perf_counter() - started, 3),
         "peak_rss_mb": round(peak / 2**20),
+        "cpu_s": round(sum(cpu.values()), 1),
         "exit_code": process.returncode,
     }
     if timed_out:
@@ -123,6 +137,46 @@ def _jianfu() -> str:
     return str(Path(sys.executable).with_name("jianfu"))
 
 
+def step_memory(data_dir: Path, timeline: list[tuple[float, int]]) -> list[dict]:
+    """Each Dagster step of the runs in data_dir's instance: its job, seconds and the peak RSS of the
+    process tree while it ran, from the polled timeline; the largest first."""
+    import dagster as dg
+
+    from pipelines.resources import PROJECT_DIR
+
+    previous = os.environ.get("JIANFU_DAGSTER_STORAGE")
+    os.environ["JIANFU_DAGSTER_STORAGE"] = str(data_dir / "dagster")
+    try:
+        instance = dg.DagsterInstance.from_config(str(PROJECT_DIR))
+        steps = []
+        for record in instance.get_run_records():
+            started: dict[str, float] = {}
+            for entry in instance.all_logs(record.dagster_run.run_id):
+                event = entry.dagster_event
+                if event is None or event.step_key is None:
+                    continue
+                if event.event_type_value == "STEP_START":
+                    started[event.step_key] = entry.timestamp
+                elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+                    begin, end = started[event.step_key], entry.timestamp
+                    peak = max((rss for at, rss in timeline if begin <= at <= end), default=0)
+                    steps.append(
+                        {
+                            "job": record.dagster_run.job_name,
+                            "step": event.step_key,
+                            "seconds": round(end - begin, 1),
+                            "peak_rss_mb": round(peak / 2**20),
+                        }
+                    )
+        instance.dispose()
+    finally:
+        if previous is None:
+            os.environ.pop("JIANFU_DAGSTER_STORAGE", None)
+        else:
+            os.environ["JIANFU_DAGSTER_STORAGE"] = previous
+    return sorted(steps, key=lambda s: -s["peak_rss_mb"])
+
+
 def _pipeline_dir(landing_set: Path, target: Path) -> None:
     """A fresh data directory with the generated landing and reference files (hard links where possible)."""
     for source in SOURCES:
@@ -136,11 +190,20 @@ def _pipeline_dir(landing_set: Path, target: Path) -> None:
 
 
 def compare(
-    teachers: int, waves: int, seed: int, workdir: Path, timeout: float | None = None, pdfs: bool = False
+    teachers: int,
+    waves: int,
+    seed: int,
+    workdir: Path,
+    timeout: float | None = None,
+    pdfs: bool = False,
+    memory_limit: str = "",
 ) -> dict:
     """One size: generate, then pipeline, baseline and rerun on the same files. The report PDFs
-    (chromium, about 3 s a page whatever the data size) are printed only with `pdfs`."""
+    (chromium, about 3 s a page whatever the data size) are printed only with `pdfs`; `memory_limit`
+    (empty: the resource's default) is DuckDB's for the pipeline's connections."""
     env = {**_clean_env(), "JIANFU_REPORT_PDFS": "1" if pdfs else "0"}
+    if memory_limit:
+        env["JIANFU_DUCKDB_MEMORY_LIMIT"] = memory_limit
     landing_set = workdir / "generated"
     generate = measured(
         [
@@ -167,7 +230,9 @@ def compare(
     )
     data_dir = workdir / "pipeline"
     _pipeline_dir(landing_set, data_dir)
-    pipeline = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
+    timeline: list[tuple[float, int]] = []
+    pipeline = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout, timeline)
+    pipeline["steps"] = step_memory(data_dir, timeline)[:STEPS_SHOWN]
     rerun = measured([_jianfu(), "run", "--data-dir", str(data_dir)], env, timeout)
     ingest_dir = workdir / "ingest"
     _pipeline_dir(landing_set, ingest_dir)
@@ -194,6 +259,7 @@ def compare(
         "waves": waves,
         "seed": seed,
         "report_pdfs": pdfs,
+        "duckdb_memory_limit": env.get("JIANFU_DUCKDB_MEMORY_LIMIT") or f"default ({default_memory_limit()})",
         "teacher_rows": rows,
         "baseline_files": [Path(f).name for f in csv_files],
         "landing_mb": round(landing_mb, 1),
@@ -234,7 +300,14 @@ def machine() -> dict:
 
 
 def run_sizes(
-    sizes: list[int], waves: int, seed: int, root: Path | None, timeout: float | None, keep: bool, pdfs: bool = False
+    sizes: list[int],
+    waves: int,
+    seed: int,
+    root: Path | None,
+    timeout: float | None,
+    keep: bool,
+    pdfs: bool = False,
+    memory_limit: str = "",
 ) -> list:
     """Each size in its own work directory; a size the disk cannot hold three times over is skipped."""
     results = []
@@ -250,7 +323,7 @@ def run_sizes(
                 }
             )
         else:
-            results.append(compare(teachers, waves, seed, work, timeout, pdfs))
+            results.append(compare(teachers, waves, seed, work, timeout, pdfs, memory_limit))
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
         print(json.dumps(results[-1], ensure_ascii=False), file=sys.stderr, flush=True)
@@ -275,6 +348,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pdfs", action="store_true", help="print the report PDFs too (chromium; a fixed cost, off by default)"
     )
+    parser.add_argument(
+        "--memory-limit",
+        default=os.environ.get("JIANFU_DUCKDB_MEMORY_LIMIT", ""),
+        help="DuckDB memory_limit for the pipeline (e.g. 1GiB; default: the resource's), recorded in the JSON",
+    )
     parser.add_argument("--coverage-seeds", type=int, default=80, help="generator seeds of the coverage simulation")
     parser.add_argument("--coverage-only", action="store_true", help="run the coverage simulation only")
     args = parser.parse_args(argv)
@@ -288,7 +366,9 @@ def main(argv: list[str] | None = None) -> None:
         }
     else:
         sizes = [int(s) for s in args.sizes.split(",")] if args.scaling else [args.teachers]
-        results = run_sizes(sizes, args.waves, args.seed, args.workdir, args.timeout, args.keep, args.pdfs)
+        results = run_sizes(
+            sizes, args.waves, args.seed, args.workdir, args.timeout, args.keep, args.pdfs, args.memory_limit
+        )
         figures = {"machine": machine(), **({"series": results} if args.scaling else results[0])}
     text = json.dumps(figures, ensure_ascii=False, indent=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)

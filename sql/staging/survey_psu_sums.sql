@@ -5,9 +5,14 @@
 -- The metric definitions live here once. y is the metric's value per respondent; x = 1
 -- except nonteaching_share (y = hours_nonteaching, x = hours_total, both non-blank).
 -- hours_nonteaching = hours_cat1 + … + hours_cat5, blank when any category is blank: a
--- partial sum would understate the burden. Blank values drop out (UNPIVOT skips NULLs).
+-- partial sum would understate the burden. Blank values drop out (a PSU with no value of a
+-- metric has no row for it).
 -- Sums: n, Σy, Σx (unweighted), Σw·y, Σw·x, Σw, and the second moments Σw·y², Σw·x·y,
 -- Σw·x² for the design effect. Every sum is marts.exact_sum, so re-runs give identical bits.
+-- The sums are taken wide, one pass over the wave with a column per metric and sum (a PSU
+-- group each), and only then turned into rows: unpivoting the respondents first made a row
+-- per respondent and metric (100 million at 2 million respondents) and ran out of memory.
+-- With x = 1, Σx = n, Σw·x = Σw·x² = Σw and Σw·x·y = Σw·y, bit for bit.
 with survey as (
     select
         staged.*,
@@ -31,41 +36,77 @@ indicators as (
         county_code,
         weight,
         hours_total as ratio_denominator,
-        hours_total,
-        hours_nonteaching,
-        hours_cat1,
-        hours_cat2,
-        hours_cat3,
-        hours_cat4,
-        hours_cat5,
-        case when hours_total is not null then hours_nonteaching end as nonteaching_share,
-        case when felt_change >= 4 then 1.0 when felt_change is not null then 0.0 end as felt_lighter_share,
-        case when felt_change <= 2 then 1.0 when felt_change is not null then 0.0 end as felt_heavier_share,
+        hours_total as m__hours_total,
+        hours_nonteaching as m__hours_nonteaching,
+        hours_cat1 as m__hours_cat1,
+        hours_cat2 as m__hours_cat2,
+        hours_cat3 as m__hours_cat3,
+        hours_cat4 as m__hours_cat4,
+        hours_cat5 as m__hours_cat5,
+        case when hours_total is not null then hours_nonteaching end as m__nonteaching_share,
+        case when felt_change >= 4 then 1.0 when felt_change is not null then 0.0 end as m__felt_lighter_share,
+        case when felt_change <= 2 then 1.0 when felt_change is not null then 0.0 end as m__felt_heavier_share,
         case when felt_change >= 4 then 1.0 when felt_change <= 2 then -1.0 when felt_change is not null then 0.0 end
-            as felt_net,
-        case when focus_on_teaching >= 4 then 1.0 when focus_on_teaching is not null then 0.0 end as focus_share,
-        cast(columns('^item_[0-9]{2}$') = 1 as double),
-        cast(n_inspections as double) as n_inspections,
-        cast(n_forms as double) as n_forms,
-        cast(n_app_tasks as double) as n_app_tasks,
-        cast(n_nonteaching_meetings as double) as n_nonteaching_meetings,
-        cast(n_invigilations as double) as n_invigilations,
-        cast(days_seconded as double) as days_seconded,
-        training_hours_nonteaching
+            as m__felt_net,
+        case when focus_on_teaching >= 4 then 1.0 when focus_on_teaching is not null then 0.0 end as m__focus_share,
+        cast(columns('^item_[0-9]{2}$') = 1 as double) as 'm__\0',
+        cast(n_inspections as double) as m__n_inspections,
+        cast(n_forms as double) as m__n_forms,
+        cast(n_app_tasks as double) as m__n_app_tasks,
+        cast(n_nonteaching_meetings as double) as m__n_nonteaching_meetings,
+        cast(n_invigilations as double) as m__n_invigilations,
+        cast(days_seconded as double) as m__days_seconded,
+        training_hours_nonteaching as m__training_hours_nonteaching
     from survey
 ),
 
-answers as (
-    unpivot indicators
-    on columns(* exclude (league_code, school_level, school_code, county_code, weight, ratio_denominator))
-    into name metric value y
+
+psu_totals as (
+    select
+        league_code,
+        school_level,
+        school_code,
+        any_value(county_code) as county_code,
+        count(columns('^m__(.*)$')) as 'n:\1',
+        marts.exact_sum(columns('^m__(.*)$')) as 'sum_y:\1',
+        marts.exact_sum(weight * columns('^m__(.*)$')) as 'sum_wy:\1',
+        marts.exact_sum(case when columns('^m__(.*)$') is not null then weight end) as 'sum_w:\1',
+        marts.exact_sum(weight * columns('^m__(.*)$') * columns('^m__(.*)$')) as 'sum_wyy:\1',
+        marts.exact_sum(case when m__nonteaching_share is not null then ratio_denominator end) as ratio_sum_x,
+        marts.exact_sum(case when m__nonteaching_share is not null then weight * ratio_denominator end)
+            as ratio_sum_wx,
+        marts.exact_sum(weight * ratio_denominator * m__nonteaching_share) as ratio_sum_wxy,
+        marts.exact_sum(
+            case when m__nonteaching_share is not null then weight * ratio_denominator * ratio_denominator end
+        ) as ratio_sum_wxx
+    from indicators
+    group by league_code, school_level, school_code
 ),
 
-answers_with_denominator as (
+psu_values as (
+    unpivot psu_totals
+    on columns('^(n|sum_y|sum_wy|sum_w|sum_wyy):')
+    into name key value v
+),
+
+psu_metrics as (
     select
-        answers.*,
-        case when metric = 'nonteaching_share' then ratio_denominator else 1.0 end as x
-    from answers
+        league_code,
+        school_level,
+        school_code,
+        split_part(key, ':', 2) as metric,
+        any_value(county_code) as county_code,
+        any_value(v) filter (where split_part(key, ':', 1) = 'n')::bigint as n,
+        any_value(v) filter (where split_part(key, ':', 1) = 'sum_y') as sum_y,
+        any_value(v) filter (where split_part(key, ':', 1) = 'sum_wy') as sum_wy,
+        any_value(v) filter (where split_part(key, ':', 1) = 'sum_w') as sum_w,
+        any_value(v) filter (where split_part(key, ':', 1) = 'sum_wyy') as sum_wyy,
+        any_value(ratio_sum_x) as ratio_sum_x,
+        any_value(ratio_sum_wx) as ratio_sum_wx,
+        any_value(ratio_sum_wxy) as ratio_sum_wxy,
+        any_value(ratio_sum_wxx) as ratio_sum_wxx
+    from psu_values
+    group by league_code, school_level, school_code, split_part(key, ':', 2)
 ),
 
 final as (
@@ -75,19 +116,18 @@ final as (
         league_code,
         school_level,
         school_code,
-        any_value(county_code) as county_code,
-        count(*) as n,
-        marts.exact_sum(y) as sum_y,
-        marts.exact_sum(x) as sum_x,
-        marts.exact_sum(weight * y) as sum_wy,
-        marts.exact_sum(weight * x) as sum_wx,
-        marts.exact_sum(weight) as sum_w,
-        marts.exact_sum(weight * y * y) as sum_wyy,
-        marts.exact_sum(weight * x * y) as sum_wxy,
-        marts.exact_sum(weight * x * x) as sum_wxx
-    from answers_with_denominator
-    where x is not null
-    group by metric, league_code, school_level, school_code
+        county_code,
+        n,
+        sum_y,
+        case when metric = 'nonteaching_share' then ratio_sum_x else n::double end as sum_x,
+        sum_wy,
+        case when metric = 'nonteaching_share' then ratio_sum_wx else sum_w end as sum_wx,
+        sum_w,
+        sum_wyy,
+        case when metric = 'nonteaching_share' then ratio_sum_wxy else sum_wy end as sum_wxy,
+        case when metric = 'nonteaching_share' then ratio_sum_wxx else sum_w end as sum_wxx
+    from psu_metrics
+    where n > 0
 )
 
 select *

@@ -483,11 +483,24 @@ def test_mapping_finds_near_headers_and_a_broken_mapping_rejects_with_its_name(t
         read_landing_file(file, key=b"k", mappings_dir=mappings)
 
 
-def test_straight_lining_needs_the_same_option_position_in_both_blocks():
-    from pipelines.platforms.flags import straight_lining
+def test_straight_lining_needs_the_same_option_position_in_both_blocks(tmp_path):
+    from helpers import flag_wave, oracle_straight_lining
 
-    def row(item: int, felt: int, focus: int) -> dict:
-        return {**{f"item_{i:02d}": item for i in range(1, 27)}, "felt_change": felt, "focus_on_teaching": focus}
+    def row(k: int, item: int | None, felt: int, focus: int) -> dict:
+        return {
+            **{f"item_{i:02d}": item for i in range(1, 27)},
+            "felt_change": felt,
+            "focus_on_teaching": focus,
+            "wave": "2026-05",
+            "response_id": f"r{k}",
+            "school_code": f"15010200{k:02d}",
+            "source_file": "f.csv",
+            "source_row": k,
+        }
 
-    frame = pl.DataFrame([row(0, 1, 1), row(1, 5, 5), row(0, 3, 3), row(0, 1, 2), {**row(0, 1, 1), "item_03": 1}])
-    assert straight_lining(frame).to_list() == [True, True, False, False, False]
+    frame = pl.DataFrame(
+        [row(0, 0, 1, 1), row(1, 1, 5, 5), row(2, 0, 3, 3), row(3, 0, 1, 2), {**row(4, 0, 1, 1), "item_03": 1}]
+    )
+    assert oracle_straight_lining(frame).to_list() == [True, True, False, False, False]
+    flags, *_ = flag_wave(tmp_path, frame, QUESTIONS)
+    assert set(flags.filter(pl.col("flag") == "straight_lining")["response_id"]) == {"r0", "r1"}
