@@ -43,7 +43,9 @@ class JianfuResource(dg.ConfigurableResource):
     `lock_timeout` is how long a connection waits for another process holding the warehouse.
     `duckdb_memory_limit` (empty: $JIANFU_DUCKDB_MEMORY_LIMIT, else `default_memory_limit()`: 1 GiB,
     or half the machine if that is less) and `duckdb_temp_dir` (empty: $JIANFU_DUCKDB_TEMP_DIR, else
-    `duckdb_tmp/` in the data directory) let a wave larger than memory spill to disk instead of failing.
+    `duckdb_tmp/` in the data directory) let a wave larger than memory spill to disk instead of failing;
+    `duckdb_threads` (empty: $JIANFU_DUCKDB_THREADS, else DuckDB's one per core) trades speed for
+    memory, since each thread holds its own share of a wide aggregate.
     Every step of a run shares one process, so the limit is what DuckDB may hold beside Python, Dagster
     and the expectation batches (~0.5-0.9 GB): 1 GiB keeps a 2-million-row wave under 2 GiB in all.
     """
@@ -53,6 +55,7 @@ class JianfuResource(dg.ConfigurableResource):
     lock_timeout: float = 60.0
     duckdb_memory_limit: str = ""
     duckdb_temp_dir: str = ""
+    duckdb_threads: str = ""
 
     @property
     def root(self) -> Path:
@@ -79,10 +82,16 @@ class JianfuResource(dg.ConfigurableResource):
         return self.root / "id_key"
 
     def duckdb_settings(self) -> dict[str, str]:
-        """memory_limit and temp_directory for every warehouse connection."""
+        """memory_limit, temp_directory and (when set) threads for every warehouse connection."""
         limit = self.duckdb_memory_limit or os.environ.get("JIANFU_DUCKDB_MEMORY_LIMIT", "") or default_memory_limit()
         temp = self.duckdb_temp_dir or os.environ.get("JIANFU_DUCKDB_TEMP_DIR", "") or str(self.root / "duckdb_tmp")
-        return {"memory_limit": limit, "temp_directory": str(Path(temp).expanduser().resolve())}
+        settings = {"memory_limit": limit, "temp_directory": str(Path(temp).expanduser().resolve())}
+        threads = (self.duckdb_threads or os.environ.get("JIANFU_DUCKDB_THREADS", "")).strip()
+        if threads:
+            if not threads.isdigit() or int(threads) < 1:
+                raise FatalPipelineError("JIANFU_DUCKDB_THREADS (duckdb_threads) must be a whole number of at least 1")
+            settings["threads"] = threads
+        return settings
 
     def reference_path(self, name: str) -> Path:
         """A reference file in the data directory wins over the shipped one."""
@@ -157,8 +166,8 @@ DEFAULT_MEMORY_LIMIT_MB = 1024
 hash groups, the estimates' sums), so more buys speed, not the ability to finish: at 2 million rows
 the former default (half the machine: 12 GB here) let a run's process reach 4.6 GB; this keeps it under
 2 GiB. threads and preserve_insertion_order stay DuckDB's defaults: at 2 million rows neither is needed
-(insertion order off did not rescue survey_psu_sums; one thread did). At 13 million rows survey_psu_sums
-still needs one thread or a larger limit (4 GiB): issue 11 is open there."""
+(insertion order off did not rescue survey_psu_sums; one thread did). At 13 million rows (190,000
+schools) survey_psu_sums needs one thread (`duckdb_threads`) or a larger limit (4 GiB)."""
 
 
 def default_memory_limit() -> str:

@@ -16,8 +16,6 @@ from pipelines.resources import REPO_ROOT, SQL_DIR
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 LAYERS = {"ref", "landing", "staging", "marts", "quality", "reports"}
 """Key prefixes: the warehouse schema an asset writes, or reports/ for the published files."""
-BUILT_IN_PYTHON = {"marts/respondent_quality"}
-"""Warehouse assets whose table Python fills (Polars flags), so no sql/<layer>/<asset>.sql exists."""
 
 
 def test_jobs_schedule_and_sensor_exist():
@@ -121,7 +119,7 @@ def test_key_prefix_group_table_and_sql_file_agree():
         assert graph.get(key).kinds == {"duckdb"}, key
         if layer != "quality":
             assert graph.get(key).group_name == layer, key
-        if key.to_user_string() not in BUILT_IN_PYTHON and layer != "quality":
+        if layer != "quality":
             assert (SQL_DIR / layer / f"{name}.sql").is_file(), key
     writers = [k for k in graph.get_all_asset_keys() if k.path[0] in ("ref", "landing")]
     assert all(graph.get(k).kinds == {"duckdb"} and graph.get(k).group_name == "ingest" for k in writers)

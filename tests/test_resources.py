@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import pipelines.resources
-from pipelines.resources import JianfuResource, ddl_statements, default_memory_limit
+from pipelines.resources import FatalPipelineError, JianfuResource, ddl_statements, default_memory_limit
 
 
 def _settings(conn) -> tuple[str, str]:
@@ -34,6 +36,21 @@ def test_defaults_put_the_temp_dir_under_the_data_dir_and_env_vars_override(tmp_
     monkeypatch.setenv("JIANFU_DUCKDB_TEMP_DIR", str(tmp_path / "elsewhere"))
     with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
         assert _settings(conn) == ("953.6 MiB", str((tmp_path / "elsewhere").resolve()))
+
+
+def test_threads_follow_the_resource_then_the_env_and_reject_nonsense(tmp_path, monkeypatch):
+    monkeypatch.delenv("JIANFU_DUCKDB_THREADS", raising=False)
+    with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
+        default = conn.execute("select current_setting('threads')").fetchone()[0]
+    monkeypatch.setenv("JIANFU_DUCKDB_THREADS", "1")
+    with JianfuResource(data_dir=str(tmp_path)).connect() as conn:
+        assert conn.execute("select current_setting('threads')").fetchone() == (1,)
+    with JianfuResource(data_dir=str(tmp_path), duckdb_threads="3").connect() as conn:
+        assert conn.execute("select current_setting('threads')").fetchone() == (3,)
+    assert default >= 1
+    monkeypatch.setenv("JIANFU_DUCKDB_THREADS", "two")
+    with pytest.raises(FatalPipelineError, match="whole number"):
+        JianfuResource(data_dir=str(tmp_path)).duckdb_settings()
 
 
 def test_the_default_memory_limit_is_one_gib_or_half_a_small_machine(tmp_path, monkeypatch):
