@@ -13,33 +13,8 @@ from pipelines.catalogue.questionnaire import load_questionnaire, questionnaire_
 from pipelines.catalogue.rules import MAX_REASON_LENGTH
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.platforms.flags import excluded_kinds, write_flags
-from pipelines.resources import FatalPipelineError, JianfuResource
+from pipelines.resources import FatalPipelineError, JianfuResource, load_sql
 from pipelines.warehouse.tables import transaction
-
-RESTORE = """
-insert into staging.teacher_survey_staged by name
-select * exclude (excluded_flag) from quality.excluded_rows as kept
-where kept.wave = $wave
-  and exists (
-    select 1 from landing.teacher_survey_rows as l
-    where l.file = kept.source_file and l.row_number = kept.source_row and l.wave_key = kept.wave)
-  and not exists (
-    select 1 from staging.teacher_survey_staged as s
-    where s.wave = kept.wave and s.source_file = kept.source_file and s.source_row = kept.source_row)
-  and not exists (
-    select 1 from quarantine.rejected_rows as q
-    where q.source = 'teacher_survey' and q.file = kept.source_file and q.row_number = kept.source_row
-      and q.reason not like 'excluded_flag:%')
-"""
-QUARANTINE = """
-insert into quarantine.rejected_rows
-select 'teacher_survey', kept.wave, kept.source_file, kept.source_row, left(kept.excluded_flag, $max_length),
-       json_merge_patch(to_json(l), '{"file": null, "row_number": null, "landing_file": null,
-                                      "row_error": null, "wave_key": null}')
-from quality.excluded_rows as kept
-join landing.teacher_survey_rows as l on l.file = kept.source_file and l.row_number = kept.source_row
-where kept.wave = $wave
-"""
 
 
 def _sync_columns(conn) -> None:
@@ -54,7 +29,7 @@ def _sync_columns(conn) -> None:
 
 def _exclude(conn, wave: str) -> None:
     """quality.excluded_rows (just written for the wave) leave staging for quarantine."""
-    conn.execute(QUARANTINE, {"wave": wave, "max_length": MAX_REASON_LENGTH})
+    conn.execute(load_sql("quality/excluded_rows_quarantine.sql"), {"wave": wave, "max_length": MAX_REASON_LENGTH})
     conn.execute(
         "delete from staging.teacher_survey_staged as s where s.wave = $wave and exists (select 1 "
         "from quality.excluded_rows as kept where kept.wave = s.wave and kept.source_file = s.source_file "
@@ -82,7 +57,7 @@ def respondent_quality(context: dg.AssetExecutionContext, jianfu: JianfuResource
     with jianfu.connect() as conn:
         _sync_columns(conn)
         with transaction(conn):
-            conn.execute(RESTORE, {"wave": wave})
+            conn.execute(load_sql("quality/excluded_rows_restore.sql"), {"wave": wave})
             conn.execute(
                 "delete from quarantine.rejected_rows where source = 'teacher_survey' and wave = $wave "
                 "and reason like 'excluded_flag:%'",
