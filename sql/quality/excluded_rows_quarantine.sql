@@ -11,7 +11,7 @@ select
     left(kept.excluded_flag, $max_length),
     json_merge_patch(
         to_json(landed),
-        '{"file": null, "row_number": null, "landing_file": null, "row_error": null, "wave_key": null}'
+        json_object('file', null, 'row_number', null, 'landing_file', null, 'row_error', null, 'wave_key', null)
     )
 from quality.excluded_rows as kept
 inner join landing.teacher_survey_rows as landed
