@@ -7,12 +7,15 @@ calendar year, inspections always in the annual plan and never comprehensive, se
 at most 150 days. Its inspection-kind events per school and wave window equal the school's
 (latest) reported n_inspections, so the cross-check flags only what the planted events add.
 Planted schools get no background campus activities, so their counts are exactly the planted ones.
+The background is drawn into compact code arrays and written as text a chunk of schools at a time,
+so a register of any size stays in bounded memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import polars as pl
@@ -39,11 +42,6 @@ def _window_days(wave: str) -> tuple[int, int]:
     following = _month_start(wave, -1)
     epoch = dt.date(1970, 1, 1)
     return (first - epoch).days, (following - epoch).days - 1
-
-
-def _dates(days: np.ndarray) -> list[str]:
-    epoch = dt.date(1970, 1, 1)
-    return [(epoch + dt.timedelta(days=int(d))).isoformat() for d in days]
 
 
 def _latest_reports(school_frames: list[pl.DataFrame], known: set[str]) -> pl.DataFrame:
@@ -137,38 +135,107 @@ def _planted(schools: list[str]) -> tuple[list[dict], list[dict], list[dict]]:
     return events, breaches, inside
 
 
+KIND_NAMES = tuple(sorted({*BACKGROUND_INSPECTION_KINDS, "campus_activity", *OTHER_KINDS, "secondment"}))
+"""Kinds coded in their text order, so sorting by code sorts by the text."""
+SCHOOLS_PER_CHUNK = 20_000
+
+
+class _Background:
+    """Background events as compact code arrays in generation order (school index, day, kind, organiser, days)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.pending: list[tuple[np.ndarray, ...]] = []
+
+    def add(
+        self, school: int, days: np.ndarray, kinds: np.ndarray, organisers: np.ndarray, teacher_days: int = -1
+    ) -> None:
+        n = days.size
+        self.pending.append(
+            (
+                np.full(n, school, dtype=np.int32),
+                days.astype(np.int32),
+                kinds.astype(np.int8),
+                organisers.astype(np.int8),
+                np.full(n, teacher_days, dtype=np.int16),
+            )
+        )
+        if len(self.pending) >= 4096:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.parts.append(tuple(np.concatenate(column) for column in zip(*self.pending)))
+            self.pending = []
+
+    def sorted_columns(self) -> tuple[np.ndarray, ...]:
+        """The columns ordered by school, date, kind, then generation order (a stable sort)."""
+        self._flush()
+        columns = tuple(np.concatenate(column) for column in zip(*self.parts))
+        self.parts = []
+        school, day, kind = columns[:3]
+        order = np.lexsort((np.arange(school.size), kind, day, school))
+        return tuple(column[order] for column in columns)
+
+
+def _inspection_counts(reports: pl.DataFrame, codes: list[str], wave: str) -> np.ndarray:
+    """The latest reported n_inspections per school (in `codes` order) for one wave, 0 where none."""
+    index = pl.DataFrame({"school_code": codes}).with_row_index("i")
+    found = index.join(reports.filter(pl.col("wave") == wave), on="school_code")
+    counts = np.zeros(len(codes), dtype=np.int64)
+    counts[found["i"].to_numpy()] = found["n_inspections"].to_numpy()
+    return counts
+
+
 def _background(
     rng: np.random.Generator, reports: pl.DataFrame, codes: list[str], waves: list[str], planted: set[str]
-) -> list[dict]:
-    rows: list[dict] = []
-    n_inspections = {(w, s): n for w, s, n in reports.iter_rows()}
+) -> _Background:
+    """Draw every school's background events, wave by wave, into compact arrays."""
+    background = _Background()
+    kind_code = {kind: KIND_NAMES.index(kind) for kind in KIND_NAMES}
+    inspection_codes = np.array([kind_code[k] for k in BACKGROUND_INSPECTION_KINDS])
+    other_codes = np.array([kind_code[k] for k in OTHER_KINDS])
+    activity = kind_code["campus_activity"]
     for wave in waves:
         first, last = _window_days(wave)
-        for school in codes:
-            count = n_inspections.get((wave, school), 0)
+        counts = _inspection_counts(reports, codes, wave).tolist()
+        for i, school in enumerate(codes):
             activities = 0 if school in planted else int(rng.integers(0, 3))
             others = int(rng.integers(0, 2))
-            kinds = (
-                [BACKGROUND_INSPECTION_KINDS[k] for k in rng.integers(0, 4, count)]
-                + ["campus_activity"] * activities
-                + [OTHER_KINDS[k] for k in rng.integers(0, 2, others)]
+            kinds = np.concatenate(
+                [
+                    inspection_codes[rng.integers(0, 4, counts[i])],
+                    np.full(activities, activity),
+                    other_codes[rng.integers(0, 2, others)],
+                ]
             )
-            days = np.sort(rng.integers(first, last + 1, len(kinds)))
-            organisers = rng.integers(0, len(BACKGROUND_ORGANISERS), len(kinds))
-            for kind, date, organiser in zip(kinds, _dates(days), organisers):
-                rows.append(_event("", school, date, kind, BACKGROUND_ORGANISERS[organiser]))
+            days = np.sort(rng.integers(first, last + 1, kinds.size))
+            organisers = rng.integers(0, len(BACKGROUND_ORGANISERS), kinds.size)
+            background.add(i, days, kinds, organisers)
         if wave == waves[-1]:
+            position = {code: i for i, code in enumerate(codes)}
             for school in rng.choice([c for c in codes if c not in planted], 20, replace=False):
-                rows.append(
-                    _event(
-                        "",
-                        str(school),
-                        _dates(np.array([first + 10]))[0],
-                        "secondment",
-                        days=str(int(rng.integers(10, 151))),
-                    )
-                )
-    frame = pl.DataFrame(rows).sort("school_code", "event_date", "kind", maintain_order=True)
+                seconded = int(rng.integers(10, 151))
+                county = np.array([BACKGROUND_ORGANISERS.index("county")])
+                kind = np.array([kind_code["secondment"]])
+                background.add(position[str(school)], np.array([first + 10]), kind, county, seconded)
+    return background
+
+
+def _background_frame(columns: tuple[np.ndarray, ...], codes: pl.Series, first_row: int) -> pl.DataFrame:
+    """Rows of whole schools as contract text: white-list items counted per school, year and kind;
+    ids count on from `first_row`."""
+    school, day, kind, organiser, teacher_days = columns
+    frame = pl.DataFrame(
+        {
+            "school_code": codes.gather(school),
+            "event_date": pl.Series(day, dtype=pl.Int32).cast(pl.Date).dt.to_string("%Y-%m-%d"),
+            "kind": pl.Series(KIND_NAMES).gather(kind),
+            "organiser_level": pl.Series(BACKGROUND_ORGANISERS).gather(organiser),
+            "in_annual_plan": pl.Series(["1"]).new_from_index(0, school.size),
+            "teacher_days": pl.Series(teacher_days).cast(pl.String).replace("-1", ""),
+        }
+    )
     year = frame["event_date"].str.slice(0, 4)
     used = frame.with_columns(year.alias("year")).with_columns(
         pl.when(pl.col("kind") == "campus_activity")
@@ -176,13 +243,23 @@ def _background(
         .otherwise(pl.lit(""))
         .alias("whitelist_item")
     )
-    return (
-        used.drop("year")
-        .with_row_index("n")
-        .with_columns(pl.format("EV{}", pl.col("n").cast(pl.String).str.zfill(7)).alias("event_id"))
-        .drop("n")
-        .to_dicts()
-    )
+    numbers = pl.Series(np.arange(first_row, first_row + school.size)).cast(pl.String).str.zfill(7)
+    return used.drop("year").with_columns((pl.lit("EV") + numbers).alias("event_id"))
+
+
+def _write_background(background: _Background, codes: list[str], handle: BinaryIO, columns: list[str]) -> int:
+    """Append the sorted background a chunk of whole schools at a time (header first); return the rows."""
+    sorted_columns = background.sorted_columns()
+    school = sorted_columns[0]
+    code_series = pl.Series(codes)
+    rows = 0
+    for start in range(0, len(codes), SCHOOLS_PER_CHUNK):
+        low, high = np.searchsorted(school, [start, start + SCHOOLS_PER_CHUNK])
+        part = tuple(column[low:high] for column in sorted_columns)
+        frame = _background_frame(part, code_series, rows)
+        frame.select(columns).write_csv(handle, include_header=start == 0)
+        rows += frame.height
+    return rows
 
 
 def _bad_rows(codes: list[str]) -> tuple[list[dict], list[dict]]:
@@ -216,13 +293,16 @@ def write_campus_events(
     folder = landing_dir / CAMPUS_EVENT
     folder.mkdir(parents=True, exist_ok=True)
     columns = contract_columns(CAMPUS_EVENT)
-    events = pl.DataFrame(background + planted_events, schema=dict.fromkeys(columns, pl.String))
-    events.write_csv(folder / FILE_NAME)
+    with (folder / FILE_NAME).open("wb") as handle:
+        accepted = _write_background(background, codes, handle, columns)
+        planted = pl.DataFrame(planted_events, schema=dict.fromkeys(columns, pl.String))
+        planted.write_csv(handle, include_header=False)
+    accepted += planted.height
     pl.DataFrame(bad, schema=dict.fromkeys(columns, pl.String)).write_csv(folder / BAD_FILE_NAME)
     return {
         "files": [FILE_NAME, BAD_FILE_NAME],
-        "rows": events.height + len(bad),
-        "accepted": events.height,
+        "rows": accepted + len(bad),
+        "accepted": accepted,
         "planted_breaches": breaches,
         "just_inside": inside,
         "dirty_rows": dirty,

@@ -18,7 +18,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.synthetic import benchmark, stream
+from pipelines.synthetic import benchmark, campus_events, stream
 from pipelines.synthetic import generate as gen
 
 SEED = 7
@@ -531,6 +531,31 @@ def test_chunked_waves_are_whole_files_with_one_header_and_consecutive_ids(chunk
     parquet = pl.read_parquet(folder / names[4])
     assert parquet.schema["hours_cat2"] == pl.Float64 and parquet.schema["item_03"] == pl.Int64
     assert not list(folder.glob(".*part*"))
+
+
+def test_campus_events_written_a_few_schools_at_a_time_are_the_same_file(small, tmp_path):
+    """Background events are appended in chunks of whole schools: ids, white-list items and bytes
+    must not depend on where a chunk ends."""
+    out, manifest = small
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(campus_events, "SCHOOLS_PER_CHUNK", 7)
+        again = gen.generate(tmp_path, teachers=800, waves=3, seed=SEED)
+    assert again["campus_events"] == manifest["campus_events"]
+    name = "landing/campus_event/campus_events.csv"
+    assert _files(tmp_path)[name] == _files(out)[name]
+    schools = pl.read_csv(out / "reference" / "schools.csv", schema_overrides={"school_code": pl.String})
+    events = pl.read_csv(out / name, infer_schema=False)
+    background = events.filter(pl.col("event_id").str.starts_with("EV"))
+    assert events.height == manifest["campus_events"]["accepted"] > 10 * schools.height
+    assert background["event_id"].to_list() == [f"EV{i:07d}" for i in range(background.height)]
+    assert background["school_code"].is_sorted() and (events["event_id"] == "event_id").sum() == 0
+    assert background["school_code"].n_unique() == schools.height
+    activities = background.filter(pl.col("kind") == "campus_activity").with_columns(
+        pl.col("event_date").str.slice(0, 4).alias("year")
+    )
+    per_year = activities.group_by("school_code", "year", maintain_order=True)
+    assert per_year.first()["whitelist_item"].unique().to_list() == ["白名单事项1"]
+    assert (per_year.len()["len"] == per_year.agg(pl.col("whitelist_item").n_unique())["whitelist_item"]).all()
 
 
 def test_a_small_set_keeps_the_shipped_register_and_says_nothing(tmp_path):
