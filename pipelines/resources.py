@@ -122,13 +122,37 @@ class JianfuResource(dg.ConfigurableResource):
         """
         if not self.root.is_dir():
             raise FatalPipelineError(f"data directory {self.root} does not exist (create it with: jianfu init DIR)")
-        conn = open_warehouse(self.warehouse_path, read_only, self.lock_timeout, self.duckdb_settings())
+        held = _HELD.get(self.warehouse_path)
+        conn = (
+            held.cursor()
+            if held is not None
+            else open_warehouse(self.warehouse_path, read_only, self.lock_timeout, self.duckdb_settings())
+        )
         try:
-            if not read_only:
+            if not read_only and held is None:
                 ensure_schema(conn)
             yield conn
         finally:
             conn.close()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the warehouse open for a whole run: every connect() inside is a cursor on it, so the ~60
+        steps of a run do not each reopen the file, reload its catalogue and checkpoint on close."""
+        path = self.warehouse_path
+        if path in _HELD:
+            yield
+            return
+        with self.connect() as conn:
+            _HELD[path] = conn
+            try:
+                yield
+            finally:
+                del _HELD[path]
+
+
+_HELD: dict[Path, duckdb.DuckDBPyConnection] = {}
+"""Warehouses held open by a run in this process (JianfuResource.held), by path."""
 
 
 @lru_cache(maxsize=1)

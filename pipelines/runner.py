@@ -233,7 +233,7 @@ def run_pipeline(
     jianfu = JianfuResource(data_dir=str(data_dir), lock_timeout=lock_timeout)
     if not data_dir.is_dir():
         raise FatalPipelineError(f"data directory {data_dir} does not exist (create it with: jianfu init {data_dir})")
-    with run_lock(data_dir, lock_timeout):
+    with run_lock(data_dir, lock_timeout), jianfu.held():
         preflight(jianfu)
         instance = instance or project_instance(data_dir)
         defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave, lock_timeout=lock_timeout)

@@ -35,6 +35,19 @@ JIANFU = Path(sys.executable).with_name("jianfu")
 os.environ["JIANFU_REPORT_PDFS"] = "0"
 """Printing PDFs costs a chromium on every published site; only the demo build below prints them."""
 EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "希望少填表"}
+TMPFS_ROOM = 4 * 2**30
+"""Free space /dev/shm must have before the session's temporary directories go there."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary directories on tmpfs when the machine has room: every run's DuckDB checkpoints and
+    Dagster's SQLite commits fsync, which costs a small run ~2 s on disk. xdist workers inherit it."""
+    shm = Path("/dev/shm")
+    if config.option.basetemp or os.environ.get("PYTEST_XDIST_WORKER") or not shm.is_dir():
+        return
+    if shutil.disk_usage(shm).free >= TMPFS_ROOM:
+        config.option.basetemp = str(shm / f"jianfu-tests-{os.getuid()}")
 
 
 def good_teacher_row(**overrides) -> dict[str, str]:

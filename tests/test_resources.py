@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,30 @@ def test_the_ddl_runs_once_per_code_version_and_again_when_it_changes(tmp_path):
             == tables
         )
         assert conn.execute("select digest from meta.ddl_version").fetchall() == [(digest,)]
+
+
+def _other_process_opens(warehouse: Path) -> str:
+    """'opened', or the first words of DuckDB's error, when a separate interpreter opens the file read-only."""
+    code = (
+        "import sys, duckdb\n"
+        "try:\n    duckdb.connect(sys.argv[1], read_only=True).close(); print('opened')\n"
+        "except duckdb.Error as e:\n    print(str(e)[:60])\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, str(warehouse)], capture_output=True, text=True).stdout
+
+
+def test_a_held_warehouse_hands_out_cursors_on_one_open_database_until_released(tmp_path):
+    jianfu = JianfuResource(data_dir=str(tmp_path), duckdb_memory_limit="300MB")
+    with jianfu.held():
+        with jianfu.connect() as first:
+            first.execute("create table meta.held_probe as select 42 as answer")
+            first.execute("create temp table private_to_first as select 1 as x")
+        with jianfu.connect(read_only=True) as second:
+            assert second.execute("select answer from meta.held_probe").fetchall() == [(42,)]
+            assert second.execute("select current_setting('memory_limit')").fetchone() == ("286.1 MiB",)
+            tables = second.execute("select table_name from duckdb_tables() where temporary").fetchall()
+            assert ("private_to_first",) not in tables
+        assert "lock" in _other_process_opens(jianfu.warehouse_path).lower()
+    assert _other_process_opens(jianfu.warehouse_path).strip() == "opened"
+    with jianfu.connect() as again:
+        assert again.execute("select answer from meta.held_probe").fetchall() == [(42,)]

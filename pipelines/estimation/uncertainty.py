@@ -74,7 +74,9 @@ def register_quantiles(conn: duckdb.DuckDBPyConnection) -> None:
         with contextlib.suppress(duckdb.InvalidInputException):
             conn.remove_function(name)
         # duckdb's stub takes only the PythonUDFType / FunctionNullHandling enums; the runtime and the
-        # documented API also take the strings "arrow" and "special"
-        conn.create_function(  # type: ignore[call-overload]
-            name, function, [DOUBLE] * arity, DOUBLE, type="arrow", null_handling="special", side_effects=False
-        )
+        # documented API also take the strings "arrow" and "special". A cursor on a held warehouse
+        # (JianfuResource.held) finds the function an earlier cursor created in the shared catalogue.
+        with contextlib.suppress(duckdb.CatalogException):
+            conn.create_function(  # type: ignore[call-overload]
+                name, function, [DOUBLE] * arity, DOUBLE, type="arrow", null_handling="special", side_effects=False
+            )

@@ -3,7 +3,8 @@
 -- sql/staging/<source>_typed.sql calls once per cell with the landing text. The rule r is read from
 -- variable staging_rules (sql/staging/column_rules.sql: meta.column_rules, so a changed range or code
 -- list applies without regenerating, with the run's unreadable values, text_max_length and current_wave);
--- a constant, so DuckDB folds it into each check.
+-- a constant, so DuckDB folds it into each check. The number and integer checks first pass a cell the
+-- rule plainly accepts (its flags numeric_fast and codes_fast), which no later branch would reject.
 create or replace macro meta.blank_violation(r) as
     case when r.required then 'missing:' || r.column_name end;
 
@@ -49,6 +50,8 @@ create or replace macro meta.timestamp_violation(raw, column_name) as
 
 create or replace macro meta.number_check(v, n, r) as
     case
+        when r.numeric_fast and isfinite(n) and n >= coalesce(r.min_value, '-inf') and n <= coalesce(r.max_value, 'inf')
+            then null
         when v = '' then meta.blank_violation(r)
         when list_contains(r.unreadable, v) or n is null or not isfinite(n) then 'malformed:' || r.column_name
         when len(r.allowed_values) > 0 and not list_contains(r.allowed_values, v) then 'not_allowed:' || r.column_name
@@ -62,6 +65,9 @@ create or replace macro meta.number_violation(raw, column_name) as
 
 create or replace macro meta.integer_check(v, n, r) as
     case
+        when r.codes_fast and list_contains(r.allowed_values, v) then null
+        when r.numeric_fast and isfinite(n) and n = round(n) and try_cast(n as bigint) is not null
+            and n >= coalesce(r.min_value, '-inf') and n <= coalesce(r.max_value, 'inf') then null
         when v = '' then meta.blank_violation(r)
         when list_contains(r.unreadable, v) or n is null or not isfinite(n) or n <> round(n)
             or try_cast(n as bigint) is null then 'malformed:' || r.column_name

@@ -1,4 +1,4 @@
--- Campus events, every keyed month at once (temp view judged_rows, sql/staging/judged_rows.sql).
+-- Campus events, every keyed month at once (judged_rows: sql/staging/judged_rows.sql, a CTE ahead of this file).
 -- event_id is unique across the source: of the valid rows sharing one, the first by file and row
 -- number is kept and the later ones are rejected as duplicate_event_id. wave is the month of
 -- event_date (the landing key). reason is null for an accepted row.

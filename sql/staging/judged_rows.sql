@@ -1,5 +1,5 @@
--- The steps every staging asset shares, written once: the typed rows of one source (temp view
--- typed_rows, from the generated sql/staging/<source>_typed.sql) placed in their county and league,
+-- The steps every staging asset shares, written once: the typed rows of one source (typed_rows, the
+-- generated sql/staging/<source>_typed.sql as a CTE ahead of this file) placed in their county and league,
 -- with prior_reason: the rules the row breaks, then unknown_school. The source's own
 -- sql/staging/<source>_staged.sql keeps one version per key of the rows without a prior_reason.
 with source as (

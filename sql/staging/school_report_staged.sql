@@ -1,4 +1,4 @@
--- School report rows of one wave (temp view judged_rows, sql/staging/judged_rows.sql): of a
+-- School report rows of one wave (judged_rows: sql/staging/judged_rows.sql, a CTE ahead of this file): of a
 -- school's valid rows in the wave the latest reported_at wins; the earlier ones are rejected as
 -- superseded. reason is null for an accepted row.
 with source as (

@@ -1,4 +1,4 @@
--- Teacher survey rows of one wave (temp view judged_rows, sql/staging/judged_rows.sql): of the
+-- Teacher survey rows of one wave (judged_rows: sql/staging/judged_rows.sql, a CTE ahead of this file): of the
 -- valid rows sharing a response_id, the earliest submission is kept and the later ones are
 -- rejected as duplicate_response_id. reason is null for an accepted row.
 with source as (

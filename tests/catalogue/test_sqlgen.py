@@ -41,7 +41,10 @@ from pipelines.warehouse.tables import (
 CURRENT_WAVE = "2025-06"
 VALUES = {
     "text": ["", "  ", None, "#N/A", "#NO_CACHED_VALUE!", "x" * (TEXT_MAX_LENGTH + 1), "primary", " junior ", "high"],
-    "number": ["", None, "#DIV/0!", "abc", "-1", "0", "45.5", " 7 ", "113", "1e400", "nan", "inf", "2", "1.0"],
+    "number": [
+        *("", None, "#DIV/0!", "abc", "-1", "0", "45.5", " 7 ", "113", "1e400", "nan", "inf", "2", "1.0"),
+        *("-0", "112", "112.0000001", "-inf", "+5", "1e2"),
+    ],
     "integer": [
         "",
         None,
@@ -60,6 +63,11 @@ VALUES = {
         "inf",
         "1e30",
         "-1e19",
+        "01",
+        "+1",
+        "-0",
+        "1e0",
+        "0.5e1",
     ],
     "wave": ["", None, "#REF!", "2024/05", "2024-13", "2024-05", " 2024-11 ", CURRENT_WAVE, "2025-07"],
     "date": ["", "2024-02-30", "2024-5-1", "2024-05-01", " 2025-06-30 ", "2025-07-01", "#N/A"],
