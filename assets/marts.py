@@ -11,7 +11,7 @@ from pipelines.estimation.uncertainty import register_quantiles
 from pipelines.partitions import DUCKDB_POOL, waves_partitions
 from pipelines.report.text import direction_labels
 from pipelines.resources import JianfuResource, MonitoringConfig, load_sql
-from pipelines.warehouse.tables import replace_table, replace_wave
+from pipelines.warehouse.tables import replace_table, replace_wave, replace_wave_in_memory
 
 
 @dg.asset(
@@ -78,7 +78,9 @@ def area_metrics(
     with jianfu.connect() as conn:
         register_quantiles(conn)
         replace_wave(conn, "staging.survey_design", "staging/survey_design.sql", wave)
-        replace_wave(conn, "staging.survey_psu_sums", "staging/survey_psu_sums.sql", wave)
+        replace_wave_in_memory(
+            conn, "staging.survey_psu_sums", "staging/survey_psu_sums.sql", wave, context.log.warning
+        )
         rows = replace_wave(conn, "marts.area_metrics", "marts/area_metrics.sql", params)
         counts = dict(
             conn.execute(

@@ -7,7 +7,7 @@ leaves the old rows or the new rows, never a mix (dagster issue 14091).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,6 +426,26 @@ def replace_wave(conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, par
         conn.execute(f"delete from {table} where wave = $wave", {"wave": params["wave"]})
         conn.execute(f"insert into {table} by name {query}", params)
     return conn.execute(f"select count(*) from {table} where wave = $wave", {"wave": params["wave"]}).fetchall()[0][0]
+
+
+def replace_wave_in_memory(
+    conn: duckdb.DuckDBPyConnection, table: str, sql_file: str, params: dict, note: Callable[[str], None]
+) -> int:
+    """replace_wave, tried again on one DuckDB thread when it runs out of memory. Each thread holds its
+    own partial groups of a wide aggregate: at 13 million respondents (190,000 schools × ~250 exact sums)
+    survey_psu_sums needs more than the 1 GiB default on two threads, and finishes on one."""
+    try:
+        return replace_wave(conn, table, sql_file, params)
+    except duckdb.OutOfMemoryException:
+        [(threads,)] = conn.execute("select current_setting('threads')").fetchall()
+        if int(threads) <= 1:
+            raise
+    note(f"{table}: out of DuckDB memory on {threads} threads; computed again on one")
+    conn.execute("set threads = 1")
+    try:
+        return replace_wave(conn, table, sql_file, params)
+    finally:
+        conn.execute(f"set threads = {int(threads)}")
 
 
 def _table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -9,9 +9,10 @@
 -- metric has no row for it).
 -- Sums: n, Σy, Σx (unweighted), Σw·y, Σw·x, Σw, and the second moments Σw·y², Σw·x·y,
 -- Σw·x² for the design effect. Every sum is marts.exact_sum, so re-runs give identical bits.
--- The sums are taken wide, one pass over the wave with a column per metric and sum (a PSU
--- group each), and only then turned into rows: unpivoting the respondents first made a row
--- per respondent and metric (100 million at 2 million respondents) and ran out of memory.
+-- The sums are taken wide, one pass over the wave with a struct of sums per metric (a PSU
+-- group each), and only then turned into rows, one per struct: unpivoting the respondents first
+-- made a row per respondent and metric (100 million at 2 million respondents) and ran out of
+-- memory, and unpivoting each sum then grouping again held ~9 million groups at 2 million.
 -- With x = 1, Σx = n, Σw·x = Σw·x² = Σw and Σw·x·y = Σw·y, bit for bit.
 with survey as (
     select
@@ -60,18 +61,19 @@ indicators as (
     from survey
 ),
 
-
 psu_totals as (
     select
         league_code,
         school_level,
         school_code,
         any_value(county_code) as county_code,
-        count(columns('^m__(.*)$')) as 'n:\1',
-        marts.exact_sum(columns('^m__(.*)$')) as 'sum_y:\1',
-        marts.exact_sum(weight * columns('^m__(.*)$')) as 'sum_wy:\1',
-        marts.exact_sum(case when columns('^m__(.*)$') is not null then weight end) as 'sum_w:\1',
-        marts.exact_sum(weight * columns('^m__(.*)$') * columns('^m__(.*)$')) as 'sum_wyy:\1',
+        struct_pack(
+            n := count(columns('^m__(.*)$')),
+            sum_y := marts.exact_sum(columns('^m__(.*)$')),
+            sum_wy := marts.exact_sum(weight * columns('^m__(.*)$')),
+            sum_w := marts.exact_sum(case when columns('^m__(.*)$') is not null then weight end),
+            sum_wyy := marts.exact_sum(weight * columns('^m__(.*)$') * columns('^m__(.*)$'))
+        ) as 'sums:\1',
         marts.exact_sum(case when m__nonteaching_share is not null then ratio_denominator end) as ratio_sum_x,
         marts.exact_sum(case when m__nonteaching_share is not null then weight * ratio_denominator end)
             as ratio_sum_wx,
@@ -83,30 +85,27 @@ psu_totals as (
     group by league_code, school_level, school_code
 ),
 
-psu_values as (
-    unpivot psu_totals
-    on columns('^(n|sum_y|sum_wy|sum_w|sum_wyy):')
-    into name key value v
-),
-
 psu_metrics as (
     select
         league_code,
         school_level,
         school_code,
+        county_code,
         split_part(key, ':', 2) as metric,
-        any_value(county_code) as county_code,
-        any_value(v) filter (where split_part(key, ':', 1) = 'n')::bigint as n,
-        any_value(v) filter (where split_part(key, ':', 1) = 'sum_y') as sum_y,
-        any_value(v) filter (where split_part(key, ':', 1) = 'sum_wy') as sum_wy,
-        any_value(v) filter (where split_part(key, ':', 1) = 'sum_w') as sum_w,
-        any_value(v) filter (where split_part(key, ':', 1) = 'sum_wyy') as sum_wyy,
-        any_value(ratio_sum_x) as ratio_sum_x,
-        any_value(ratio_sum_wx) as ratio_sum_wx,
-        any_value(ratio_sum_wxy) as ratio_sum_wxy,
-        any_value(ratio_sum_wxx) as ratio_sum_wxx
-    from psu_values
-    group by league_code, school_level, school_code, split_part(key, ':', 2)
+        sums.n,
+        sums.sum_y,
+        sums.sum_wy,
+        sums.sum_w,
+        sums.sum_wyy,
+        ratio_sum_x,
+        ratio_sum_wx,
+        ratio_sum_wxy,
+        ratio_sum_wxx
+    from (
+        unpivot psu_totals
+        on columns('^sums:')
+        into name key value sums
+    )
 ),
 
 final as (
