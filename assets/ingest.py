@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.catalogue.rules import CAMPUS_EVENT, SCHOOL_REPORT, TEACHER_SURVEY
+from pipelines.catalogue.rules import CAMPUS_EVENT, SCHOOL_REPORT, SOURCES, TEACHER_SURVEY
 from pipelines.landing import state
 from pipelines.landing.scan import scan_landing
 from pipelines.landing.state import reader_version, run_month
@@ -61,10 +61,31 @@ def _recorded_sync(conn, source: str, names: list[str]) -> LandingSync:
     return sync
 
 
-def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: str) -> dg.MaterializeResult:
+def _landing_inputs(jianfu: JianfuResource, source: str) -> tuple:
+    """What a landing folder's ingest depends on: the reader's version, the files present and skipped, and
+    the month's digest."""
     version = reader_version([jianfu.mappings_dir, *questionnaire_paths(jianfu)])
     present, skipped = scan_landing(jianfu.landing_dir, source)
-    digest = state.ingest_digest(run_month())
+    return version, present, skipped, state.ingest_digest(run_month())
+
+
+def ingest_unchanged(jianfu: JianfuResource) -> bool:
+    """Whether ingest_job would re-read nothing: the reference files and every landing folder hash as the
+    warehouse recorded them (the same tests its assets make). The runner then starts no ingest run."""
+    digest = state.reference_digest([jianfu.reference_path(name) for name in REFERENCE_FILES])
+    inputs = {source: _landing_inputs(jianfu, source) for source in SOURCES}
+    with jianfu.connect() as conn:
+        check_columns_match_contract(conn)
+        if not state.reference_unchanged(conn, digest):
+            return False
+        return all(
+            state.landing_unchanged(conn, source, present, skipped, version, landing_digest)
+            for source, (version, present, skipped, landing_digest) in inputs.items()
+        )
+
+
+def _ingest(context: dg.AssetExecutionContext, jianfu: JianfuResource, source: str) -> dg.MaterializeResult:
+    version, present, skipped, digest = _landing_inputs(jianfu, source)
     with jianfu.connect() as conn:
         unchanged = state.landing_unchanged(conn, source, present, skipped, version, digest)
         if unchanged:

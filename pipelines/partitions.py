@@ -4,7 +4,9 @@ import warnings
 
 import dagster as dg
 
-waves_partitions = dg.DynamicPartitionsDefinition(name="waves")
+WAVES = "waves"
+"""The dynamic partitions: one per wave the landing files hold."""
+waves_partitions = dg.DynamicPartitionsDefinition(name=WAVES)
 
 DUCKDB_POOL = "duckdb"
 

@@ -9,12 +9,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.catalogue.rules import SOURCES, WAVE_SOURCES
 from pipelines.landing import state
+from pipelines.partitions import WAVES
 from pipelines.report.pdf import pdf_note
 from pipelines.resources import PROJECT_DIR, REFERENCE_FILES, FatalPipelineError, JianfuResource
 from pipelines.warehouse.tables import landing_waves
@@ -235,27 +237,39 @@ def run_pipeline(
         raise FatalPipelineError(f"data directory {data_dir} does not exist (create it with: jianfu init {data_dir})")
     with run_lock(data_dir, lock_timeout), jianfu.held():
         preflight(jianfu)
-        instance = instance or project_instance(data_dir)
         defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave, lock_timeout=lock_timeout)
         mix = synthetic_mix(data_dir)
         if mix:
             echo(mix)
-        return _run_locked(defs, jianfu, instance, echo, step, baseline_wave)
+
+        @cache
+        def dagster_instance() -> dg.DagsterInstance:
+            return instance or project_instance(data_dir)
+
+        return _run_locked(defs, jianfu, dagster_instance, echo, step, baseline_wave)
 
 
 def _run_locked(
     defs: dg.Definitions,
     jianfu: JianfuResource,
-    instance: dg.DagsterInstance,
+    dagster_instance: Callable[[], dg.DagsterInstance],
     echo: Callable[[str], None],
     step: Step,
     baseline_wave: str,
 ) -> RunSummary:
+    """The runs themselves. The Dagster instance is opened only when a run starts: a rerun on unchanged
+    files starts none (its ingest would re-read nothing, every wave and the site are current)."""
+    from assets.ingest import ingest_unchanged
+
     summary = RunSummary(reports_dir=jianfu.reports_dir)
     step("ingest: reference and landing files", 1, 0)
-    ingest = _execute(defs.resolve_job_def("ingest_job"), instance, jianfu=jianfu)
-    summary.run_ids.append(ingest.run_id)
-    if skipped := _skipped_assets(ingest):
+    if ingest_unchanged(jianfu):
+        skipped = sorted(key.path[-1] for key in defs.resolve_job_def("ingest_job").asset_layer.executable_asset_keys)
+    else:
+        ingest = _execute(defs.resolve_job_def("ingest_job"), dagster_instance(), jianfu=jianfu)
+        summary.run_ids.append(ingest.run_id)
+        skipped = _skipped_assets(ingest)
+    if skipped:
         echo(f"ingest: {', '.join(skipped)} unchanged since the last run (content hashes verified): not re-read")
     references = [jianfu.reference_path(n) for n in REFERENCE_FILES]
     context = state.context_digest(references, _settings(defs), "wave")
@@ -282,9 +296,11 @@ def _run_locked(
     rebuild = bool(stale) or not site_current
     total = 1 + len(stale) + int(rebuild)
     wave_job = defs.resolve_job_def("wave_job")
+    if stale:
+        _register_waves(dagster_instance(), stale)
     for index, wave in enumerate(stale, start=2):
         step(f"wave {wave} ({index - 1} of {len(stale)}): validation, staging, area metrics", index, total)
-        result = _execute(wave_job, instance, partition_key=wave, jianfu=jianfu)
+        result = _execute(wave_job, dagster_instance(), partition_key=wave, jianfu=jianfu)
         summary.run_ids.append(result.run_id)
         with jianfu.connect() as conn:
             state.record_wave(conn, wave, digests[wave])
@@ -294,7 +310,7 @@ def _run_locked(
         echo(f"nothing changed since the last run: marts and report site not rebuilt; reports in {summary.reports_dir}")
         return summary
     step("cross-wave marts, checks and the report site", total, total)
-    summary.run_ids.append(_execute(defs.resolve_job_def("monitoring_job"), instance, jianfu=jianfu).run_id)
+    summary.run_ids.append(_execute(defs.resolve_job_def("monitoring_job"), dagster_instance(), jianfu=jianfu).run_id)
     with jianfu.connect() as conn:
         state.record_run(conn, "monitoring", site_digest)
     echo(f"marts and reports rebuilt; reports in {summary.reports_dir}")
@@ -302,6 +318,14 @@ def _run_locked(
     if defs.resources["monitoring"].print_pdfs and (note := pdf_note()):
         echo(note)
     return summary
+
+
+def _register_waves(instance: dg.DagsterInstance, waves: list[str]) -> None:
+    """The waves as partitions of this instance: the ingest run adds them, but a run whose ingest was
+    skipped may restage a wave (new settings or code) in an instance that has not seen it."""
+    missing = [w for w in waves if not instance.has_dynamic_partition(WAVES, w)]
+    if missing:
+        instance.add_dynamic_partitions(WAVES, missing)
 
 
 def _skip_line(waves: list[str], reasons: dict[str, list[str]]) -> str:

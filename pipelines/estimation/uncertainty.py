@@ -13,9 +13,16 @@ import contextlib
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 DOUBLE = duckdb.sqltype("DOUBLE")
+
+
+def _stats():
+    """scipy.stats, imported when a quantile is first needed: importing it costs ~1 s, and most processes
+    that load the definitions (a rerun on unchanged files, a `jianfu status`) never compute one."""
+    from scipy import stats
+
+    return stats
 
 
 def _floats(array: pa.Array) -> np.ndarray:
@@ -27,7 +34,7 @@ def t_quantile(p: np.ndarray, df: np.ndarray) -> np.ndarray:
     p, df = np.asarray(p, dtype=float), np.asarray(df, dtype=float)
     valid = df >= 1
     out = np.full(np.broadcast(p, df).shape, np.nan)
-    out[valid] = stats.t.ppf(np.broadcast_to(p, out.shape)[valid], df[valid])
+    out[valid] = _stats().t.ppf(np.broadcast_to(p, out.shape)[valid], df[valid])
     return out
 
 
@@ -36,7 +43,7 @@ def t_upper_tail(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     t, df = np.asarray(t, dtype=float), np.asarray(df, dtype=float)
     valid = df >= 1
     out = np.full(np.broadcast(t, df).shape, np.nan)
-    out[valid] = stats.t.sf(np.broadcast_to(t, out.shape)[valid], df[valid])
+    out[valid] = _stats().t.sf(np.broadcast_to(t, out.shape)[valid], df[valid])
     return out
 
 
@@ -44,7 +51,7 @@ def beta_quantile(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Beta quantile; 0 where a = 0 and 1 where b = 0 (R's qbeta limits), NaN where undefined."""
     p, a, b = (np.asarray(v, dtype=float) for v in (p, a, b))
     with np.errstate(invalid="ignore"):
-        out = stats.beta.ppf(p, np.where(a > 0, a, 1.0), np.where(b > 0, b, 1.0))
+        out = _stats().beta.ppf(p, np.where(a > 0, a, 1.0), np.where(b > 0, b, 1.0))
     return np.where(a == 0, 0.0, np.where(b == 0, 1.0, np.where((a < 0) | (b < 0), np.nan, out)))
 
 
