@@ -163,9 +163,9 @@ def ddl_statements() -> tuple[tuple[str, ...], str]:
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Every schema, table and view of sql/ddl/ in place. A run opens ~90 write connections: the DDL
-    runs only when meta.ddl_version does not hold this code's digest (new warehouse, new code, legacy
-    landing tables just dropped)."""
+    """Every schema, table and view of sql/ddl/ in place. Every connection outside a held run checks it:
+    the DDL runs only when meta.ddl_version does not hold this code's digest (new warehouse, new code,
+    legacy landing tables just dropped)."""
     texts, digest = ddl_statements()
     dropped = migrate_legacy_landing(conn)
     [(has_version,)] = conn.execute(
@@ -191,7 +191,8 @@ hash groups, the estimates' sums), so more buys speed, not the ability to finish
 the former default (half the machine: 12 GB here) let a run's process reach 4.6 GB; this keeps it under
 2 GiB. threads and preserve_insertion_order stay DuckDB's defaults: at 2 million rows neither is needed
 (insertion order off did not rescue survey_psu_sums; one thread did). At 13 million rows (190,000
-schools) survey_psu_sums needs one thread (`duckdb_threads`) or a larger limit (4 GiB)."""
+schools) survey_psu_sums runs out of memory on two threads and is summed again on one
+(warehouse.tables.replace_wave_in_memory)."""
 
 
 def default_memory_limit() -> str:

@@ -65,7 +65,6 @@ BASELINE = textwrap.dedent("""
 INGEST = textwrap.dedent("""
     import sys
     from pipelines.catalogue.rules import SOURCES
-from pipelines.resources import default_memory_limit
     from pipelines.resources import REFERENCE_FILES, JianfuResource
     from pipelines.warehouse.tables import load_reference, sync_landing
     jianfu = JianfuResource(data_dir=sys.argv[1])

@@ -619,8 +619,13 @@ def test_benchmark_reports_pipeline_baseline_and_rerun(tmp_path):
     figures = json.loads(out.read_text(encoding="utf-8"))
     keys = {"machine", "teachers_per_wave", "teacher_rows", "generate", "pipeline", "baseline", "ratio", "rerun"}
     assert keys <= set(figures)
-    for step in ("generate", "pipeline", "baseline", "rerun"):
+    for step in ("generate", "pipeline", "baseline", "rerun", "ingest_only"):
         assert figures[step]["exit_code"] == 0 and figures[step]["wall_s"] > 0 and figures[step]["peak_rss_mb"] > 0
+    assert int(figures["ingest_only"]["stdout_tail"][-1]) > figures["teacher_rows"]
+    assert (
+        figures["rerun"]["stdout_tail"][-1].startswith("done in ")
+        and "0 Dagster runs" in figures["rerun"]["stdout_tail"][-1]
+    )
     assert figures["ratio"] == round(figures["pipeline"]["wall_s"] / figures["baseline"]["wall_s"], 3)
     assert figures["rerun"]["ratio_to_first"] == round(figures["rerun"]["wall_s"] / figures["pipeline"]["wall_s"], 3)
     assert figures["baseline"]["stdout_tail"] and int(figures["baseline"]["stdout_tail"][0]) >= 12
