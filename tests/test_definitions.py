@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
+from conftest import LONGEST_FIRST
 
 from assets.checks import check_sql_path
 from pipelines.definitions import ASSET_MODULES, defs
@@ -157,3 +158,5 @@ def test_tests_mirror_the_code_layout():
         assert module.is_file() or (target and (REPO_ROOT / target).exists()), f"{test.name} mirrors nothing"
     names = [p.name for p in tests.rglob("test_*.py")]
     assert len(names) == len(set(names)), "test file names must be unique (pytest imports them by basename)"
+    stale = [module for module in LONGEST_FIRST if not (REPO_ROOT / module).is_file()]
+    assert not stale, f"conftest.LONGEST_FIRST names modules that moved: {stale}"
