@@ -118,7 +118,9 @@ class JianfuResource(dg.ConfigurableResource):
         """A warehouse connection with every schema in place; closed on exit.
 
         Waits up to `lock_timeout` seconds while another process holds the file (DuckDB allows
-        one writer and no readers beside it), then fails with one line.
+        one writer and no readers beside it), then fails with one line. Inside held() it is a cursor
+        on the run's connection, writable even when `read_only` asks otherwise (DuckDB opens a file
+        one way per process).
         """
         if not self.root.is_dir():
             raise FatalPipelineError(f"data directory {self.root} does not exist (create it with: jianfu init DIR)")

@@ -42,11 +42,10 @@ def project_instance(data_dir: Path) -> dg.DagsterInstance:
 
 
 def preflight(jianfu: JianfuResource) -> None:
-    """Fail fast, with one line, on what no run could work around."""
+    """Fail fast, with one line, on a missing reference file, before the warehouse is opened (a failed
+    run leaves no new warehouse behind); an unreadable warehouse fails as the run holds it."""
     for name in REFERENCE_FILES:
         jianfu.reference_path(name)
-    with jianfu.connect():
-        pass
 
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -224,10 +223,10 @@ def run_pipeline(
 ) -> RunSummary:
     """Materialize what the landing files changed, as real Dagster runs; raises FatalPipelineError.
 
-    The ingest run always reads the folders (unchanged files by hash only); then each wave whose
-    inputs changed is restaged, and the cross-wave marts and the site are rebuilt when any wave,
-    the code or the settings changed. One run at a time per data directory: a second one waits
-    up to `lock_timeout` seconds for the first.
+    The ingest run reads the folders that changed (files by content hash) and is not started when
+    none did; then each wave whose inputs changed is restaged, and the cross-wave marts and the site
+    are rebuilt when any wave, the code or the settings changed. One run at a time per data
+    directory, holding the warehouse throughout: a second one waits up to `lock_timeout` seconds.
     """
     from pipelines.definitions import build_definitions
 
@@ -235,18 +234,19 @@ def run_pipeline(
     jianfu = JianfuResource(data_dir=str(data_dir), lock_timeout=lock_timeout)
     if not data_dir.is_dir():
         raise FatalPipelineError(f"data directory {data_dir} does not exist (create it with: jianfu init {data_dir})")
-    with run_lock(data_dir, lock_timeout), jianfu.held():
+    with run_lock(data_dir, lock_timeout):
         preflight(jianfu)
-        defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave, lock_timeout=lock_timeout)
-        mix = synthetic_mix(data_dir)
-        if mix:
-            echo(mix)
+        with jianfu.held():
+            defs = build_definitions(data_dir=str(data_dir), baseline_wave=baseline_wave, lock_timeout=lock_timeout)
+            mix = synthetic_mix(data_dir)
+            if mix:
+                echo(mix)
 
-        @cache
-        def dagster_instance() -> dg.DagsterInstance:
-            return instance or project_instance(data_dir)
+            @cache
+            def dagster_instance() -> dg.DagsterInstance:
+                return instance or project_instance(data_dir)
 
-        return _run_locked(defs, jianfu, dagster_instance, echo, step, baseline_wave)
+            return _run_locked(defs, jianfu, dagster_instance, echo, step, baseline_wave)
 
 
 def _run_locked(
@@ -263,7 +263,7 @@ def _run_locked(
 
     summary = RunSummary(reports_dir=jianfu.reports_dir)
     step("ingest: reference and landing files", 1, 0)
-    if ingest_unchanged(jianfu):
+    if _ingest_unchanged(jianfu, ingest_unchanged):
         skipped = sorted(key.path[-1] for key in defs.resolve_job_def("ingest_job").asset_layer.executable_asset_keys)
     else:
         ingest = _execute(defs.resolve_job_def("ingest_job"), dagster_instance(), jianfu=jianfu)
@@ -296,8 +296,8 @@ def _run_locked(
     rebuild = bool(stale) or not site_current
     total = 1 + len(stale) + int(rebuild)
     wave_job = defs.resolve_job_def("wave_job")
-    if stale:
-        _register_waves(dagster_instance(), stale)
+    if rebuild:
+        _register_waves(dagster_instance(), summary.waves)
     for index, wave in enumerate(stale, start=2):
         step(f"wave {wave} ({index - 1} of {len(stale)}): validation, staging, area metrics", index, total)
         result = _execute(wave_job, dagster_instance(), partition_key=wave, jianfu=jianfu)
@@ -320,9 +320,19 @@ def _run_locked(
     return summary
 
 
+def _ingest_unchanged(jianfu: JianfuResource, unchanged: Callable[[JianfuResource], bool]) -> bool:
+    """`unchanged(jianfu)`, and False on any error: the ingest run then meets it and reports it as a
+    failed run (one line, a quality.run_failures row), as it always has."""
+    try:
+        return unchanged(jianfu)
+    except Exception:
+        return False
+
+
 def _register_waves(instance: dg.DagsterInstance, waves: list[str]) -> None:
-    """The waves as partitions of this instance: the ingest run adds them, but a run whose ingest was
-    skipped may restage a wave (new settings or code) in an instance that has not seen it."""
+    """Every wave as a partition of this instance before any run starts: the ingest run adds them, but a
+    run whose ingest was skipped may restage a wave (new settings or code) in an instance that has not
+    seen it (a new DAGSTER_HOME, the PostgreSQL deployment), and the sensor reads them there."""
     missing = [w for w in waves if not instance.has_dynamic_partition(WAVES, w)]
     if missing:
         instance.add_dynamic_partitions(WAVES, missing)

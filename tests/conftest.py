@@ -12,6 +12,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ os.environ["JIANFU_REPORT_PDFS"] = "0"
 EXTRA_COLUMNS = {"teacher_name": "张伟", "phone": "13912345678", "remarks": "希望少填表"}
 TMPFS_ROOM = 4 * 2**30
 """Free space /dev/shm must have before the session's temporary directories go there."""
+TMPFS_BASETEMP = pytest.StashKey[Path]()
 
 
 LONGEST_FIRST = (
@@ -69,12 +71,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Temporary directories on tmpfs when the machine has room: every run's DuckDB checkpoints and
-    Dagster's SQLite commits fsync, which costs a small run ~2 s on disk. xdist workers inherit it."""
+    Dagster's SQLite commits fsync, which costs a small run ~2 s on disk. A private directory per
+    session (mkdtemp), so two sessions never share one; xdist workers inherit it."""
     shm = Path("/dev/shm")
     if config.option.basetemp or os.environ.get("PYTEST_XDIST_WORKER") or not shm.is_dir():
         return
     if shutil.disk_usage(shm).free >= TMPFS_ROOM:
-        config.option.basetemp = str(shm / f"jianfu-tests-{os.getuid()}")
+        config.option.basetemp = tempfile.mkdtemp(prefix="jianfu-tests-", dir=shm)
+        config.stash[TMPFS_BASETEMP] = Path(config.option.basetemp)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Give the tmpfs back (it is memory) when every test passed; a failed session keeps its files."""
+    basetemp = session.config.stash.get(TMPFS_BASETEMP, None)
+    if basetemp is not None and exitstatus == 0:
+        shutil.rmtree(basetemp, ignore_errors=True)
 
 
 def good_teacher_row(**overrides) -> dict[str, str]:

@@ -298,12 +298,6 @@ def set_staging_rules(conn: duckdb.DuckDBPyConnection, source: str, current_wave
     )
 
 
-def type_wave_rows(conn: duckdb.DuckDBPyConnection, source: str, current_wave: str) -> None:
-    """Temp view typed_rows: temp table wave_rows typed and checked against the source's rules in one pass."""
-    set_staging_rules(conn, source, current_wave)
-    conn.execute("create or replace temp view typed_rows as " + load_sql(f"staging/{source}_typed.sql"))
-
-
 def with_files(query: str, **files: str) -> str:
     """`query` after the named SQL files as CTEs (name = sql/<file>). DuckDB binds the typed rows' ~50
     rule macros in ~0.15 s; a chain of temp views would bind them once per view and once per use."""

@@ -33,9 +33,10 @@ from pipelines.resources import SQL_DIR, FatalPipelineError
 from pipelines.warehouse.tables import (
     LANDING_PREFIX,
     check_columns_match_contract,
+    set_staging_rules,
     stage_source,
     stage_wave,
-    type_wave_rows,
+    with_files,
 )
 
 CURRENT_WAVE = "2025-06"
@@ -167,8 +168,16 @@ def landing_frame(source: str, rows: list[dict], wave_key: str | None = "2024-05
 def cell_reasons(conn: duckdb.DuckDBPyConnection, source: str, rows: list[dict]) -> list[str | None]:
     conn.register("frame", landing_frame(source, rows))
     conn.execute("create or replace temp table wave_rows as select * from frame")
-    type_wave_rows(conn, source, CURRENT_WAVE)
-    return [r for (r,) in conn.execute("select cell_reason from typed_rows order by row_number").fetchall()]
+    return typed_reasons(conn, source)
+
+
+def typed_reasons(conn: duckdb.DuckDBPyConnection, source: str) -> list[str | None]:
+    """cell_reason of each row of temp table wave_rows, from the generated SQL as the staging runs it."""
+    set_staging_rules(conn, source, CURRENT_WAVE)
+    query = with_files(
+        "select cell_reason from typed_rows order by row_number", typed_rows=f"staging/{source}_typed.sql"
+    )
+    return [r for (r,) in conn.execute(query).fetchall()]
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -194,8 +203,7 @@ def test_a_row_the_reader_could_not_split_keeps_its_verdict_and_nothing_else(war
     )
     warehouse.register("frame", frame)
     warehouse.execute("create or replace temp table wave_rows as select * from frame")
-    type_wave_rows(warehouse, TEACHER_SURVEY, CURRENT_WAVE)
-    assert warehouse.execute("select cell_reason from typed_rows").fetchall() == [("malformed_row",)]
+    assert typed_reasons(warehouse, TEACHER_SURVEY) == ["malformed_row"]
 
 
 def test_the_checks_read_the_rule_table_at_run_time(warehouse):
